@@ -1,0 +1,725 @@
+//! The superstep loop: run the scheduled nodes concurrently on one snapshot, merge their
+//! updates in node order, write one checkpoint, follow the edges.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::FutureExt;
+use tracing::Instrument;
+
+use crate::checkpoint::{
+    BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
+    Checkpointer, NewCheckpoint, PendingWrite, Source,
+};
+use crate::error::GraphError;
+use crate::graph::{Edge, GraphSpec, Target};
+use crate::ids::{CheckpointId, TaskId, ThreadId};
+use crate::node::{NodeContext, NodeError, NodeFn};
+use crate::state::{ChannelSet, State, StateUpdate};
+
+/// Where a run persists: nowhere, or a checkpointer under a thread id.
+#[derive(Clone)]
+pub(crate) struct Persistence {
+    pub(crate) saver: Arc<dyn Checkpointer>,
+    pub(crate) thread_id: ThreadId,
+    pub(crate) ns: String,
+}
+
+/// A delta chain grows until its bytes reach the snapshot it extends (or this floor), so
+/// storage per step stays proportional to what the step wrote and a read replays at most about
+/// twice the value's size.
+const DELTA_FLOOR_BYTES: usize = 4096;
+/// The longest delta chain before a fresh snapshot, bounding the rows a read touches.
+const MAX_DELTA_CHAIN: usize = 1024;
+
+/// How a channel is stored right now: its version and the chain that rebuilds it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ChannelChain {
+    version: Option<CheckpointId>,
+    snapshot_bytes: usize,
+    delta_bytes: usize,
+    deltas: usize,
+}
+
+/// The latest checkpoint of a run, as the executor keeps it between steps.
+struct Head<S> {
+    id: CheckpointId,
+    step: i64,
+    state: Arc<S>,
+    chains: Vec<ChannelChain>,
+    next: Vec<usize>,
+    barriers: BTreeMap<String, Vec<String>>,
+    /// Writes saved against `id` by tasks that finished before the run stopped.
+    pending: Vec<PendingWrite>,
+}
+
+/// What a step (or an input) wrote: the channels per node, and the blobs to store.
+struct StepWrites {
+    written: Vec<(usize, ChannelSet)>,
+    blobs: Vec<ChannelBlob>,
+}
+
+/// One finished task of a step.
+struct Finished<S: State> {
+    node: usize,
+    update: S::Update,
+    /// The encoded writes by channel index (empty without persistence).
+    writes: Vec<(usize, Vec<u8>)>,
+}
+
+pub(crate) struct Executor<'g, S: State> {
+    spec: &'g GraphSpec<S>,
+    persistence: Option<Persistence>,
+    recursion_limit: usize,
+}
+
+impl<'g, S: State> Executor<'g, S> {
+    pub(crate) fn new(
+        spec: &'g GraphSpec<S>,
+        persistence: Option<Persistence>,
+        recursion_limit: usize,
+    ) -> Self {
+        Self {
+            spec,
+            persistence,
+            recursion_limit,
+        }
+    }
+
+    fn thread_id(&self) -> Option<ThreadId> {
+        self.persistence.as_ref().map(|p| p.thread_id.clone())
+    }
+
+    /// Starts a run from START with `input` on top of the thread's latest state.
+    pub(crate) async fn invoke(&self, input: S::Update) -> Result<S, GraphError> {
+        let previous = self.load_latest().await?;
+        let (parent, step, state, chains) = match previous {
+            Some(head) => (Some(head.id), head.step + 1, head.state, head.chains),
+            None => (
+                None,
+                -1,
+                Arc::new(S::default()),
+                vec![ChannelChain::default(); S::CHANNELS.len()],
+            ),
+        };
+        let id = CheckpointId::new();
+        let writes = match &self.persistence {
+            Some(_) => encode_writes::<S>(&input, "__input__")?,
+            None => Vec::new(),
+        };
+        let finished = vec![Finished::<S> {
+            node: usize::MAX,
+            update: input,
+            writes,
+        }];
+        let mut head = Head {
+            id,
+            step,
+            state,
+            chains,
+            next: Vec::new(),
+            barriers: BTreeMap::new(),
+            pending: Vec::new(),
+        };
+        let writes = self.merge(&mut head, finished, step, id)?;
+        let mut next: Vec<usize> = Vec::new();
+        follow(&self.spec.start, &head.state, &mut next);
+        next.sort_unstable();
+        next.dedup();
+        head.next = next;
+        self.save(&head, parent, Source::Input, writes).await?;
+        self.run(head).await
+    }
+
+    /// Continues the thread from its latest checkpoint.
+    pub(crate) async fn resume(&self) -> Result<S, GraphError> {
+        match self.load_latest().await? {
+            Some(head) => self.run(head).await,
+            None => Err(GraphError::NothingToResume(
+                self.thread_id().expect("resume needs a thread"),
+            )),
+        }
+    }
+
+    async fn load_latest(&self) -> Result<Option<Head<S>>, GraphError> {
+        let Some(p) = &self.persistence else {
+            return Ok(None);
+        };
+        let Some(tuple) = p.saver.get(&p.thread_id, &p.ns, None).await? else {
+            return Ok(None);
+        };
+        self.restore(tuple).map(Some)
+    }
+
+    /// Rebuilds the executor's view of a stored checkpoint.
+    fn restore(&self, tuple: CheckpointTuple) -> Result<Head<S>, GraphError> {
+        let (state, chains) = restore_state::<S>(&tuple)?;
+        let checkpoint = tuple.checkpoint;
+        let mut next = Vec::with_capacity(checkpoint.next.len());
+        for name in &checkpoint.next {
+            match self.spec.index_of(name) {
+                Some(index) => next.push(index),
+                None => {
+                    return Err(GraphError::UnknownNode {
+                        thread_id: checkpoint.thread_id.clone(),
+                        checkpoint: checkpoint.id,
+                        node: name.clone(),
+                        graph: self.spec.name,
+                    });
+                }
+            }
+        }
+        Ok(Head {
+            id: checkpoint.id,
+            step: checkpoint.metadata.step,
+            state: Arc::new(state),
+            chains,
+            next,
+            barriers: checkpoint.barriers,
+            pending: tuple.pending_writes,
+        })
+    }
+
+    async fn run(&self, mut head: Head<S>) -> Result<S, GraphError> {
+        let mut steps = 0usize;
+        while !head.next.is_empty() {
+            if steps == self.recursion_limit {
+                return Err(GraphError::RecursionLimit {
+                    thread_id: self.thread_id(),
+                    limit: self.recursion_limit,
+                    checkpoint: self.persistence.as_ref().map(|_| head.id),
+                });
+            }
+            steps += 1;
+            let step = head.step + 1;
+            let span = tracing::debug_span!(
+                "step",
+                graph = self.spec.name,
+                thread = self.persistence.as_ref().map(|p| p.thread_id.as_str()),
+                checkpoint = %head.id,
+                step,
+            );
+            let finished = self.run_tasks(&head, step).instrument(span).await?;
+            let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
+            let id = CheckpointId::new();
+            let writes = self.merge(&mut head, finished, step, id)?;
+            head.next = self.next_nodes(&ran, &head.state, &mut head.barriers);
+            let parent = head.id;
+            head.id = id;
+            head.step = step;
+            self.save(&head, Some(parent), Source::Loop, writes).await?;
+        }
+        drop(head.pending);
+        Ok(Arc::try_unwrap(head.state).unwrap_or_else(|shared| (*shared).clone()))
+    }
+
+    /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
+    async fn run_tasks(&self, head: &Head<S>, step: i64) -> Result<Vec<Finished<S>>, GraphError> {
+        let mut finished = Vec::with_capacity(head.next.len());
+        let mut to_run = Vec::with_capacity(head.next.len());
+        for &node in &head.next {
+            let name = self.spec.nodes[node].name;
+            let task_id = self
+                .persistence
+                .as_ref()
+                .map(|p| TaskId::derive(head.id, &p.ns, step, name));
+            let saved = self.persistence.as_ref().zip(task_id).and_then(|(p, id)| {
+                saved_task::<S>(&head.pending, id, node, &p.thread_id, head.id)
+            });
+            match saved {
+                Some(done) => finished.push(done?),
+                None => to_run.push((node, task_id)),
+            }
+        }
+        let thread_id = self.thread_id();
+        let task = |node: usize, task_id: Option<TaskId>| {
+            let spec = &self.spec.nodes[node];
+            let ctx = NodeContext {
+                thread_id: thread_id.clone(),
+                checkpoint_id: self.persistence.as_ref().map(|_| head.id),
+                step,
+                node: spec.name,
+            };
+            let persist = self
+                .persistence
+                .clone()
+                .zip(task_id)
+                .map(|(p, t)| (p, head.id, t));
+            run_task(
+                Arc::clone(&spec.run),
+                Arc::clone(&head.state),
+                ctx,
+                node,
+                persist,
+            )
+            .instrument(tracing::debug_span!("node", node = spec.name))
+        };
+        let outcomes = if let [(node, task_id)] = to_run[..] {
+            vec![task(node, task_id).await]
+        } else {
+            let handles: Vec<_> = to_run
+                .iter()
+                .map(|&(node, task_id)| tokio::spawn(task(node, task_id)))
+                .collect();
+            let mut outcomes = Vec::with_capacity(handles.len());
+            for (handle, &(node, _)) in handles.into_iter().zip(&to_run) {
+                outcomes.push(handle.await.unwrap_or_else(|join| {
+                    Err(TaskFailure::Node(
+                        node,
+                        format!("node task was cancelled or panicked: {join}").into(),
+                    ))
+                }));
+            }
+            outcomes
+        };
+        let mut first_failure = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(done) => finished.push(done),
+                Err(failure) => {
+                    first_failure.get_or_insert(failure);
+                }
+            }
+        }
+        if let Some(failure) = first_failure {
+            return Err(match failure {
+                TaskFailure::Node(node, source) => GraphError::Node {
+                    thread_id,
+                    node: self.spec.nodes[node].name,
+                    step,
+                    source,
+                },
+                TaskFailure::Graph(error) => error,
+            });
+        }
+        finished.sort_by_key(|f| f.node);
+        Ok(finished)
+    }
+
+    /// Checks and applies the step's updates in node order, and prepares the blobs of the
+    /// channels they changed under version `version`.
+    fn merge(
+        &self,
+        head: &mut Head<S>,
+        finished: Vec<Finished<S>>,
+        step: i64,
+        version: CheckpointId,
+    ) -> Result<StepWrites, GraphError> {
+        let mut replaced_by: Vec<Option<usize>> = vec![None; S::CHANNELS.len()];
+        let mut written = Vec::with_capacity(finished.len());
+        let mut changed = ChannelSet::new();
+        for f in &finished {
+            for channel in f.update.overwrites().iter() {
+                if let Some(first) = replaced_by[channel] {
+                    return Err(GraphError::ConflictingWrites {
+                        thread_id: self.thread_id(),
+                        step,
+                        field: S::CHANNELS[channel].name,
+                        first: self.node_name(first),
+                        second: self.node_name(f.node),
+                    });
+                }
+                replaced_by[channel] = Some(f.node);
+            }
+            let channels = f.update.channels();
+            changed = changed.union(channels);
+            written.push((f.node, channels));
+        }
+        let persist = self.persistence.is_some();
+        let mut writes_by_channel: Vec<Vec<Vec<u8>>> = Vec::new();
+        if persist {
+            writes_by_channel.resize_with(S::CHANNELS.len(), Vec::new);
+        }
+        let state = Arc::make_mut(&mut head.state);
+        for f in finished {
+            for (channel, bytes) in f.writes {
+                writes_by_channel[channel].push(bytes);
+            }
+            state.apply(f.update);
+        }
+        head.pending = Vec::new();
+        let mut blobs = Vec::new();
+        if persist {
+            for channel in changed.iter() {
+                let blob = self.blob(
+                    head,
+                    channel,
+                    version,
+                    replaced_by[channel].is_some(),
+                    &writes_by_channel[channel],
+                )?;
+                blobs.push(blob);
+            }
+        }
+        Ok(StepWrites { written, blobs })
+    }
+
+    /// The blob storing `channel` at `version`: a delta of the step's writes when the channel's
+    /// reducer allows it and the chain is still short, a snapshot otherwise.
+    fn blob(
+        &self,
+        head: &mut Head<S>,
+        channel: usize,
+        version: CheckpointId,
+        replaced: bool,
+        writes: &[Vec<u8>],
+    ) -> Result<ChannelBlob, GraphError> {
+        let spec = &S::CHANNELS[channel];
+        let chain = &mut head.chains[channel];
+        let delta_len = writes.iter().map(|w| w.len() + 1).sum::<usize>() + 1;
+        let base = chain.version.filter(|_| {
+            spec.delta
+                && !replaced
+                && chain.deltas < MAX_DELTA_CHAIN
+                && chain.delta_bytes + delta_len <= chain.snapshot_bytes.max(DELTA_FLOOR_BYTES)
+        });
+        let (kind, data) = match base {
+            Some(base) => {
+                let mut data = Vec::with_capacity(delta_len);
+                data.push(b'[');
+                for (i, write) in writes.iter().enumerate() {
+                    if i > 0 {
+                        data.push(b',');
+                    }
+                    data.extend_from_slice(write);
+                }
+                data.push(b']');
+                chain.delta_bytes += data.len();
+                chain.deltas += 1;
+                (BlobKind::Delta { base }, data)
+            }
+            None => {
+                let data =
+                    head.state
+                        .encode_channel(channel)
+                        .map_err(|source| GraphError::Encode {
+                            node: "",
+                            field: spec.name,
+                            source,
+                        })?;
+                *chain = ChannelChain {
+                    version: None,
+                    snapshot_bytes: data.len(),
+                    delta_bytes: 0,
+                    deltas: 0,
+                };
+                (BlobKind::Snapshot, data)
+            }
+        };
+        chain.version = Some(version);
+        Ok(ChannelBlob {
+            channel: spec.name.to_owned(),
+            version,
+            kind,
+            data,
+        })
+    }
+
+    /// Writes the head as a checkpoint, with the blobs of the channels its step changed.
+    async fn save(
+        &self,
+        head: &Head<S>,
+        parent: Option<CheckpointId>,
+        source: Source,
+        writes: StepWrites,
+    ) -> Result<(), GraphError> {
+        let Some(p) = &self.persistence else {
+            return Ok(());
+        };
+        let channel_versions = S::CHANNELS
+            .iter()
+            .zip(&head.chains)
+            .filter_map(|(spec, chain)| chain.version.map(|v| (spec.name.to_owned(), v)))
+            .collect();
+        let mut node_writes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (node, channels) in writes.written {
+            node_writes
+                .entry(self.node_name(node).to_owned())
+                .or_default()
+                .extend(channels.iter().map(|c| S::CHANNELS[c].name.to_owned()));
+        }
+        let checkpoint = Checkpoint {
+            id: head.id,
+            thread_id: p.thread_id.clone(),
+            ns: p.ns.clone(),
+            parent_id: parent,
+            created_at: SystemTime::now(),
+            channel_versions,
+            next: head
+                .next
+                .iter()
+                .map(|&n| self.spec.nodes[n].name.to_owned())
+                .collect(),
+            barriers: head.barriers.clone(),
+            metadata: CheckpointMetadata {
+                source,
+                step: head.step,
+                parents: BTreeMap::new(),
+                writes: node_writes,
+                user: serde_json::Map::new(),
+            },
+        };
+        p.saver
+            .put(NewCheckpoint {
+                checkpoint,
+                blobs: writes.blobs,
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn node_name(&self, node: usize) -> &'static str {
+        self.spec.nodes.get(node).map_or("__input__", |n| n.name)
+    }
+
+    /// The nodes the edges of the nodes that just ran lead to, given the merged state.
+    fn next_nodes(
+        &self,
+        ran: &[usize],
+        state: &S,
+        barriers: &mut BTreeMap<String, Vec<String>>,
+    ) -> Vec<usize> {
+        let mut next = Vec::new();
+        for &node in ran {
+            follow(&self.spec.edges[node], state, &mut next);
+            for join in self.spec.joins.iter().filter(|j| j.sources.contains(&node)) {
+                let seen = barriers.entry(join.key.clone()).or_default();
+                let name = self.spec.nodes[node].name;
+                if !seen.iter().any(|s| s == name) {
+                    seen.push(name.to_owned());
+                }
+                if join
+                    .sources
+                    .iter()
+                    .all(|&s| seen.iter().any(|n| n == self.spec.nodes[s].name))
+                {
+                    barriers.remove(&join.key);
+                    next.push(join.target);
+                }
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        next
+    }
+}
+
+/// Evaluates `edges` on `state`, adding the nodes they lead to.
+fn follow<S>(edges: &[Edge<S>], state: &S, next: &mut Vec<usize>) {
+    for edge in edges {
+        let target = match edge {
+            Edge::To(target) => *target,
+            Edge::Route { pick, .. } => pick(state),
+        };
+        if let Target::Node(node) = target {
+            next.push(node);
+        }
+    }
+}
+
+enum TaskFailure {
+    Node(usize, NodeError),
+    Graph(GraphError),
+}
+
+/// Runs one node, then saves its writes (or its error) at once.
+async fn run_task<S: State>(
+    run: Arc<dyn NodeFn<S>>,
+    state: Arc<S>,
+    ctx: NodeContext,
+    node: usize,
+    persist: Option<(Persistence, CheckpointId, TaskId)>,
+) -> Result<Finished<S>, TaskFailure> {
+    let name = ctx.node;
+    let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
+    let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
+    let Some((p, checkpoint, task_id)) = persist else {
+        return match result {
+            Ok(update) => Ok(Finished {
+                node,
+                update,
+                writes: Vec::new(),
+            }),
+            Err(error) => Err(TaskFailure::Node(node, error)),
+        };
+    };
+    match result {
+        Ok(update) => {
+            let writes = encode_writes::<S>(&update, name).map_err(TaskFailure::Graph)?;
+            let mut saved: Vec<PendingWrite> = writes
+                .iter()
+                .enumerate()
+                .map(|(idx, (channel, bytes))| PendingWrite {
+                    task_id,
+                    node: name.to_owned(),
+                    idx: idx as i32,
+                    channel: S::CHANNELS[*channel].name.to_owned(),
+                    value: bytes.clone(),
+                })
+                .collect();
+            if saved.is_empty() {
+                saved.push(PendingWrite {
+                    task_id,
+                    node: name.to_owned(),
+                    idx: 0,
+                    channel: PendingWrite::NO_WRITES.to_owned(),
+                    value: b"null".to_vec(),
+                });
+            }
+            p.saver
+                .put_writes(&p.thread_id, &p.ns, checkpoint, saved)
+                .await
+                .map_err(|e| TaskFailure::Graph(e.into()))?;
+            Ok(Finished {
+                node,
+                update,
+                writes,
+            })
+        }
+        Err(error) => {
+            let record = PendingWrite {
+                task_id,
+                node: name.to_owned(),
+                idx: PendingWrite::ERROR_IDX,
+                channel: PendingWrite::ERROR.to_owned(),
+                value: serde_json::to_vec(&error.to_string()).unwrap_or_default(),
+            };
+            // The node's error is what the caller needs; failing to record it is secondary.
+            if let Err(e) = p
+                .saver
+                .put_writes(&p.thread_id, &p.ns, checkpoint, vec![record])
+                .await
+            {
+                tracing::warn!(node = name, error = %e, "could not record the node's error");
+            }
+            Err(TaskFailure::Node(node, error))
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text payload".to_owned());
+    format!("node panicked: {text}")
+}
+
+/// Encodes each channel an update writes.
+fn encode_writes<S: State>(
+    update: &S::Update,
+    node: &'static str,
+) -> Result<Vec<(usize, Vec<u8>)>, GraphError> {
+    update
+        .channels()
+        .iter()
+        .map(|channel| {
+            let bytes = update
+                .encode_write(channel)
+                .map_err(|source| GraphError::Encode {
+                    node,
+                    field: S::CHANNELS[channel].name,
+                    source,
+                })?;
+            Ok((channel, bytes))
+        })
+        .collect()
+}
+
+/// The finished task `task_id` as its saved writes describe it, if it finished.
+fn saved_task<S: State>(
+    pending: &[PendingWrite],
+    task_id: TaskId,
+    node: usize,
+    write_thread: &ThreadId,
+    write_checkpoint: CheckpointId,
+) -> Option<Result<Finished<S>, GraphError>> {
+    let writes: Vec<&PendingWrite> = pending.iter().filter(|w| w.task_id == task_id).collect();
+    if writes.is_empty() || writes.iter().any(|w| w.channel == PendingWrite::ERROR) {
+        return None;
+    }
+    let mut update = S::Update::default();
+    let mut encoded = Vec::new();
+    for write in writes {
+        if write.channel == PendingWrite::NO_WRITES {
+            continue;
+        }
+        let Some(channel) = S::CHANNELS.iter().position(|c| c.name == write.channel) else {
+            continue;
+        };
+        if let Err(source) = update.decode_write(channel, &write.value) {
+            return Some(Err(CheckpointError::Decode {
+                thread_id: write_thread.clone(),
+                checkpoint: write_checkpoint,
+                channel: S::CHANNELS[channel].name.to_owned(),
+                source,
+            }
+            .into()));
+        }
+        encoded.push((channel, write.value.clone()));
+    }
+    Some(Ok(Finished {
+        node,
+        update,
+        writes: encoded,
+    }))
+}
+
+/// Rebuilds a state and its channel chains from a stored checkpoint.
+pub(crate) fn restore_state<S: State>(
+    tuple: &CheckpointTuple,
+) -> Result<(S, Vec<ChannelChain>), CheckpointError> {
+    let checkpoint = &tuple.checkpoint;
+    let mut state = S::default();
+    let mut chains = vec![ChannelChain::default(); S::CHANNELS.len()];
+    for (index, spec) in S::CHANNELS.iter().enumerate() {
+        let Some(version) = checkpoint.channel_versions.get(spec.name) else {
+            continue;
+        };
+        let blobs = tuple
+            .channels
+            .get(spec.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let corrupt = |detail: String| CheckpointError::Corrupt {
+            thread_id: checkpoint.thread_id.clone(),
+            checkpoint: checkpoint.id,
+            detail,
+        };
+        if blobs.last().map(|b| b.version) != Some(*version) {
+            return Err(corrupt(format!(
+                "channel `{}` has no value at version {version}",
+                spec.name
+            )));
+        }
+        let (snapshot, deltas) = match blobs.split_first() {
+            Some((first, rest)) if first.kind == BlobKind::Snapshot => (Some(first), rest),
+            _ => (None, blobs),
+        };
+        if deltas.iter().any(|b| b.kind == BlobKind::Snapshot) {
+            return Err(corrupt(format!(
+                "channel `{}` has a snapshot inside its delta chain",
+                spec.name
+            )));
+        }
+        let delta_data: Vec<&[u8]> = deltas.iter().map(|b| b.data.as_slice()).collect();
+        state
+            .decode_channel(index, snapshot.map(|b| b.data.as_slice()), &delta_data)
+            .map_err(|source| CheckpointError::Decode {
+                thread_id: checkpoint.thread_id.clone(),
+                checkpoint: checkpoint.id,
+                channel: spec.name.to_owned(),
+                source,
+            })?;
+        chains[index] = ChannelChain {
+            version: Some(*version),
+            snapshot_bytes: snapshot.map_or(0, |b| b.data.len()),
+            delta_bytes: delta_data.iter().map(|d| d.len()).sum(),
+            deltas: delta_data.len(),
+        };
+    }
+    Ok((state, chains))
+}

@@ -1,0 +1,131 @@
+//! The shape of a graph as `#[graph]` generates it: nodes, edges, routes and joins.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use crate::node::NodeFn;
+use crate::state::State;
+
+/// Where an edge leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The node with this index.
+    Node(usize),
+    /// The end of the graph.
+    End,
+}
+
+/// An edge leaving a node (or START).
+pub enum Edge<S> {
+    /// Always go to the target.
+    To(Target),
+    /// Ask a routing function, which maps the merged state to one target.
+    Route {
+        /// The routing function's name.
+        name: &'static str,
+        /// The routing function with its table applied.
+        pick: fn(&S) -> Target,
+    },
+}
+
+/// A fan-in (`[a, b] -> c`): `c` runs once every source has finished since it last ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    /// The key under which checkpoints keep which sources have finished.
+    pub key: String,
+    /// The source nodes.
+    pub sources: Vec<usize>,
+    /// The target node.
+    pub target: usize,
+}
+
+/// A node: its name and its function.
+pub struct NodeSpec<S: State> {
+    /// The name, as written in the graph.
+    pub name: &'static str,
+    /// The function.
+    pub run: Arc<dyn NodeFn<S>>,
+}
+
+/// A whole graph over state `S`.
+pub struct GraphSpec<S: State> {
+    /// The graph's name (its module's name).
+    pub name: &'static str,
+    /// The nodes; a node's index is its position here.
+    pub nodes: Vec<NodeSpec<S>>,
+    /// The edges leaving START.
+    pub start: Vec<Edge<S>>,
+    /// The edges leaving each node, by node index.
+    pub edges: Vec<Vec<Edge<S>>>,
+    /// The fan-ins.
+    pub joins: Vec<Join>,
+}
+
+impl<S: State> GraphSpec<S> {
+    /// An empty graph named `name`.
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            nodes: Vec::new(),
+            start: Vec::new(),
+            edges: Vec::new(),
+            joins: Vec::new(),
+        }
+    }
+
+    /// Adds a node; nodes must be added in the order of their indexes.
+    pub fn node(mut self, name: &'static str, run: Arc<dyn NodeFn<S>>) -> Self {
+        self.nodes.push(NodeSpec { name, run });
+        self.edges.push(Vec::new());
+        self
+    }
+
+    /// Adds an edge leaving `from` (`None` is START).
+    pub fn edge(mut self, from: Option<usize>, edge: Edge<S>) -> Self {
+        match from {
+            None => self.start.push(edge),
+            Some(node) => self.edges[node].push(edge),
+        }
+        self
+    }
+
+    /// Adds a fan-in from `sources` to `target`.
+    pub fn join(mut self, sources: Vec<usize>, target: usize) -> Self {
+        let mut key: Vec<&str> = sources.iter().map(|&s| self.nodes[s].name).collect();
+        key.sort_unstable();
+        let key = format!("{}->{}", key.join("+"), self.nodes[target].name);
+        self.joins.push(Join {
+            key,
+            sources,
+            target,
+        });
+        self
+    }
+
+    /// The index of the node named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+/// The node enum `#[graph]` generates (`research::Node::Review`): names a node wherever the
+/// API takes one, so a misspelt node is a compile error.
+pub trait NodeId: Copy + Eq + Hash + Debug + Send + Sync + 'static {
+    /// Every node, in declaration order.
+    const ALL: &'static [Self];
+    /// The node's name as written in the graph.
+    fn name(self) -> &'static str;
+    /// The node's index in declaration order.
+    fn index(self) -> usize;
+}
+
+/// A graph declared with `#[graph]`: its state, its node enum and its shape.
+pub trait GraphDef: Send + Sync + 'static {
+    /// The state type.
+    type State: State;
+    /// The node enum.
+    type Node: NodeId;
+    /// Builds the graph.
+    fn spec() -> GraphSpec<Self::State>;
+}

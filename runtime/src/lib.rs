@@ -1,0 +1,36 @@
+//! The stategraph runtime: state and reducers, the superstep executor, the checkpointer
+//! contract and [`MemorySaver`].
+//!
+//! Use it through the `stategraph` crate, which adds the `#[derive(State)]` and `#[graph]`
+//! macros and the storage backends.
+
+mod checkpoint;
+mod compiled;
+mod error;
+mod executor;
+mod graph;
+mod ids;
+mod node;
+mod reducer;
+mod state;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use checkpoint::{
+    BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
+    Checkpointer, ListQuery, MemorySaver, NewCheckpoint, PendingWrite, Source,
+};
+pub use compiled::{
+    Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, History, StateSnapshot,
+    Thread,
+};
+pub use error::GraphError;
+pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
+pub use ids::{CheckpointId, TaskId, ThreadId};
+pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
+pub use reducer::{
+    Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
+    MessagesUpdate, Reducer, Summable,
+};
+pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
