@@ -200,7 +200,7 @@ pub enum MessageOp<M> {
 ///
 /// let update = MessagesUpdate::new()
 ///     .remove("m1")
-///     .add(Msg { id: "m2".into(), text: "revised".into() });
+///     .push(Msg { id: "m2".into(), text: "revised".into() });
 /// assert_eq!(update.ops().len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ impl<M> MessagesUpdate<M> {
     }
 
     /// Appends `message`, or replaces the message with its id.
-    pub fn add(mut self, message: M) -> Self {
+    pub fn push(mut self, message: M) -> Self {
         self.0.push(MessageOp::Add(message));
         self
     }
@@ -330,9 +330,9 @@ mod tests {
     fn messages_append_replace_and_remove_by_id() {
         let mut list = vec![msg("1", "a"), msg("2", "b")];
         let update = MessagesUpdate::new()
-            .add(msg("2", "b2"))
-            .add(Msg(None, "anon".into()))
-            .add(msg("3", "c"))
+            .push(msg("2", "b2"))
+            .push(Msg(None, "anon".into()))
+            .push(msg("3", "c"))
             .remove("1")
             .remove("missing");
         <Messages as Reducer<Vec<Msg>>>::reduce(&mut list, update);
@@ -343,7 +343,7 @@ mod tests {
 
         <Messages as Reducer<Vec<Msg>>>::reduce(
             &mut list,
-            MessagesUpdate::new().remove_all().add(msg("9", "summary")),
+            MessagesUpdate::new().remove_all().push(msg("9", "summary")),
         );
         assert_eq!(list, vec![msg("9", "summary")]);
     }

@@ -511,13 +511,8 @@ async fn concurrent_threads_never_see_each_others_state() {
     for run in runs {
         let (i, out, checkpoints) = run.await.unwrap();
         let start = i % 5;
-        assert_eq!(out.count, 5.max(start + 1).min(5).max(start));
+        assert_eq!(out.count, 5);
         let expected: Vec<String> = (start..5).map(|n| format!("incr {n}")).collect();
-        let expected = if expected.is_empty() {
-            vec![format!("incr {start}")]
-        } else {
-            expected
-        };
         assert_eq!(out.log, expected, "thread iso-{i}");
         assert_eq!(checkpoints, expected.len() + 1);
     }

@@ -137,7 +137,7 @@ impl Checkpointer for MemorySaver {
             .flat_map(|(_, checkpoints)| checkpoints.values())
             .filter(|c| query.before.is_none_or(|before| c.id < before))
             .collect();
-        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.sort_by_key(|c| std::cmp::Reverse(c.id));
         found.truncate(query.limit.unwrap_or(usize::MAX));
         found.into_iter().map(|c| thread.tuple(c)).collect()
     }
