@@ -1,0 +1,674 @@
+//! Whole-graph rules over the parsed module: every name in `edges!` resolves, every routing
+//! table matches its enum, every node is reachable, has a way out, and can reach END. All
+//! errors are collected, each on the user's token; shape rules run only once every name
+//! resolved, since a misspelt name would otherwise make its node look unreachable too.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::Ident;
+
+use super::model::{END, GraphModule, Group, LocalEnum, RouteTable, START, arg_type};
+use crate::errors::Errors;
+use crate::suggest::did_you_mean;
+
+/// Where an edge leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Node(usize),
+    End,
+}
+
+/// An edge leaving START or a node.
+pub(crate) enum Edge {
+    To(Target),
+    Route {
+        /// Index into `GraphModule::routes`.
+        route: usize,
+        /// The route's name as written in the table, for spans.
+        written: Ident,
+        arms: Vec<(Ident, Target)>,
+    },
+}
+
+/// The resolved graph, by node index.
+#[derive(Default)]
+pub(crate) struct Plan {
+    pub(crate) start: Vec<Edge>,
+    pub(crate) edges: Vec<Vec<Edge>>,
+    pub(crate) joins: Vec<(Vec<usize>, usize)>,
+    /// The first `START` written in `edges!`.
+    start_token: Option<Span>,
+}
+
+impl Plan {
+    fn push(&mut self, from: Option<usize>, edge: Edge) {
+        let list = match from {
+            None => &mut self.start,
+            Some(node) => &mut self.edges[node],
+        };
+        // `a -> b` written twice is one edge.
+        if let Edge::To(target) = edge
+            && list
+                .iter()
+                .any(|e| matches!(e, Edge::To(t) if *t == target))
+        {
+            return;
+        }
+        list.push(edge);
+    }
+
+    /// Where each node (and START, as `None`) can go next.
+    fn successors(&self, from: Option<usize>) -> Vec<Target> {
+        let edges = match from {
+            None => &self.start,
+            Some(node) => &self.edges[node],
+        };
+        let mut next = Vec::new();
+        for edge in edges {
+            match edge {
+                Edge::To(target) => next.push(*target),
+                Edge::Route { arms, .. } => next.extend(arms.iter().map(|(_, target)| *target)),
+            }
+        }
+        if let Some(node) = from {
+            next.extend(
+                self.joins
+                    .iter()
+                    .filter(|(sources, _)| sources.contains(&node))
+                    .map(|(_, target)| Target::Node(*target)),
+            );
+        }
+        next
+    }
+}
+
+/// What a name in `edges!` refers to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Start,
+    End,
+    Node(usize),
+    Route(usize),
+    Unknown,
+}
+
+pub(crate) fn check(module: &mut GraphModule, errors: &mut Errors) -> Plan {
+    check_signatures(module, errors);
+    let before = errors.len();
+    let plan = resolve(module, errors);
+    if errors.len() == before && !module.edges_broken {
+        check_shape(module, &plan, errors);
+    }
+    plan
+}
+
+fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
+    let mut variants: Vec<(String, &Ident)> = Vec::new();
+    for node in &mut module.nodes {
+        let sig = &node.sig;
+        let mut ok = true;
+        if sig.asyncness.is_none() {
+            errors.spanned(
+                sig.fn_token,
+                format!(
+                    "node `{}` must be an `async fn`; write `async fn {}(…)`",
+                    node.name, node.ident
+                ),
+            );
+            ok = false;
+        }
+        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            errors.spanned(
+                &sig.generics,
+                format!(
+                    "node `{}` cannot be generic; name the concrete types",
+                    node.name
+                ),
+            );
+            ok = false;
+        }
+        if let Some(receiver) = sig.receiver() {
+            errors.spanned(receiver, "a node is a free function; it cannot take `self`");
+            ok = false;
+        } else if sig.inputs.is_empty() || sig.inputs.len() > 2 {
+            errors.at(
+                sig.paren_token.span.join(),
+                format!(
+                    "node `{}` must take the state by reference, and optionally the context: \
+                     `async fn {}(state: &S)` or `async fn {}(state: &S, ctx: &NodeContext)`",
+                    node.name, node.ident, node.ident
+                ),
+            );
+            ok = false;
+        }
+        node.signature_ok = ok;
+        let variant = upper_camel_case(&node.name);
+        if let Some((_, first)) = variants.iter().find(|(v, _)| *v == variant) {
+            errors.spanned(
+                &node.ident,
+                format!(
+                    "nodes `{first}` and `{}` would both be `Node::{variant}` in the generated node enum; rename one",
+                    node.ident
+                ),
+            );
+        }
+        variants.push((variant, &node.ident));
+    }
+    for route in &module.routes {
+        let sig = &route.sig;
+        if let Some(asyncness) = sig.asyncness {
+            errors.spanned(asyncness, format!("route `{}` must be a plain `fn`: it picks the next node from the state; remove `async`", route.name));
+        }
+        if sig.inputs.len() != 1 || sig.receiver().is_some() {
+            errors.at(
+                sig.paren_token.span.join(),
+                format!(
+                    "route `{}` must take the state by reference: `fn {}(state: &S) -> MyEnum`",
+                    route.name, route.ident
+                ),
+            );
+        }
+        if route.returns.is_none() {
+            let message = format!(
+                "route `{}` must return an enum, whose variants its routing table maps: `fn {}(state: &S) -> MyEnum`",
+                route.name, route.ident
+            );
+            match &sig.output {
+                syn::ReturnType::Type(_, ty) => errors.spanned(ty, message),
+                syn::ReturnType::Default => errors.spanned(&route.ident, message),
+            }
+        }
+    }
+}
+
+/// `handle_revision` → `HandleRevision`.
+pub(crate) fn upper_camel_case(name: &str) -> String {
+    name.split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            let first = chars.next().map(|c| c.to_ascii_uppercase());
+            first.into_iter().chain(chars).collect::<String>()
+        })
+        .collect()
+}
+
+fn lookup(module: &GraphModule, ident: &Ident) -> Name {
+    let name = ident.to_string();
+    if name == START {
+        Name::Start
+    } else if name == END {
+        Name::End
+    } else if let Some(i) = module
+        .nodes
+        .iter()
+        .position(|n| n.ident == name || n.name == name)
+    {
+        Name::Node(i)
+    } else if let Some(i) = module
+        .routes
+        .iter()
+        .position(|r| r.ident == name || r.name == name)
+    {
+        Name::Route(i)
+    } else {
+        Name::Unknown
+    }
+}
+
+/// "no node named `x`…", with the nearest node (or START/END where they fit) suggested.
+fn no_such_node(
+    module: &GraphModule,
+    ident: &Ident,
+    as_source: bool,
+    as_target: bool,
+    errors: &mut Errors,
+) {
+    let name = ident.to_string();
+    let mut candidates: Vec<&str> = module.nodes.iter().map(|n| n.name.as_str()).collect();
+    if as_source && !as_target {
+        candidates.push(START);
+    }
+    if as_target && !as_source {
+        candidates.push(END);
+    }
+    let hint = did_you_mean(&name, candidates.iter().copied());
+    let hint = if hint.is_empty() {
+        let known: Vec<String> = module
+            .nodes
+            .iter()
+            .map(|n| format!("`{}`", n.name))
+            .collect();
+        if known.is_empty() {
+            format!("; declare it with `#[node] async fn {name}(state: &S) -> NodeResult<S>`")
+        } else {
+            format!("; the nodes are {}", known.join(", "))
+        }
+    } else {
+        hint
+    };
+    errors.spanned(ident, format!("no node named `{name}` in this graph{hint}"));
+}
+
+/// Resolves a name at one position of a chain, reporting what cannot stand there.
+fn resolve_name(
+    module: &GraphModule,
+    ident: &Ident,
+    as_source: bool,
+    as_target: bool,
+    in_list: bool,
+    errors: &mut Errors,
+) -> Name {
+    let name = lookup(module, ident);
+    match name {
+        Name::Unknown => no_such_node(module, ident, as_source, as_target, errors),
+        Name::Route(_) => errors.spanned(
+            ident,
+            format!(
+                "`{ident}` is a `#[route]` function, not a node; a route ends a chain with its routing table: \
+                 `node -> {ident} {{ Variant => next_node, … }}`"
+            ),
+        ),
+        Name::Start if as_target => errors.spanned(
+            ident,
+            "START cannot be an edge target: it is where the graph begins; to loop back, name the first node instead",
+        ),
+        Name::Start if in_list => errors.spanned(ident, "START cannot be part of a list; write `START -> [a, b]` to start several nodes"),
+        Name::End if as_source => errors.spanned(
+            ident,
+            "END cannot be an edge source: the graph stops there; use END only as a target (`node -> END`)",
+        ),
+        Name::Start | Name::End | Name::Node(_) => return name,
+    }
+    Name::Unknown
+}
+
+fn target_of(name: Name) -> Option<Target> {
+    match name {
+        Name::Node(i) => Some(Target::Node(i)),
+        Name::End => Some(Target::End),
+        _ => None,
+    }
+}
+
+fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
+    let mut plan = Plan {
+        edges: module.nodes.iter().map(|_| Vec::new()).collect(),
+        ..Plan::default()
+    };
+    if module.edges.is_empty() && !module.edges_broken {
+        errors.spanned(
+            &module.ident,
+            format!(
+                "graph `{}` has no `edges!` block; add one inside the module: `edges! {{ START -> first_node; … }}`",
+                module.ident
+            ),
+        );
+        return plan;
+    }
+    for statement in module.edges.iter().flat_map(|block| &block.statements) {
+        let last = statement.chain.len() - 1;
+        let resolved: Vec<Vec<Name>> = statement
+            .chain
+            .iter()
+            .enumerate()
+            .map(|(k, group)| {
+                let as_source = k < last || statement.route.is_some();
+                let in_list = matches!(group, Group::Many(..));
+                group
+                    .names()
+                    .iter()
+                    .map(|ident| {
+                        let name = resolve_name(module, ident, as_source, k > 0, in_list, errors);
+                        if name == Name::Start && plan.start_token.is_none() {
+                            plan.start_token = Some(ident.span());
+                        }
+                        name
+                    })
+                    .collect()
+            })
+            .collect();
+        for pair in resolved.windows(2) {
+            let (sources, targets) = (&pair[0], &pair[1]);
+            let targets: Vec<Target> = targets.iter().filter_map(|n| target_of(*n)).collect();
+            if sources.len() == 1 {
+                let from = match sources[0] {
+                    Name::Start => None,
+                    Name::Node(i) => Some(i),
+                    _ => continue,
+                };
+                for &target in &targets {
+                    plan.push(from, Edge::To(target));
+                }
+            } else {
+                let nodes: Vec<usize> = sources
+                    .iter()
+                    .filter_map(|n| match n {
+                        Name::Node(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                if nodes.len() != sources.len() {
+                    continue;
+                }
+                for &target in &targets {
+                    match target {
+                        Target::Node(join) => {
+                            if !plan.joins.iter().any(|(s, t)| *s == nodes && *t == join) {
+                                plan.joins.push((nodes.clone(), join));
+                            }
+                        }
+                        // Waiting for all of them to reach END is the same as each reaching it.
+                        Target::End => {
+                            for &node in &nodes {
+                                plan.push(Some(node), Edge::To(Target::End));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(table) = &statement.route {
+            let Some(sources) = resolved.last() else {
+                continue;
+            };
+            let group = &statement.chain[last];
+            if sources.len() != 1 {
+                errors.spanned(
+                    group.names().first().expect("lists are not empty"),
+                    format!(
+                        "a route follows one node; write one statement per source: `a -> {0} {{ … }}; b -> {0} {{ … }};`",
+                        table.route
+                    ),
+                );
+                continue;
+            }
+            let from = match sources[0] {
+                Name::Start => None,
+                Name::Node(i) => Some(i),
+                _ => None,
+            };
+            let route = resolve_table(module, table, errors);
+            if matches!(sources[0], Name::Start | Name::Node(_))
+                && let Some((route, arms)) = route
+            {
+                plan.push(
+                    from,
+                    Edge::Route {
+                        route,
+                        written: table.route.clone(),
+                        arms,
+                    },
+                );
+            }
+        }
+    }
+    plan
+}
+
+/// Resolves a routing table: the route, its arms' targets, and its variants against the enum
+/// when the enum is declared in the module.
+fn resolve_table(
+    module: &GraphModule,
+    table: &RouteTable,
+    errors: &mut Errors,
+) -> Option<(usize, Vec<(Ident, Target)>)> {
+    let route = match lookup(module, &table.route) {
+        Name::Route(i) => Some(i),
+        Name::Node(_) => {
+            errors.spanned(
+                &table.route,
+                format!(
+                    "`{0}` is a node, not a `#[route]` function; a routing table needs `#[route] fn {0}(state: &S) -> MyEnum`",
+                    table.route
+                ),
+            );
+            None
+        }
+        _ => {
+            let name = table.route.to_string();
+            let hint = did_you_mean(&name, module.routes.iter().map(|r| r.name.as_str()));
+            let hint = if hint.is_empty() {
+                format!("; declare it with `#[route] fn {name}(state: &S) -> MyEnum`")
+            } else {
+                hint
+            };
+            errors.spanned(
+                &table.route,
+                format!("no `#[route]` function named `{name}` in this graph{hint}"),
+            );
+            None
+        }
+    };
+    let mut arms = Vec::new();
+    let mut complete = true;
+    for arm in &table.arms {
+        match target_of(resolve_name(
+            module,
+            &arm.target,
+            false,
+            true,
+            false,
+            errors,
+        )) {
+            Some(target) => arms.push((arm.variant.clone(), target)),
+            None => complete = false,
+        }
+    }
+    let route = route?;
+    if let Some(local) = local_enum(module, route) {
+        check_variants(module, route, local, table, errors);
+    }
+    complete.then_some((route, arms))
+}
+
+/// The enum a route returns, if it is declared in the graph module.
+fn local_enum(module: &GraphModule, route: usize) -> Option<&LocalEnum> {
+    let path = module.routes[route].returns.as_ref()?;
+    let local =
+        path.segments.len() == 1 || (path.segments.len() == 2 && path.segments[0].ident == "self");
+    let last = &path.segments.last()?.ident;
+    module.enums.iter().find(|e| local && e.ident == *last)
+}
+
+fn check_variants(
+    module: &GraphModule,
+    route: usize,
+    local: &LocalEnum,
+    table: &RouteTable,
+    errors: &mut Errors,
+) {
+    let route_name = &module.routes[route].name;
+    let enum_name = &local.ident;
+    let mut seen: Vec<&Ident> = Vec::new();
+    // A misspelt variant is one mistake: its suggestion is not also reported as unmapped.
+    let mut suggested: Vec<String> = Vec::new();
+    for arm in &table.arms {
+        let variant = &arm.variant;
+        if !local.variants.iter().any(|v| v == variant) {
+            let names: Vec<String> = local.variants.iter().map(ToString::to_string).collect();
+            let near =
+                crate::suggest::nearest(&variant.to_string(), names.iter().map(String::as_str));
+            suggested.extend(near.map(str::to_owned));
+            let hint = did_you_mean(&variant.to_string(), names.iter().map(String::as_str));
+            let hint = if hint.is_empty() {
+                format!(
+                    "; its variants are {}",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                hint
+            };
+            errors.spanned(
+                variant,
+                format!("`{enum_name}` has no variant `{variant}`{hint}"),
+            );
+        } else if seen.contains(&variant) {
+            errors.spanned(
+                variant,
+                format!(
+                    "the routing table for `{route_name}` maps `{enum_name}::{variant}` twice; remove one of the arms"
+                ),
+            );
+        }
+        seen.push(variant);
+    }
+    for variant in &local.variants {
+        if !table.arms.iter().any(|arm| arm.variant == *variant)
+            && !suggested.contains(&variant.to_string())
+        {
+            errors.spanned(
+                &table.route,
+                format!(
+                    "routing table for `{route_name}` does not map `{enum_name}::{variant}`; add `{variant} => <node or END>`"
+                ),
+            );
+        }
+    }
+}
+
+fn check_shape(module: &GraphModule, plan: &Plan, errors: &mut Errors) {
+    let nodes = module.nodes.len();
+    if plan.start.is_empty() {
+        let span = module
+            .edges
+            .first()
+            .map(|block| block.path.to_token_stream());
+        errors.spanned(
+            span.unwrap_or_else(|| module.ident.to_token_stream()),
+            "no edge leaves START, so the graph cannot begin; add `START -> first_node;` to `edges!`",
+        );
+    }
+
+    // Forward from START.
+    let mut reached = vec![false; nodes];
+    let mut queue: Vec<Option<usize>> = vec![None];
+    while let Some(from) = queue.pop() {
+        for target in plan.successors(from) {
+            if let Target::Node(i) = target
+                && !reached[i]
+            {
+                reached[i] = true;
+                queue.push(Some(i));
+            }
+        }
+    }
+    if !plan.start.is_empty() {
+        for (i, node) in module.nodes.iter().enumerate() {
+            if !reached[i] {
+                errors.spanned(
+                    &node.ident,
+                    format!(
+                        "node `{0}` is unreachable: no path from START leads to it; add an edge to it in `edges!` \
+                         (`… -> {0};`) or remove the node",
+                        node.name
+                    ),
+                );
+            }
+        }
+    }
+
+    let mut dead_ends = false;
+    for (i, node) in module.nodes.iter().enumerate() {
+        if plan.successors(Some(i)).is_empty() {
+            dead_ends = true;
+            errors.spanned(
+                &node.ident,
+                format!("node `{0}` has no outgoing edge; add `{0} -> next_node;` or `{0} -> END;` to `edges!`", node.name),
+            );
+        }
+    }
+    if dead_ends || plan.start.is_empty() {
+        return;
+    }
+
+    // Backward from END: a node that cannot get there loops forever once entered.
+    let mut ends = vec![false; nodes];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..nodes {
+            if !ends[i]
+                && plan.successors(Some(i)).iter().any(|t| match t {
+                    Target::End => true,
+                    Target::Node(j) => ends[*j],
+                })
+            {
+                ends[i] = true;
+                changed = true;
+            }
+        }
+    }
+    let stuck: Vec<usize> = (0..nodes).filter(|&i| reached[i] && !ends[i]).collect();
+    if stuck.is_empty() {
+        return;
+    }
+    let names: Vec<String> = stuck
+        .iter()
+        .map(|&i| format!("`{}`", module.nodes[i].name))
+        .collect();
+    let start_ends = plan.successors(None).iter().any(|t| match t {
+        Target::End => true,
+        Target::Node(j) => ends[*j],
+    });
+    let (looping, from) = if names.len() == 1 {
+        (format!("{} loops", names[0]), "from it")
+    } else {
+        (format!("{} loop", names.join(", ")), "from one of them")
+    };
+    let message = if start_ends {
+        format!(
+            "once the run enters node `{}` it never reaches END: {looping} without an exit; \
+             add an edge or a route arm {from} to END",
+            module.nodes[stuck[0]].name
+        )
+    } else {
+        format!(
+            "no path from START reaches END: {looping} without an exit; add an edge or a route arm {from} to END"
+        )
+    };
+    match (start_ends, plan.start_token) {
+        (false, Some(span)) => errors.at(span, message),
+        _ => errors.spanned(&module.nodes[stuck[0]].ident, message),
+    }
+}
+
+/// The span the type check of a node's signature points at: the part that looks wrong.
+pub(crate) fn signature_span(node: &super::model::NodeFn, state: &syn::Type) -> Span {
+    let state_text = state.to_token_stream().to_string();
+    let looks_like_state = |ty: Option<&syn::Type>| match ty {
+        Some(syn::Type::Reference(reference)) => {
+            reference.elem.to_token_stream().to_string() == state_text
+        }
+        _ => false,
+    };
+    let state_arg = arg_type(&node.sig, 0);
+    if !looks_like_state(state_arg)
+        && let Some(ty) = state_arg
+    {
+        return syn::spanned::Spanned::span(ty);
+    }
+    if node.takes_context()
+        && let Some(ty) = arg_type(&node.sig, 1)
+    {
+        let is_context = matches!(ty, syn::Type::Reference(r) if matches!(&*r.elem, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "NodeContext")));
+        if !is_context {
+            return syn::spanned::Spanned::span(ty);
+        }
+    }
+    match &node.sig.output {
+        syn::ReturnType::Type(_, ty) => {
+            let is_result = matches!(&**ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "NodeResult" || s.ident == "Result"));
+            if is_result {
+                node.ident.span()
+            } else {
+                syn::spanned::Spanned::span(&**ty)
+            }
+        }
+        syn::ReturnType::Default => node.sig.paren_token.span.close(),
+    }
+}

@@ -1,0 +1,111 @@
+//! The graph as the user wrote it: the module's nodes, routes and local enums, and the
+//! statements of its `edges!` block. Every part keeps the user's tokens for spans.
+
+use syn::{Attribute, Ident, Item, Path, Signature, Type, Visibility};
+
+/// `#[graph(state = S)]`.
+pub(crate) struct GraphArgs {
+    pub(crate) state: Type,
+}
+
+/// The annotated module.
+pub(crate) struct GraphModule {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) mod_token: syn::Token![mod],
+    pub(crate) ident: Ident,
+    pub(crate) brace: syn::token::Brace,
+    /// The items to emit: the user's, less `#[node]`/`#[route]` markers and `edges!`.
+    pub(crate) items: Vec<Item>,
+    pub(crate) nodes: Vec<NodeFn>,
+    pub(crate) routes: Vec<RouteFn>,
+    /// Enums declared in the module, which a routing table can be checked against.
+    pub(crate) enums: Vec<LocalEnum>,
+    /// The `edges!` invocations' paths (for spans) and their statements.
+    pub(crate) edges: Vec<EdgesBlock>,
+    /// Whether an `edges!` block failed to parse, so shape checks would only cascade.
+    pub(crate) edges_broken: bool,
+}
+
+/// A `#[node]` function.
+pub(crate) struct NodeFn {
+    pub(crate) ident: Ident,
+    /// The name without `r#`.
+    pub(crate) name: String,
+    pub(crate) sig: Signature,
+    /// Whether the signature is well-formed enough to hand to the type checker.
+    pub(crate) signature_ok: bool,
+}
+
+impl NodeFn {
+    /// Whether the node takes `&NodeContext` as a second argument.
+    pub(crate) fn takes_context(&self) -> bool {
+        self.sig.inputs.len() == 2
+    }
+}
+
+/// The type of argument `index` of `sig`, unless it is `self` or missing.
+pub(crate) fn arg_type(sig: &Signature, index: usize) -> Option<&Type> {
+    match sig.inputs.iter().nth(index)? {
+        syn::FnArg::Typed(typed) => Some(&typed.ty),
+        syn::FnArg::Receiver(_) => None,
+    }
+}
+
+/// A `#[route]` function.
+pub(crate) struct RouteFn {
+    pub(crate) ident: Ident,
+    pub(crate) name: String,
+    pub(crate) sig: Signature,
+    /// The enum it returns, as written (`AfterReview`, `crate::x::AfterReview`).
+    pub(crate) returns: Option<Path>,
+}
+
+/// An enum declared in the graph module.
+pub(crate) struct LocalEnum {
+    pub(crate) ident: Ident,
+    pub(crate) variants: Vec<Ident>,
+}
+
+/// One `edges! { … }` block.
+pub(crate) struct EdgesBlock {
+    pub(crate) path: Path,
+    pub(crate) statements: Vec<Statement>,
+}
+
+/// `a -> [b, c] -> d;` or `review -> after_review { Pass => END, … };`
+pub(crate) struct Statement {
+    pub(crate) chain: Vec<Group>,
+    pub(crate) route: Option<RouteTable>,
+}
+
+/// One step of a chain: a name, or a bracketed list of names (fan-out or join).
+pub(crate) enum Group {
+    One(Ident),
+    Many(Vec<Ident>),
+}
+
+impl Group {
+    pub(crate) fn names(&self) -> &[Ident] {
+        match self {
+            Group::One(ident) => std::slice::from_ref(ident),
+            Group::Many(idents) => idents,
+        }
+    }
+}
+
+/// `after_review { Pass => END, Revise => handle_revision }` at the end of a chain.
+pub(crate) struct RouteTable {
+    pub(crate) route: Ident,
+    pub(crate) arms: Vec<RouteArm>,
+}
+
+/// `Pass => END`.
+pub(crate) struct RouteArm {
+    pub(crate) variant: Ident,
+    pub(crate) target: Ident,
+}
+
+/// The reserved endpoint names.
+pub(crate) const START: &str = "START";
+pub(crate) const END: &str = "END";

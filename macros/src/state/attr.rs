@@ -1,0 +1,129 @@
+//! `#[state(...)]` on a field: which reducer merges the field's writes.
+
+use syn::{Attribute, Path};
+
+use crate::errors::Errors;
+use crate::suggest::edit_distance;
+
+/// The attribute's name.
+pub(crate) const STATE: &str = "state";
+/// The one key it takes.
+pub(crate) const REDUCER: &str = "reducer";
+
+/// A built-in reducer, named by a bare ident in `#[state(reducer = …)]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Builtin {
+    Append,
+    Add,
+    Messages,
+    Merge,
+}
+
+impl Builtin {
+    pub(crate) const ALL: [Builtin; 4] = [
+        Builtin::Append,
+        Builtin::Add,
+        Builtin::Messages,
+        Builtin::Merge,
+    ];
+
+    /// The name the user writes, which is also the reducer name in `ChannelSpec`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Builtin::Append => "append",
+            Builtin::Add => "add",
+            Builtin::Messages => "messages",
+            Builtin::Merge => "merge",
+        }
+    }
+
+    /// The runtime type that implements `Reducer<T>` for it.
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Builtin::Append => "Append",
+            Builtin::Add => "Add",
+            Builtin::Messages => "Messages",
+            Builtin::Merge => "Merge",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|builtin| builtin.name() == name)
+    }
+}
+
+/// How a field's writes merge.
+#[derive(Clone, Debug)]
+pub(crate) enum Reducer {
+    /// No reducer: a write replaces the value.
+    Plain,
+    /// A built-in reducer.
+    Builtin(Builtin),
+    /// A user function `fn(&mut T, T)`.
+    Function(Path),
+}
+
+/// Reads every `#[state(...)]` on a field. A bad attribute is reported and leaves the field
+/// plain, so the rest of the derive still expands.
+pub(crate) fn field_reducer(attrs: &[Attribute], errors: &mut Errors) -> Reducer {
+    let mut reducer: Option<Reducer> = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(STATE)) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(REDUCER) {
+                let path: Path = meta.value()?.parse()?;
+                if reducer.is_some() {
+                    errors.spanned(&meta.path, "duplicate `reducer`: a field has one reducer; remove one of them");
+                    return Ok(());
+                }
+                match classify(path) {
+                    Ok(found) => reducer = Some(found),
+                    Err(error) => errors.push(error),
+                }
+                Ok(())
+            } else {
+                let key = meta.path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::");
+                // Skip the key's value so parsing goes on to the next key.
+                if meta.input.peek(syn::Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                }
+                errors.spanned(
+                    &meta.path,
+                    format!("unknown `state` attribute `{key}`; the only key is `reducer`, as in `#[state(reducer = append)]`"),
+                );
+                Ok(())
+            }
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    reducer.unwrap_or(Reducer::Plain)
+}
+
+/// A bare ident names a built-in reducer; anything else is a user function. A bare ident close
+/// to a built-in name is taken for a typo rather than a function.
+fn classify(path: Path) -> syn::Result<Reducer> {
+    let Some(ident) = path.get_ident() else {
+        return Ok(Reducer::Function(path));
+    };
+    let name = ident.to_string();
+    if let Some(builtin) = Builtin::from_name(&name) {
+        return Ok(Reducer::Builtin(builtin));
+    }
+    let near = Builtin::ALL
+        .into_iter()
+        .map(|builtin| (edit_distance(&name, builtin.name()), builtin))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance);
+    match near {
+        Some((_, builtin)) => Err(syn::Error::new_spanned(
+            ident,
+            format!(
+                "unknown reducer `{name}`; did you mean `{}`? Built-in reducers: append, add, messages, merge; \
+                 a custom reducer is a path to `fn(&mut T, T)`",
+                builtin.name()
+            ),
+        )),
+        None => Ok(Reducer::Function(path)),
+    }
+}

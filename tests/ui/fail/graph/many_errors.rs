@@ -1,0 +1,44 @@
+use serde::{Deserialize, Serialize};
+use stategraph::{NodeResult, State};
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+pub struct S {
+    pub n: u32,
+}
+
+#[stategraph::graph(state = S)]
+mod g {
+    use super::*;
+
+    #[node]
+    async fn search(_: &S) -> NodeResult<S> {
+        Ok(SUpdate::new())
+    }
+    #[node]
+    async fn review(_: &S) -> NodeResult<S> {
+        Ok(SUpdate::new())
+    }
+    #[node]
+    async fn publish(_: &S) -> NodeResult<S> {
+        Ok(SUpdate::new())
+    }
+
+    pub enum Verdict {
+        Pass,
+        Revise,
+        Retry,
+    }
+
+    #[route]
+    fn after_review(_: &S) -> Verdict {
+        Verdict::Pass
+    }
+
+    edges! {
+        START -> serch -> review;
+        review -> after_review { Pass => END, Revise => search };
+        reveiw -> END;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+use stategraph::State;
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+pub struct S {
+    #[state(reducer = add)]
+    pub name: String,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use serde::{Deserialize, Serialize};
+use stategraph::State;
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+pub struct S<T> {
+    pub value: T,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use serde::{Deserialize, Serialize};
+use stategraph::State;
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+pub struct S(u32);
+
+fn main() {}
