@@ -577,3 +577,21 @@ async fn append_channels_are_stored_as_deltas_and_rebuilt_exactly() {
     let expected: Vec<String> = (-300..-200).map(|n| format!("incr {n}")).collect();
     assert_eq!(state.log, expected);
 }
+
+/// Works with any checkpointer a caller names generically.
+async fn latest_count<C: Checkpointer + ?Sized>(saver: &C, thread: &str) -> Option<usize> {
+    let tuple = saver.get(&ThreadId::new(thread), "", None).await.unwrap()?;
+    Some(tuple.channels.len())
+}
+
+#[tokio::test]
+async fn a_checkpointer_works_generically_and_as_a_trait_object() {
+    let shared: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
+    let graph = Builder::<Loop>::new().checkpointer(Arc::clone(&shared)).compile().unwrap();
+    graph.thread("dyn").invoke(CounterUpdate::default().count(4)).await.unwrap();
+    assert_eq!(latest_count(&shared, "dyn").await, Some(2));
+    assert_eq!(latest_count(&*shared, "dyn").await, Some(2));
+    shared.delete_thread(&ThreadId::new("dyn")).await.unwrap();
+    assert_eq!(latest_count(&shared, "dyn").await, None);
+    shared.delete_thread(&ThreadId::new("never-existed")).await.unwrap();
+}
