@@ -6,7 +6,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::checkpoint::{CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery};
+use crate::checkpoint::{
+    CheckpointError, CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
+    PutMode, Source,
+};
 use crate::error::GraphError;
 use crate::executor::{Executor, Persistence, restore_state};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
@@ -129,6 +132,7 @@ impl<G: GraphDef> CompiledGraph<G, Durable> {
             inner: Arc::clone(&self.inner),
             id: id.into(),
             recursion_limit: self.inner.recursion_limit,
+            metadata: serde_json::Map::new(),
         }
     }
 
@@ -146,6 +150,7 @@ pub struct Thread<G: GraphDef> {
     inner: Arc<Inner<G>>,
     id: ThreadId,
     recursion_limit: usize,
+    metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl<G: GraphDef> Clone for Thread<G> {
@@ -154,6 +159,7 @@ impl<G: GraphDef> Clone for Thread<G> {
             inner: Arc::clone(&self.inner),
             id: self.id.clone(),
             recursion_limit: self.recursion_limit,
+            metadata: self.metadata.clone(),
         }
     }
 }
@@ -170,6 +176,49 @@ impl<G: GraphDef> Thread<G> {
         self
     }
 
+    /// This handle with a user metadata key stored in every checkpoint its runs write (a run
+    /// id, a user, an approver), so history can be filtered on it. The keys `source`, `step`,
+    /// `parents` and `writes` are reserved.
+    pub fn with_metadata(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Starts a new branch of the thread's history from checkpoint `id`: a copy of it becomes
+    /// the latest checkpoint (source `fork`), and `resume()` runs on from there. The later
+    /// checkpoints stay in the history. This is the deliberate way to go back; a run that
+    /// finds the thread advanced behind its back fails with a conflict instead.
+    pub async fn fork(&self, id: CheckpointId) -> Result<CheckpointId, GraphError> {
+        let saver = self.saver();
+        let Some(base) = saver.get(&self.id, "", Some(id)).await? else {
+            return Err(CheckpointError::MissingParent {
+                thread_id: self.id.clone(),
+                parent: id,
+            }
+            .into());
+        };
+        let mut checkpoint = base.checkpoint;
+        checkpoint.parent_id = Some(checkpoint.id);
+        checkpoint.id = CheckpointId::new();
+        checkpoint.created_at = crate::checkpoint::now();
+        checkpoint.metadata.source = Source::Fork;
+        checkpoint.metadata.writes = Default::default();
+        checkpoint.metadata.user = self.metadata.clone();
+        let fork = checkpoint.id;
+        saver
+            .put(NewCheckpoint {
+                checkpoint,
+                blobs: Vec::new(),
+                mode: PutMode::Fork,
+            })
+            .await?;
+        Ok(fork)
+    }
+
     fn saver(&self) -> &Arc<dyn Checkpointer> {
         self.inner
             .saver
@@ -183,6 +232,7 @@ impl<G: GraphDef> Thread<G> {
             saver: Arc::clone(self.saver()),
             thread_id: self.id.clone(),
             ns: String::new(),
+            metadata: self.metadata.clone(),
         };
         Ok(Executor::new(
             &self.inner.spec,
@@ -211,13 +261,12 @@ impl<G: GraphDef> Thread<G> {
         }
     }
 
-    /// The thread's checkpoints, newest first; narrow with `.before(id)` and `.limit(n)`,
-    /// then `.await`.
+    /// The thread's checkpoints, newest first; narrow with `.before(id)`, `.limit(n)` and
+    /// `.filter(key, value)`, then `.await`.
     pub fn history(&self) -> History<'_, G> {
         History {
             thread: self,
-            before: None,
-            limit: None,
+            query: ListQuery::thread(self.id.clone()).ns(""),
         }
     }
 }
@@ -225,20 +274,26 @@ impl<G: GraphDef> Thread<G> {
 /// A page of a thread's history being asked for; `.await` it.
 pub struct History<'t, G: GraphDef> {
     thread: &'t Thread<G>,
-    before: Option<CheckpointId>,
-    limit: Option<usize>,
+    query: ListQuery,
 }
 
 impl<'t, G: GraphDef> History<'t, G> {
     /// Only checkpoints older than `id`.
     pub fn before(mut self, id: CheckpointId) -> Self {
-        self.before = Some(id);
+        self.query = self.query.before(id);
         self
     }
 
     /// At most `n` checkpoints.
     pub fn limit(mut self, n: usize) -> Self {
-        self.limit = Some(n);
+        self.query = self.query.limit(n);
+        self
+    }
+
+    /// Only checkpoints whose metadata has `key` equal to `value` (`source`, `step`, or a key
+    /// set with [`Thread::with_metadata`]).
+    pub fn filter(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.query = self.query.filter(key, value);
         self
     }
 }
@@ -249,13 +304,7 @@ impl<'t, G: GraphDef> IntoFuture for History<'t, G> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let query = ListQuery {
-                thread_id: self.thread.id.clone(),
-                ns: Some(String::new()),
-                before: self.before,
-                limit: self.limit,
-            };
-            let tuples = self.thread.saver().list(&query).await?;
+            let tuples = self.thread.saver().list(&self.query).await?;
             tuples.into_iter().map(StateSnapshot::from_tuple).collect()
         })
     }

@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use futures::FutureExt;
 use tracing::Instrument;
 
 use crate::checkpoint::{
-    BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
-    Checkpointer, NewCheckpoint, PendingWrite, Source,
+    self, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
+    Checkpointer, NewCheckpoint, PendingWrite, PutMode, Source,
 };
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
@@ -25,6 +24,8 @@ pub(crate) struct Persistence {
     pub(crate) saver: Arc<dyn Checkpointer>,
     pub(crate) thread_id: ThreadId,
     pub(crate) ns: String,
+    /// User keys stored in every checkpoint this run writes.
+    pub(crate) metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A delta chain grows until its bytes reach the snapshot it extends (or this floor), so
@@ -445,7 +446,7 @@ impl<'g, S: State> Executor<'g, S> {
             thread_id: p.thread_id.clone(),
             ns: p.ns.clone(),
             parent_id: parent,
-            created_at: SystemTime::now(),
+            created_at: checkpoint::now(),
             channel_versions,
             next: head
                 .next
@@ -458,15 +459,15 @@ impl<'g, S: State> Executor<'g, S> {
                 step: head.step,
                 parents: BTreeMap::new(),
                 writes: node_writes,
-                user: serde_json::Map::new(),
+                user: p.metadata.clone(),
             },
         };
-        p.saver
-            .put(NewCheckpoint {
-                checkpoint,
-                blobs: writes.blobs,
-            })
-            .await?;
+        let new = NewCheckpoint {
+            checkpoint,
+            blobs: writes.blobs,
+            mode: PutMode::Advance,
+        };
+        p.saver.put(new).await?;
         Ok(())
     }
 

@@ -19,7 +19,8 @@ pub mod __private;
 
 pub use checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
-    Checkpointer, ListQuery, MemorySaver, NewCheckpoint, PendingWrite, Source,
+    Checkpointer, ListQuery, MemorySaver, NewCheckpoint, PendingWrite, Prune, PutMode, Source,
+    ThreadInfo, ThreadQuery, ThreadStatus, from_micros, now, to_micros,
 };
 pub use compiled::{
     Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, History, StateSnapshot,

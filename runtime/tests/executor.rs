@@ -587,11 +587,21 @@ async fn latest_count<C: Checkpointer + ?Sized>(saver: &C, thread: &str) -> Opti
 #[tokio::test]
 async fn a_checkpointer_works_generically_and_as_a_trait_object() {
     let shared: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
-    let graph = Builder::<Loop>::new().checkpointer(Arc::clone(&shared)).compile().unwrap();
-    graph.thread("dyn").invoke(CounterUpdate::default().count(4)).await.unwrap();
+    let graph = Builder::<Loop>::new()
+        .checkpointer(Arc::clone(&shared))
+        .compile()
+        .unwrap();
+    graph
+        .thread("dyn")
+        .invoke(CounterUpdate::default().count(4))
+        .await
+        .unwrap();
     assert_eq!(latest_count(&shared, "dyn").await, Some(2));
     assert_eq!(latest_count(&*shared, "dyn").await, Some(2));
     shared.delete_thread(&ThreadId::new("dyn")).await.unwrap();
     assert_eq!(latest_count(&shared, "dyn").await, None);
-    shared.delete_thread(&ThreadId::new("never-existed")).await.unwrap();
+    shared
+        .delete_thread(&ThreadId::new("never-existed"))
+        .await
+        .unwrap();
 }

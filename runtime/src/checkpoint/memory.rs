@@ -1,20 +1,20 @@
 //! `MemorySaver`: checkpoints in process memory, for tests and development.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, ListQuery,
-    NewCheckpoint, PendingWrite,
+    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery,
 };
 use crate::ids::{CheckpointId, TaskId, ThreadId};
 
 /// Checkpoints kept in process memory: lost when the process exits, so for tests and
 /// development only. It stores the same encoded blobs, versions and writes as the durable
-/// backends and answers every call with the same semantics, so a graph tested on it behaves
-/// the same on SQLite or Postgres.
+/// backends and answers every call with the same semantics (it passes the same conformance
+/// kit), so a graph tested on it behaves the same on SQLite or Postgres.
 ///
 /// ```
 /// # tokio_test_block_on(async {
@@ -29,15 +29,17 @@ use crate::ids::{CheckpointId, TaskId, ThreadId};
 /// ```
 #[derive(Debug, Default)]
 pub struct MemorySaver {
-    threads: Mutex<HashMap<ThreadId, ThreadData>>,
+    threads: Mutex<BTreeMap<ThreadId, ThreadData>>,
 }
 
-#[derive(Debug, Default)]
+type BlobKey = (String, String, CheckpointId);
+
+#[derive(Debug, Default, Clone)]
 struct ThreadData {
     /// Checkpoints by namespace, then id (so iteration is oldest first).
-    checkpoints: HashMap<String, BTreeMap<CheckpointId, Checkpoint>>,
+    checkpoints: BTreeMap<String, BTreeMap<CheckpointId, Checkpoint>>,
     /// Blobs by namespace, channel and version.
-    blobs: HashMap<(String, String, CheckpointId), (BlobKind, Vec<u8>)>,
+    blobs: HashMap<BlobKey, (BlobKind, Vec<u8>)>,
     /// Writes by namespace and checkpoint, keyed by task and index.
     writes: HashMap<(String, CheckpointId), BTreeMap<(TaskId, i32), PendingWrite>>,
 }
@@ -48,9 +50,9 @@ impl MemorySaver {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, ThreadData>> {
-        // A panic while holding the lock leaves the maps consistent (every write is one insert),
-        // so a poisoned lock is still safe to use.
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ThreadId, ThreadData>> {
+        // Every change below validates first and then mutates without panicking, so a panic
+        // elsewhere while the lock was held cannot have left the maps half-written.
         self.threads
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -58,33 +60,53 @@ impl MemorySaver {
 }
 
 impl ThreadData {
-    fn tuple(&self, checkpoint: &Checkpoint) -> Result<CheckpointTuple, CheckpointError> {
-        let mut channels = BTreeMap::new();
+    /// The blob keys that rebuild `checkpoint`'s channels: each version and its delta bases.
+    fn chain_keys(
+        &self,
+        checkpoint: &Checkpoint,
+    ) -> Result<Vec<(String, Vec<BlobKey>)>, CheckpointError> {
+        let mut chains = Vec::with_capacity(checkpoint.channel_versions.len());
         for (channel, version) in &checkpoint.channel_versions {
-            let mut chain = Vec::new();
+            let mut keys = Vec::new();
             let mut at = *version;
             loop {
                 let key = (checkpoint.ns.clone(), channel.clone(), at);
-                let Some((kind, data)) = self.blobs.get(&key) else {
+                let Some((kind, _)) = self.blobs.get(&key) else {
                     return Err(CheckpointError::Corrupt {
                         thread_id: checkpoint.thread_id.clone(),
                         checkpoint: checkpoint.id,
                         detail: format!("channel `{channel}` has no blob at version {at}"),
                     });
                 };
-                chain.push(ChannelBlob {
-                    channel: channel.clone(),
-                    version: at,
-                    kind: *kind,
-                    data: data.clone(),
-                });
+                let kind = *kind;
+                keys.push(key);
                 match kind {
                     BlobKind::Snapshot => break,
-                    BlobKind::Delta { base } => at = *base,
+                    BlobKind::Delta { base } => at = base,
                 }
             }
-            chain.reverse();
-            channels.insert(channel.clone(), chain);
+            keys.reverse();
+            chains.push((channel.clone(), keys));
+        }
+        Ok(chains)
+    }
+
+    fn tuple(&self, checkpoint: &Checkpoint) -> Result<CheckpointTuple, CheckpointError> {
+        let mut channels = BTreeMap::new();
+        for (channel, keys) in self.chain_keys(checkpoint)? {
+            let blobs = keys
+                .into_iter()
+                .map(|key| {
+                    let (kind, data) = &self.blobs[&key];
+                    ChannelBlob {
+                        channel: key.1,
+                        version: key.2,
+                        kind: *kind,
+                        data: data.clone(),
+                    }
+                })
+                .collect();
+            channels.insert(channel, blobs);
         }
         let pending_writes = self
             .writes
@@ -96,6 +118,36 @@ impl ThreadData {
             channels,
             pending_writes,
         })
+    }
+
+    fn latest(&self, ns: &str) -> Option<&Checkpoint> {
+        self.checkpoints
+            .get(ns)
+            .and_then(|c| c.values().next_back())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.checkpoints.values().all(BTreeMap::is_empty)
+    }
+
+    /// Keeps only the latest checkpoint of each namespace, with its writes and blobs.
+    fn keep_latest(&mut self) -> Result<(), CheckpointError> {
+        let mut kept_blobs = BTreeSet::new();
+        let mut kept = BTreeSet::new();
+        for checkpoints in self.checkpoints.values() {
+            if let Some(latest) = checkpoints.values().next_back() {
+                for (_, keys) in self.chain_keys(latest)? {
+                    kept_blobs.extend(keys);
+                }
+                kept.insert((latest.ns.clone(), latest.id));
+            }
+        }
+        for checkpoints in self.checkpoints.values_mut() {
+            checkpoints.retain(|id, c| kept.contains(&(c.ns.clone(), *id)));
+        }
+        self.blobs.retain(|key, _| kept_blobs.contains(key));
+        self.writes.retain(|key, _| kept.contains(key));
+        Ok(())
     }
 }
 
@@ -115,37 +167,71 @@ impl Checkpointer for MemorySaver {
         let Some(thread) = threads.get(thread_id) else {
             return Ok(None);
         };
-        let Some(checkpoints) = thread.checkpoints.get(ns) else {
-            return Ok(None);
-        };
         let found = match id {
-            Some(id) => checkpoints.get(&id),
-            None => checkpoints.values().next_back(),
+            Some(id) => thread.checkpoints.get(ns).and_then(|c| c.get(&id)),
+            None => thread.latest(ns),
         };
         found.map(|c| thread.tuple(c)).transpose()
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
         let threads = self.lock();
-        let Some(thread) = threads.get(&query.thread_id) else {
-            return Ok(Vec::new());
-        };
-        let mut found: Vec<&Checkpoint> = thread
-            .checkpoints
-            .iter()
-            .filter(|(ns, _)| query.ns.as_deref().is_none_or(|want| want == ns.as_str()))
-            .flat_map(|(_, checkpoints)| checkpoints.values())
-            .filter(|c| query.before.is_none_or(|before| c.id < before))
+        let mut found: Vec<(&ThreadData, &Checkpoint)> = threads
+            .values()
+            .flat_map(|t| {
+                t.checkpoints
+                    .values()
+                    .flat_map(move |c| c.values().map(move |c| (t, c)))
+            })
+            .filter(|(_, c)| query.matches(c))
             .collect();
-        found.sort_by_key(|c| std::cmp::Reverse(c.id));
+        found.sort_by_key(|(_, c)| std::cmp::Reverse(c.id));
         found.truncate(query.limit.unwrap_or(usize::MAX));
-        found.into_iter().map(|c| thread.tuple(c)).collect()
+        found.into_iter().map(|(t, c)| t.tuple(c)).collect()
     }
 
     async fn put(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
-        let NewCheckpoint { checkpoint, blobs } = new;
+        let NewCheckpoint {
+            checkpoint,
+            blobs,
+            mode,
+        } = new;
+        if let Some(key) = checkpoint
+            .metadata
+            .user
+            .keys()
+            .find(|k| super::CheckpointMetadata::RESERVED_KEYS.contains(&k.as_str()))
+        {
+            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
+        }
         let mut threads = self.lock();
         let thread = threads.entry(checkpoint.thread_id.clone()).or_default();
+        let latest = thread.latest(&checkpoint.ns).map(|c| c.id);
+        match mode {
+            PutMode::Advance if checkpoint.parent_id != latest => {
+                return Err(CheckpointError::Conflict {
+                    thread_id: checkpoint.thread_id.clone(),
+                    ns: checkpoint.ns.clone(),
+                    expected: checkpoint.parent_id,
+                    latest,
+                });
+            }
+            PutMode::Fork => {
+                if let Some(parent) = checkpoint.parent_id {
+                    let exists = thread
+                        .checkpoints
+                        .get(&checkpoint.ns)
+                        .is_some_and(|c| c.contains_key(&parent));
+                    if !exists {
+                        return Err(CheckpointError::MissingParent {
+                            thread_id: checkpoint.thread_id.clone(),
+                            parent,
+                        });
+                    }
+                }
+            }
+            PutMode::Advance => {}
+        }
         for blob in blobs {
             thread
                 .blobs
@@ -188,5 +274,51 @@ impl Checkpointer for MemorySaver {
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
         self.lock().remove(thread_id);
         Ok(())
+    }
+
+    async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        let mut threads = self.lock();
+        if threads.get(to).is_some_and(|t| !t.is_empty()) {
+            return Err(CheckpointError::ThreadExists(to.clone()));
+        }
+        let Some(source) = threads.get(from) else {
+            return Ok(());
+        };
+        let mut copy = source.clone();
+        for checkpoints in copy.checkpoints.values_mut() {
+            for checkpoint in checkpoints.values_mut() {
+                checkpoint.thread_id = to.clone();
+            }
+        }
+        threads.insert(to.clone(), copy);
+        Ok(())
+    }
+
+    async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError> {
+        let mut threads = self.lock();
+        for thread_id in thread_ids {
+            match policy {
+                Prune::Delete => {
+                    threads.remove(thread_id);
+                }
+                Prune::KeepLatest => {
+                    if let Some(thread) = threads.get_mut(thread_id) {
+                        thread.keep_latest()?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
+        let threads = self.lock();
+        Ok(threads
+            .values()
+            .filter_map(|t| t.latest(""))
+            .map(ThreadInfo::from_head)
+            .filter(|info| query.matches(info))
+            .take(query.limit.unwrap_or(usize::MAX))
+            .collect())
     }
 }

@@ -10,7 +10,7 @@
 mod memory;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,28 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{CheckpointId, TaskId, ThreadId};
 
 pub use memory::MemorySaver;
+
+/// The current time, truncated to the microsecond precision every backend keeps.
+pub fn now() -> SystemTime {
+    from_micros(to_micros(SystemTime::now()))
+}
+
+/// A time as microseconds since the Unix epoch, as backends store it.
+pub fn to_micros(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A time read back from microseconds since the Unix epoch.
+pub fn from_micros(micros: i64) -> SystemTime {
+    if micros >= 0 {
+        UNIX_EPOCH + Duration::from_micros(micros.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
+    }
+}
 
 /// Why a checkpoint was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,9 +68,30 @@ pub struct CheckpointMetadata {
     /// The channels each node wrote in the step this checkpoint ends, by node name.
     #[serde(default)]
     pub writes: BTreeMap<String, Vec<String>>,
-    /// Keys the user attached (a run id, a user id, an approver), filterable in listings.
-    #[serde(default)]
+    /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
+    /// flat beside the keys above, which a user key may not shadow.
+    #[serde(flatten)]
     pub user: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CheckpointMetadata {
+    /// The keys stategraph writes itself; user metadata may not use them.
+    pub const RESERVED_KEYS: &'static [&'static str] = &["source", "step", "parents", "writes"];
+
+    /// The metadata as one JSON object, as backends store and filter it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("metadata is plain JSON")
+    }
+
+    /// Whether every key of `filter` is present with an equal value (the filter of
+    /// [`ListQuery`]).
+    pub fn matches(&self, filter: &BTreeMap<String, serde_json::Value>) -> bool {
+        if filter.is_empty() {
+            return true;
+        }
+        let json = self.to_json();
+        filter.iter().all(|(key, want)| json.get(key) == Some(want))
+    }
 }
 
 /// One checkpoint, without its channel values.
@@ -62,7 +105,7 @@ pub struct Checkpoint {
     pub ns: String,
     /// The checkpoint this one continued from; `None` for the first of a thread.
     pub parent_id: Option<CheckpointId>,
-    /// When it was written.
+    /// When it was written, with microsecond precision (what every backend keeps).
     pub created_at: SystemTime,
     /// The version (the id of the writing checkpoint) of every channel that has a value.
     pub channel_versions: BTreeMap<String, CheckpointId>,
@@ -127,13 +170,30 @@ impl PendingWrite {
     pub const ERROR_IDX: i32 = -1;
 }
 
+/// How a put relates to the thread's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PutMode {
+    /// The checkpoint continues the thread: its parent must be the latest checkpoint of its
+    /// thread and namespace (or `None` when there is none), otherwise the put fails with
+    /// [`CheckpointError::Conflict`] and stores nothing. This is how two processes advancing
+    /// one thread are detected instead of silently forking its history.
+    #[default]
+    Advance,
+    /// The checkpoint deliberately starts a new branch from any earlier checkpoint (time
+    /// travel), or is copied in from elsewhere. It becomes the latest.
+    Fork,
+}
+
 /// A checkpoint to store, with the blobs of the channels it changed.
 #[derive(Debug, Clone)]
 pub struct NewCheckpoint {
     /// The checkpoint.
     pub checkpoint: Checkpoint,
-    /// One blob for each channel whose version is this checkpoint's id.
+    /// One blob for each channel this put adds. Storing a blob that already exists (same
+    /// channel and version) keeps the stored one.
     pub blobs: Vec<ChannelBlob>,
+    /// Whether the parent must be the latest checkpoint.
+    pub mode: PutMode,
 }
 
 /// A stored checkpoint with what is needed to rebuild its state.
@@ -142,35 +202,148 @@ pub struct CheckpointTuple {
     /// The checkpoint.
     pub checkpoint: Checkpoint,
     /// For each channel in `channel_versions`, the blobs that rebuild its value: a snapshot
-    /// first (unless the value starts from the default), then deltas, oldest first.
+    /// first, then the deltas written after it, oldest first.
     pub channels: BTreeMap<String, Vec<ChannelBlob>>,
     /// The writes saved against this checkpoint, ordered by task id and index.
     pub pending_writes: Vec<PendingWrite>,
 }
 
-/// Which checkpoints [`Checkpointer::list`] returns.
-#[derive(Debug, Clone, PartialEq)]
+/// Which checkpoints [`Checkpointer::list`] returns: all that match every field set, newest
+/// first.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListQuery {
-    /// The thread.
-    pub thread_id: ThreadId,
-    /// Only this namespace; `None` for every namespace of the thread.
+    /// Only this thread; `None` for every thread.
+    pub thread_id: Option<ThreadId>,
+    /// Only this namespace; `None` for every namespace.
     pub ns: Option<String>,
     /// Only checkpoints older than this one.
     pub before: Option<CheckpointId>,
-    /// At most this many, newest first.
+    /// At most this many (applied last).
     pub limit: Option<usize>,
+    /// Only checkpoints whose metadata has each key with an equal value: `source`, `step`, or
+    /// a user key such as a run id. Keys are data, never SQL: any key is safe to pass.
+    pub filter: BTreeMap<String, serde_json::Value>,
 }
 
 impl ListQuery {
     /// Every checkpoint of `thread_id`.
     pub fn thread(thread_id: ThreadId) -> Self {
         Self {
-            thread_id,
-            ns: None,
-            before: None,
-            limit: None,
+            thread_id: Some(thread_id),
+            ..Self::default()
         }
     }
+
+    /// Only namespace `ns`.
+    pub fn ns(mut self, ns: impl Into<String>) -> Self {
+        self.ns = Some(ns.into());
+        self
+    }
+
+    /// Only checkpoints older than `id`.
+    pub fn before(mut self, id: CheckpointId) -> Self {
+        self.before = Some(id);
+        self
+    }
+
+    /// At most `n` checkpoints.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Only checkpoints whose metadata has `key` equal to `value`.
+    pub fn filter(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.filter.insert(key.into(), value.into());
+        self
+    }
+
+    /// Whether `checkpoint` matches every field but `limit`.
+    pub fn matches(&self, checkpoint: &Checkpoint) -> bool {
+        self.thread_id
+            .as_ref()
+            .is_none_or(|t| *t == checkpoint.thread_id)
+            && self.ns.as_deref().is_none_or(|ns| ns == checkpoint.ns)
+            && self.before.is_none_or(|before| checkpoint.id < before)
+            && checkpoint.metadata.matches(&self.filter)
+    }
+}
+
+/// Where a thread is, from its latest root checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadStatus {
+    /// The run reached END: nothing is scheduled.
+    Finished,
+    /// Nodes are scheduled: the thread is running, stopped by an error or a crash, or paused,
+    /// and `resume()` continues it.
+    Pending,
+}
+
+/// One thread, as [`Checkpointer::list_threads`] describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadInfo {
+    /// The thread.
+    pub thread_id: ThreadId,
+    /// Its latest root checkpoint.
+    pub head: CheckpointId,
+    /// When that checkpoint was written.
+    pub updated_at: SystemTime,
+    /// The step of that checkpoint.
+    pub step: i64,
+    /// Finished or pending.
+    pub status: ThreadStatus,
+}
+
+impl ThreadInfo {
+    /// The description of a thread whose latest root checkpoint is `head`.
+    pub fn from_head(head: &Checkpoint) -> Self {
+        Self {
+            thread_id: head.thread_id.clone(),
+            head: head.id,
+            updated_at: head.created_at,
+            step: head.metadata.step,
+            status: if head.next.is_empty() {
+                ThreadStatus::Finished
+            } else {
+                ThreadStatus::Pending
+            },
+        }
+    }
+}
+
+/// Which threads [`Checkpointer::list_threads`] returns, ordered by thread id.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThreadQuery {
+    /// Only threads whose id sorts after this one (the last id of the previous page).
+    pub after: Option<ThreadId>,
+    /// At most this many.
+    pub limit: Option<usize>,
+    /// Only threads in this status.
+    pub status: Option<ThreadStatus>,
+    /// Only threads whose latest checkpoint is older than this (for retention sweeps).
+    pub updated_before: Option<SystemTime>,
+}
+
+impl ThreadQuery {
+    /// Whether `info` matches every field but `limit`.
+    pub fn matches(&self, info: &ThreadInfo) -> bool {
+        self.after
+            .as_ref()
+            .is_none_or(|after| info.thread_id > *after)
+            && self.status.is_none_or(|s| s == info.status)
+            && self.updated_before.is_none_or(|t| info.updated_at < t)
+    }
+}
+
+/// What [`Checkpointer::prune`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prune {
+    /// The latest checkpoint of each namespace, with its pending writes and every blob it
+    /// needs; the rest of the history goes.
+    KeepLatest,
+    /// Nothing: the threads are deleted.
+    Delete,
 }
 
 /// A checkpointer failed.
@@ -194,6 +367,41 @@ pub enum CheckpointError {
         #[source]
         source: serde_json::Error,
     },
+    /// A put's parent is not the thread's latest checkpoint: another process (or task)
+    /// advanced the thread since this run read it. Nothing was stored.
+    #[error(
+        "thread `{thread_id}` (namespace `{ns}`) was advanced by another writer: this run continued from {} but the latest checkpoint is {}; reload the thread and resume, or fork explicitly",
+        show(expected),
+        show(latest)
+    )]
+    Conflict {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The namespace.
+        ns: String,
+        /// The parent the put expected to be latest.
+        expected: Option<CheckpointId>,
+        /// The latest checkpoint found.
+        latest: Option<CheckpointId>,
+    },
+    /// A copy's destination thread already has checkpoints.
+    #[error("cannot copy into thread `{0}`: it already has checkpoints; delete it first")]
+    ThreadExists(ThreadId),
+    /// A put names a parent that does not exist (a fork from nowhere).
+    #[error(
+        "checkpoint {parent} of thread `{thread_id}` does not exist, so nothing can continue from it"
+    )]
+    MissingParent {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The missing parent.
+        parent: CheckpointId,
+    },
+    /// User metadata uses a key stategraph writes itself.
+    #[error(
+        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes); pick another name"
+    )]
+    ReservedMetadataKey(String),
     /// A channel's stored history is broken (a delta whose base is missing).
     #[error("checkpoint {checkpoint} of thread `{thread_id}` is corrupt: {detail}")]
     Corrupt {
@@ -242,6 +450,25 @@ pub trait Checkpointer: Send + Sync + 'static {
     /// Deletes every checkpoint, blob and write of the thread in every namespace. Deleting a
     /// thread that does not exist is not an error.
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError>;
+
+    /// Copies every checkpoint, blob and write of thread `from` (all namespaces, ids kept) to
+    /// thread `to`, which must have none. Copying a thread that does not exist copies nothing.
+    async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError>;
+
+    /// Applies a retention policy to the threads: keep only the latest checkpoint of each
+    /// namespace, or delete them. Threads that do not exist are skipped.
+    async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError>;
+
+    /// The threads matching `query`, by thread id, each described by its latest root
+    /// checkpoint.
+    async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError>;
+}
+
+fn show(id: &Option<CheckpointId>) -> String {
+    match id {
+        Some(id) => format!("checkpoint {id}"),
+        None => "an empty thread".to_owned(),
+    }
 }
 
 #[async_trait]
@@ -274,5 +501,14 @@ impl<C: Checkpointer + ?Sized> Checkpointer for std::sync::Arc<C> {
     }
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
         (**self).delete_thread(thread_id).await
+    }
+    async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        (**self).copy_thread(from, to).await
+    }
+    async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError> {
+        (**self).prune(thread_ids, policy).await
+    }
+    async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
+        (**self).list_threads(query).await
     }
 }
