@@ -16,6 +16,8 @@ mod state;
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
