@@ -6,63 +6,28 @@
 //! ```
 //! Criterion reports the time of one 200-step run; divide by 200 for the time per step.
 
+#[path = "support/loop_graph.rs"]
+mod loop_graph;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde::{Deserialize, Serialize};
-use stategraph::{Checkpointer, MemorySaver, NodeResult, State, ThreadId};
+use loop_graph::{input, looping};
+use stategraph::{Checkpointer, MemorySaver, ThreadId};
 
 const STEPS: u32 = 200;
-
-#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
-struct LoopState {
-    count: u32,
-    #[state(reducer = append)]
-    messages: Vec<String>,
-}
-
-#[stategraph::graph(state = LoopState)]
-mod looping {
-    use super::*;
-
-    #[node]
-    async fn step(s: &LoopState) -> NodeResult<LoopState> {
-        Ok(LoopStateUpdate::new()
-            .count(s.count + 1)
-            .messages(vec![format!("step {}", s.count)]))
-    }
-
-    pub enum Next {
-        Again,
-        Done,
-    }
-
-    #[route]
-    fn again(s: &LoopState) -> Next {
-        if s.count < STEPS {
-            Next::Again
-        } else {
-            Next::Done
-        }
-    }
-
-    edges! {
-        START -> step;
-        step -> again { Again => step, Done => END };
-    }
-}
 
 fn step_overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let mut group = c.benchmark_group("loop_200_steps");
-    group.throughput(Throughput::Elements(STEPS as u64));
+    group.throughput(Throughput::Elements(u64::from(STEPS)));
 
     let ephemeral = looping::graph().compile().unwrap();
     group.bench_function("no_checkpointer", |b| {
         b.to_async(&rt).iter(|| async {
-            let out = ephemeral.invoke(LoopStateUpdate::new()).await.unwrap();
+            let out = ephemeral.invoke(input(STEPS)).await.unwrap();
             assert_eq!(out.count, STEPS);
         })
     });
@@ -81,7 +46,7 @@ fn step_overhead(c: &mut Criterion) {
                     let id = ThreadId::new(format!("bench-{i}"));
                     let thread = durable.thread(id.clone());
                     let start = Instant::now();
-                    let out = thread.invoke(LoopStateUpdate::new()).await.unwrap();
+                    let out = thread.invoke(input(STEPS)).await.unwrap();
                     total += start.elapsed();
                     assert_eq!(out.count, STEPS);
                     saver.delete_thread(&id).await.unwrap();

@@ -2,12 +2,17 @@
 //! passes, revises the synthesis, or searches again, with the retry count in state as the
 //! hard exit after 3 retries. The LLM and search calls are deterministic stand-ins.
 //!
+//! Checkpoints go to a SQLite file (`research_agent.db`, or the path in `RESEARCH_DB`). Run it
+//! twice with the same job id and the second run finds the thread: it resumes it if a run was
+//! cut short, or shows the finished one.
+//!
 //! ```text
 //! cargo run --example research_agent [job-id]
 //! ```
 
 use serde::{Deserialize, Serialize};
-use stategraph::{MemorySaver, NodeResult, State, ThreadId};
+use stategraph::sqlite::SqliteSaver;
+use stategraph::{NodeResult, State, ThreadId};
 
 /// What the review decided.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,15 +205,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let job_id = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "job-001".to_owned());
-    let graph = research::graph()
-        .checkpointer(MemorySaver::new())
-        .compile()?;
+    let db = std::env::var("RESEARCH_DB").unwrap_or_else(|_| "research_agent.db".to_owned());
+    let saver = SqliteSaver::open(&db).await?;
+    let graph = research::graph().checkpointer(saver).compile()?;
     let thread = graph.thread(ThreadId::new(format!("research-{job_id}")));
 
-    let input = ResearchStateUpdate::new()
-        .task_id(job_id.clone())
-        .query("durable agent state in Rust");
-    let done = thread.invoke(input).await?;
+    let done = match thread.state().await? {
+        None => {
+            println!("starting thread {} in {db}", thread.id());
+            let input = ResearchStateUpdate::new()
+                .task_id(job_id.clone())
+                .query("durable agent state in Rust");
+            thread.invoke(input).await?
+        }
+        Some(found) if !found.next.is_empty() => {
+            println!(
+                "thread {} was cut short at step {}; resuming at {:?}",
+                thread.id(),
+                found.metadata.step,
+                found.next
+            );
+            thread.resume().await?
+        }
+        Some(found) => {
+            println!(
+                "thread {} already finished at step {} in {db}; showing it \
+                 (pass another job id, or delete {db}, to run again)",
+                thread.id(),
+                found.metadata.step
+            );
+            found.values
+        }
+    };
 
     let mut history = thread.history().await?;
     history.reverse();

@@ -58,3 +58,10 @@ pub use stategraph_runtime::*;
 
 #[doc(hidden)]
 pub use stategraph_runtime::__private;
+
+/// The SQLite backend (feature `sqlite`, on by default): [`sqlite::SqliteSaver`] keeps every
+/// checkpoint in one database file.
+#[cfg(feature = "sqlite")]
+pub mod sqlite {
+    pub use stategraph_sqlite::*;
+}

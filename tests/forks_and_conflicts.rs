@@ -76,7 +76,10 @@ mod racing {
 
 #[tokio::test]
 async fn a_fork_resumes_from_an_old_checkpoint_and_keeps_the_later_history() {
-    let graph = counting::graph().checkpointer(MemorySaver::new()).compile().unwrap();
+    let graph = counting::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
     let thread = graph.thread("fork-me").with_metadata("run", "first");
     thread.invoke(TallyUpdate::new()).await.unwrap();
     let history = thread.history().await.unwrap();
@@ -94,20 +97,44 @@ async fn a_fork_resumes_from_an_old_checkpoint_and_keeps_the_later_history() {
     assert_eq!(head.next, [counting::Node::Bump]);
 
     let out = thread.resume().await.unwrap();
-    assert_eq!(out.seen, [0, 1, 2, 3], "the fork replays steps 2 and 3 on the old state");
+    assert_eq!(
+        out.seen,
+        [0, 1, 2, 3],
+        "the fork replays steps 2 and 3 on the old state"
+    );
     let all = thread.history().await.unwrap();
-    assert_eq!(all.len(), 5 + 1 + 2, "the old branch stays, the fork and its two steps follow");
+    assert_eq!(
+        all.len(),
+        5 + 1 + 2,
+        "the old branch stays, the fork and its two steps follow"
+    );
     let second = thread.history().filter("run", "second").await.unwrap();
-    assert_eq!(second.len(), 3, "the fork and its two steps carry the second run's key");
+    assert_eq!(
+        second.len(),
+        3,
+        "the fork and its two steps carry the second run's key"
+    );
     assert!(second.iter().all(|s| s.checkpoint_id >= fork));
 }
 
 #[tokio::test]
 async fn forking_from_a_missing_checkpoint_is_an_error() {
-    let graph = counting::graph().checkpointer(MemorySaver::new()).compile().unwrap();
+    let graph = counting::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
     let thread = graph.thread("no-such");
-    let err = thread.fork(stategraph::CheckpointId::new()).await.unwrap_err();
-    assert!(matches!(err, GraphError::Checkpoint(CheckpointError::MissingParent { .. })), "{err}");
+    let err = thread
+        .fork(stategraph::CheckpointId::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GraphError::Checkpoint(CheckpointError::MissingParent { .. })
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,24 +147,39 @@ async fn a_writer_that_lost_the_race_gets_a_conflict_and_the_history_has_no_fork
     HOLD.store(true, Ordering::SeqCst);
     let slow = tokio::spawn(async move { first.invoke(TallyUpdate::new()).await });
     ENTERED.notified().await; // the slow run read the head and is inside its first step
-    second.resume().await.expect("the other writer runs to the end");
+    second
+        .resume()
+        .await
+        .expect("the other writer runs to the end");
     RELEASE.notify_one();
 
     let err = slow.await.unwrap().unwrap_err();
     match &err {
-        GraphError::Checkpoint(CheckpointError::Conflict { thread_id, expected, latest, .. }) => {
+        GraphError::Checkpoint(CheckpointError::Conflict {
+            thread_id,
+            expected,
+            latest,
+            ..
+        }) => {
             assert_eq!(thread_id.as_str(), "race");
             assert_ne!(expected, latest);
         }
         other => panic!("expected a conflict, got {other}"),
     }
-    assert!(err.to_string().contains("was advanced by another writer"), "{err}");
+    assert!(
+        err.to_string().contains("was advanced by another writer"),
+        "{err}"
+    );
 
     let history = second.history().await.unwrap();
     let children: Vec<_> = history.iter().filter_map(|s| s.parent_id).collect();
     let mut unique = children.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), children.len(), "no checkpoint has two children: no fork");
+    assert_eq!(
+        unique.len(),
+        children.len(),
+        "no checkpoint has two children: no fork"
+    );
     assert_eq!(history[0].values.seen, [0, 1, 2, 3]);
 }

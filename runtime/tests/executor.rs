@@ -1,113 +1,13 @@
 //! The superstep executor on a hand-written state and graph (the macros are tested from the
 //! `stategraph` crate): ordering, fan-out and joins, conflicts, limits, errors and resume.
+//! The state is the conformance kit's `Counter` fixture, so these tests need the `testing`
+//! feature (`cargo test --workspace --all-features` runs them).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::{Deserialize, Serialize};
-use stategraph_runtime::__private::{self as p, Append, Reducer};
+use stategraph_runtime::testing::fixtures::{Counter, CounterUpdate};
 use stategraph_runtime::*;
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Counter {
-    count: i64,
-    log: Vec<String>,
-}
-
-type LogWrite = Write<Vec<String>, <Append as Reducer<Vec<String>>>::Input>;
-
-#[derive(Clone, Debug, Default)]
-struct CounterUpdate {
-    count: Option<i64>,
-    log: Option<LogWrite>,
-}
-
-impl CounterUpdate {
-    fn count(mut self, n: i64) -> Self {
-        self.count = Some(n);
-        self
-    }
-    fn log(mut self, line: &str) -> Self {
-        self.log = Some(Write::Reduce(vec![line.to_owned()]));
-        self
-    }
-    fn replace_log(mut self, lines: Vec<String>) -> Self {
-        self.log = Some(Write::Replace(lines));
-        self
-    }
-}
-
-impl State for Counter {
-    type Update = CounterUpdate;
-    const CHANNELS: &'static [ChannelSpec] = &[
-        ChannelSpec {
-            name: "count",
-            reducer: None,
-            delta: false,
-        },
-        ChannelSpec {
-            name: "log",
-            reducer: Some("append"),
-            delta: true,
-        },
-    ];
-    fn apply(&mut self, u: CounterUpdate) {
-        p::apply_plain(&mut self.count, u.count);
-        p::apply_reduced::<Append, _>(&mut self.log, u.log);
-    }
-    fn encode_channel(&self, channel: usize) -> Result<Vec<u8>, serde_json::Error> {
-        match channel {
-            0 => p::encode_value(&self.count),
-            _ => p::encode_value(&self.log),
-        }
-    }
-    fn decode_channel(
-        &mut self,
-        channel: usize,
-        s: Option<&[u8]>,
-        d: &[&[u8]],
-    ) -> Result<(), serde_json::Error> {
-        match channel {
-            0 => p::decode_plain(&mut self.count, s, d),
-            _ => p::decode_reduced::<Append, _>(&mut self.log, s, d),
-        }
-    }
-}
-
-impl StateUpdate for CounterUpdate {
-    fn channels(&self) -> ChannelSet {
-        let mut set = ChannelSet::new();
-        if self.count.is_some() {
-            set.insert(0);
-        }
-        if self.log.is_some() {
-            set.insert(1);
-        }
-        set
-    }
-    fn overwrites(&self) -> ChannelSet {
-        let mut set = ChannelSet::new();
-        if self.count.is_some() {
-            set.insert(0);
-        }
-        if p::is_replace(&self.log) {
-            set.insert(1);
-        }
-        set
-    }
-    fn encode_write(&self, channel: usize) -> Result<Vec<u8>, serde_json::Error> {
-        match channel {
-            0 => p::encode_write(&self.count),
-            _ => p::encode_write(&self.log),
-        }
-    }
-    fn decode_write(&mut self, channel: usize, bytes: &[u8]) -> Result<(), serde_json::Error> {
-        match channel {
-            0 => p::decode_write(&mut self.count, bytes),
-            _ => p::decode_write(&mut self.log, bytes),
-        }
-    }
-}
 
 /// Every node name the test graphs use (a generated node enum is per graph; one is enough here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,209 @@
+//! `list_threads`: threads by id, each described by its latest root checkpoint.
+//!
+//! The store may hold other tests' threads, so each case names its threads
+//! `{prefix}-{n}` under a fresh unique prefix and lists with `after = prefix`: no foreign id
+//! sorts between the prefix and its threads, so the first results are the case's own, and the
+//! results are then filtered to the prefix.
+
+use std::time::Duration;
+
+use crate::{Checkpointer, ThreadId, ThreadInfo, ThreadQuery, ThreadStatus, from_micros};
+
+use super::fixtures::*;
+
+/// `n` fresh thread ids sharing a unique prefix, in id order, and the prefix.
+fn family(label: &str, n: usize) -> (ThreadId, Vec<ThreadId>) {
+    let prefix = thread(label);
+    let ids = (0..n)
+        .map(|i| ThreadId::new(format!("{prefix}-{i:03}")))
+        .collect();
+    (prefix, ids)
+}
+
+/// `list_threads` with `after = prefix` and `query`'s other fields, restricted to the family.
+async fn own<C: Checkpointer + ?Sized>(
+    saver: &C,
+    prefix: &ThreadId,
+    query: ThreadQuery,
+) -> Vec<ThreadInfo> {
+    let query = ThreadQuery {
+        after: Some(query.after.unwrap_or_else(|| prefix.clone())),
+        ..query
+    };
+    let got = saver
+        .list_threads(&query)
+        .await
+        .unwrap_or_else(|e| panic!("list_threads({query:?}) should succeed, but failed: {e}"));
+    let ordered = got.windows(2).all(|w| w[0].thread_id < w[1].thread_id);
+    assert!(ordered, "list_threads should return threads ordered by id");
+    got.into_iter()
+        .filter(|i| i.thread_id.as_str().starts_with(prefix.as_str()))
+        .collect()
+}
+
+fn thread_ids(infos: &[ThreadInfo]) -> Vec<ThreadId> {
+    infos.iter().map(|i| i.thread_id.clone()).collect()
+}
+
+/// A thread whose head schedules nothing is `Finished`; one whose head has `next` nodes is
+/// `Pending`; the status follows the head, not earlier checkpoints.
+pub async fn status_finished_and_pending<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-status", 3);
+    checkpoint(&t[0], "").put_ok(saver).await;
+    checkpoint(&t[1], "").next(&["n"]).put_ok(saver).await;
+    let pending = checkpoint(&t[2], "").next(&["n"]).put_ok(saver).await;
+    child(&pending).put_ok(saver).await;
+    let got = own(saver, &prefix, ThreadQuery::default()).await;
+    let status: Vec<_> = got
+        .iter()
+        .map(|i| (i.thread_id.clone(), i.status))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            (t[0].clone(), ThreadStatus::Finished),
+            (t[1].clone(), ThreadStatus::Pending),
+            (t[2].clone(), ThreadStatus::Finished),
+        ],
+        "status should be Pending exactly when the head has next nodes"
+    );
+}
+
+/// The description is the latest root checkpoint's: its id, step and `created_at`.
+pub async fn head_is_latest_root<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-head", 1);
+    let chain = linear(saver, &t[0], "", 3).await;
+    let got = own(saver, &prefix, ThreadQuery::default()).await;
+    assert_eq!(
+        got,
+        [ThreadInfo::from_head(&chain[2])],
+        "the thread should be described by its latest checkpoint"
+    );
+}
+
+/// Subgraph checkpoints do not describe a thread: a later checkpoint in namespace `sub` (even
+/// a pending one) leaves the head at the root's latest, and a thread with only subgraph
+/// checkpoints is not listed.
+pub async fn subgraph_checkpoints_do_not_move_head<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-sub", 2);
+    let root = checkpoint(&t[0], "").put_ok(saver).await;
+    checkpoint(&t[0], "sub")
+        .next(&["x"])
+        .step(9)
+        .put_ok(saver)
+        .await;
+    checkpoint(&t[1], "sub").put_ok(saver).await;
+    let got = own(saver, &prefix, ThreadQuery::default()).await;
+    assert_eq!(
+        got,
+        [ThreadInfo::from_head(&root)],
+        "only the root namespace describes a thread"
+    );
+}
+
+/// Paging with `limit = 2` and `after` = the last id of the previous page walks the threads
+/// in id order, each once.
+pub async fn paging_after_and_limit<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-paging", 5);
+    for id in &t {
+        checkpoint(id, "").put_ok(saver).await;
+    }
+    let mut seen = Vec::new();
+    let mut after = prefix.clone();
+    for page in 0..3 {
+        let got = own(
+            saver,
+            &prefix,
+            ThreadQuery {
+                after: Some(after.clone()),
+                limit: Some(2),
+                ..ThreadQuery::default()
+            },
+        )
+        .await;
+        let expected = &t[page * 2..(page * 2 + 2).min(5)];
+        assert_eq!(
+            thread_ids(&got),
+            expected,
+            "page {page} (after `{after}`, limit 2) should hold the next threads by id"
+        );
+        seen.extend(thread_ids(&got));
+        after = seen.last().cloned().unwrap_or_else(|| prefix.clone());
+    }
+    assert_eq!(seen, t);
+}
+
+/// `updated_before` keeps the threads whose head is older than the given time.
+pub async fn updated_before<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-updated", 3);
+    let y2001 = from_micros(978_307_200_000_000);
+    let y2002 = from_micros(1_009_843_200_000_000);
+    checkpoint(&t[0], "").created_at(y2001).put_ok(saver).await;
+    checkpoint(&t[1], "").created_at(y2002).put_ok(saver).await;
+    checkpoint(&t[2], "").put_ok(saver).await;
+    let query = |before| ThreadQuery {
+        updated_before: Some(before),
+        ..ThreadQuery::default()
+    };
+    let got = own(saver, &prefix, query(y2001 + Duration::from_secs(86_400))).await;
+    assert_eq!(
+        thread_ids(&got),
+        &t[..1],
+        "only the 2001 thread is older than 2001-01-02"
+    );
+    let got = own(saver, &prefix, query(y2002)).await;
+    assert_eq!(
+        thread_ids(&got),
+        &t[..1],
+        "updated_before is strict: a head at exactly that time is not older"
+    );
+    let got = own(saver, &prefix, query(from_micros(1_262_304_000_000_000))).await;
+    assert_eq!(thread_ids(&got), &t[..2]);
+    let got = own(saver, &prefix, ThreadQuery::default()).await;
+    assert_eq!(thread_ids(&got), t);
+}
+
+/// The `status` filter keeps only threads in that status.
+pub async fn status_filter<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-status-filter", 4);
+    for (n, id) in t.iter().enumerate() {
+        let cp = checkpoint(id, "");
+        let cp = if n % 2 == 0 { cp.next(&["n"]) } else { cp };
+        cp.put_ok(saver).await;
+    }
+    let query = |status| ThreadQuery {
+        status: Some(status),
+        ..ThreadQuery::default()
+    };
+    let pending = own(saver, &prefix, query(ThreadStatus::Pending)).await;
+    assert_eq!(thread_ids(&pending), [t[0].clone(), t[2].clone()]);
+    let finished = own(saver, &prefix, query(ThreadStatus::Finished)).await;
+    assert_eq!(thread_ids(&finished), [t[1].clone(), t[3].clone()]);
+    let limited = own(
+        saver,
+        &prefix,
+        ThreadQuery {
+            limit: Some(1),
+            ..query(ThreadStatus::Finished)
+        },
+    )
+    .await;
+    assert_eq!(
+        thread_ids(&limited),
+        [t[1].clone()],
+        "the limit applies after the status filter"
+    );
+}
+
+/// A deleted thread is no longer listed.
+pub async fn deleted_thread_disappears<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-deleted", 2);
+    checkpoint(&t[0], "").put_ok(saver).await;
+    checkpoint(&t[1], "").put_ok(saver).await;
+    saver
+        .delete_thread(&t[0])
+        .await
+        .unwrap_or_else(|e| panic!("delete_thread failed: {e}"));
+    let got = own(saver, &prefix, ThreadQuery::default()).await;
+    assert_eq!(thread_ids(&got), [t[1].clone()]);
+}

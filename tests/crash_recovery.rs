@@ -1,0 +1,403 @@
+//! A process killed with SIGKILL at any point resumes, in a new process with the same thread
+//! id, to the final state an uninterrupted run reaches; completed steps are not run again, and
+//! a task runs again only if its writes were not saved.
+//!
+//! This binary is its own child: run with `STATEGRAPH_CRASH_CHILD` set, it runs (or resumes)
+//! the pipeline graph on a SQLite file and prints the final state; without it, it drives the
+//! scenarios below, each in fresh child processes.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use stategraph::sqlite::SqliteSaver;
+use stategraph::{MemorySaver, NodeResult, State};
+
+const ROUNDS: u32 = 3;
+const THREAD: &str = "crash-pipeline";
+
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Job {
+    round: u32,
+    plan: Vec<String>,
+    #[state(reducer = append)]
+    items: Vec<String>,
+    #[state(reducer = add)]
+    total: u64,
+}
+
+/// Records that `node` ran in `round` (to the file named by `STATEGRAPH_CRASH_LOG`), then kills
+/// this process if `STATEGRAPH_CRASH_AT` names this node and round.
+fn mark(node: &str, round: u32) {
+    if let Ok(log) = std::env::var("STATEGRAPH_CRASH_LOG") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        writeln!(file, "{node} {round}").unwrap();
+    }
+    if std::env::var("STATEGRAPH_CRASH_AT").is_ok_and(|at| at == format!("{node}:{round}")) {
+        let pid = std::process::id().to_string();
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        std::thread::sleep(Duration::from_secs(10)); // the signal arrives first
+        unreachable!("SIGKILL did not arrive");
+    }
+}
+
+async fn work(millis: u64) {
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+#[stategraph::graph(state = Job)]
+mod pipeline {
+    use super::*;
+
+    #[node]
+    async fn plan(s: &Job) -> NodeResult<Job> {
+        work(1).await;
+        mark("plan", s.round);
+        Ok(JobUpdate::new().plan(vec![format!("round {}", s.round)]))
+    }
+
+    #[node]
+    async fn fetch_a(s: &Job) -> NodeResult<Job> {
+        work(1).await;
+        mark("fetch_a", s.round);
+        Ok(JobUpdate::new()
+            .items(vec![format!("a{}", s.round)])
+            .total(1u64))
+    }
+
+    #[node]
+    async fn fetch_b(s: &Job) -> NodeResult<Job> {
+        work(2).await;
+        mark("fetch_b", s.round);
+        Ok(JobUpdate::new()
+            .items(vec![format!("b{}", s.round)])
+            .total(10u64))
+    }
+
+    /// The slow branch: its siblings have finished (and saved their writes) when it runs.
+    #[node]
+    async fn fetch_c(s: &Job) -> NodeResult<Job> {
+        work(15).await;
+        mark("fetch_c", s.round);
+        Ok(JobUpdate::new()
+            .items(vec![format!("c{}", s.round)])
+            .total(100u64))
+    }
+
+    #[node]
+    async fn merge(s: &Job) -> NodeResult<Job> {
+        work(1).await;
+        mark("merge", s.round);
+        Ok(JobUpdate::new()
+            .round(s.round + 1)
+            .items(vec![format!("merged {}", s.items.len())]))
+    }
+
+    pub(super) enum More {
+        Again,
+        Done,
+    }
+
+    #[route]
+    fn more(s: &Job) -> More {
+        if s.round < ROUNDS {
+            More::Again
+        } else {
+            More::Done
+        }
+    }
+
+    edges! {
+        START -> plan -> [fetch_a, fetch_b, fetch_c] -> merge;
+        merge -> more { Again => plan, Done => END };
+    }
+}
+
+/// The child: run (or resume) the pipeline on the SQLite file and print the final state.
+async fn child(mode: &str, db: &Path) {
+    let saver = SqliteSaver::open(db).await.unwrap();
+    let graph = pipeline::graph().checkpointer(saver).compile().unwrap();
+    let thread = graph.thread(THREAD);
+    let done = match mode {
+        "run" => thread.invoke(JobUpdate::new()).await.unwrap(),
+        // A kill before the input checkpoint was saved leaves nothing to resume: start over.
+        _ => match thread.state().await.unwrap() {
+            Some(_) => thread.resume().await.unwrap(),
+            None => thread.invoke(JobUpdate::new()).await.unwrap(),
+        },
+    };
+    println!("FINAL {}", serde_json::to_string(&done).unwrap());
+}
+
+struct Scenario {
+    dir: PathBuf,
+}
+
+impl Scenario {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("stategraph-crash-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir }
+    }
+
+    fn command(&self, mode: &str, crash_at: Option<&str>) -> Command {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .env("STATEGRAPH_CRASH_CHILD", mode)
+            .env("STATEGRAPH_CRASH_DB", self.dir.join("checkpoints.db"))
+            .env("STATEGRAPH_CRASH_LOG", self.dir.join("ran.log"))
+            .env_remove("STATEGRAPH_CRASH_AT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(at) = crash_at {
+            command.env("STATEGRAPH_CRASH_AT", at);
+        }
+        command
+    }
+
+    /// Runs the graph in a child that kills itself at `crash_at`; returns how it ended.
+    fn crash_at(&self, crash_at: &str) -> ExitStatus {
+        self.command("run", Some(crash_at)).output().unwrap().status
+    }
+
+    /// Runs the graph in a child and kills it from outside after `delay`.
+    fn kill_after(&self, delay: Duration) -> ExitStatus {
+        let mut child = self.command("run", None).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = Command::new("kill")
+            .args(["-9", &child.id().to_string()])
+            .status();
+        child.wait().unwrap()
+    }
+
+    /// Resumes in a new child and returns the final state it printed.
+    fn resume(&self) -> Job {
+        let out = self.command("resume", None).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "resume failed: {}\n{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("FINAL "))
+            .expect("the child prints its final state");
+        serde_json::from_str(line).unwrap()
+    }
+
+    /// How many checkpoints the thread has (read in this process, before any resume).
+    fn checkpoints(&self) -> usize {
+        let db = self.dir.join("checkpoints.db");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let saver = SqliteSaver::open(&db).await.unwrap();
+            let query = stategraph::ListQuery::thread(THREAD.into());
+            stategraph::Checkpointer::list(&saver, &query)
+                .await
+                .unwrap()
+                .len()
+        })
+    }
+
+    /// How many times each node ran in each round, over every process.
+    fn runs(&self) -> BTreeMap<(String, u32), usize> {
+        let log = std::fs::read_to_string(self.dir.join("ran.log")).unwrap_or_default();
+        let mut runs = BTreeMap::new();
+        for line in log.lines() {
+            let (node, round) = line.split_once(' ').unwrap();
+            *runs
+                .entry((node.to_owned(), round.parse().unwrap()))
+                .or_default() += 1;
+        }
+        runs
+    }
+
+    fn runs_of(&self, node: &str, round: u32) -> usize {
+        self.runs()
+            .get(&(node.to_owned(), round))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn killed(status: ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
+}
+
+/// The final state of a run nobody killed.
+fn reference() -> Job {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let graph = pipeline::graph()
+            .checkpointer(MemorySaver::new())
+            .compile()
+            .unwrap();
+        graph
+            .thread("reference")
+            .invoke(JobUpdate::new())
+            .await
+            .unwrap()
+    })
+}
+
+type Run<'a> = Box<dyn Fn() -> Result<(), String> + 'a>;
+
+fn scenarios<'a>(
+    expected: &'a Job,
+    saved_at_kill: &'a RefCell<Vec<usize>>,
+) -> Vec<(String, Run<'a>)> {
+    let mut all: Vec<(String, Run<'a>)> = Vec::new();
+
+    // Between steps: the kill lands as the next step starts; every earlier step is saved.
+    for round in 0..ROUNDS {
+        all.push((
+            format!("between steps, before plan of round {round}"),
+            Box::new(move || {
+                let s = Scenario::new(&format!("plan-{round}"));
+                assert_killed(s.crash_at(&format!("plan:{round}")))?;
+                check_state(&s.resume(), expected)?;
+                for earlier in 0..round {
+                    for node in ["plan", "fetch_a", "fetch_b", "fetch_c", "merge"] {
+                        expect_runs(&s, node, earlier, 1)?;
+                    }
+                }
+                expect_runs(&s, "plan", round, 2)
+            }),
+        ));
+    }
+
+    // During a step: two of three parallel branches finished and saved their writes.
+    for round in 0..ROUNDS {
+        all.push((
+            format!("during the parallel step of round {round}"),
+            Box::new(move || {
+                let s = Scenario::new(&format!("fetch-{round}"));
+                assert_killed(s.crash_at(&format!("fetch_c:{round}")))?;
+                check_state(&s.resume(), expected)?;
+                expect_runs(&s, "fetch_a", round, 1)?;
+                expect_runs(&s, "fetch_b", round, 1)?;
+                expect_runs(&s, "fetch_c", round, 2)?;
+                expect_runs(&s, "plan", round, 1)
+            }),
+        ));
+    }
+
+    // At random instants, which include the middle of a checkpoint write.
+    for i in 0..24u64 {
+        let delay = Duration::from_micros(500 + (i * 7919 % 24) * 3500);
+        all.push((
+            format!("killed from outside after {delay:?}"),
+            Box::new(move || {
+                let s = Scenario::new(&format!("random-{i}"));
+                let status = s.kill_after(delay);
+                saved_at_kill.borrow_mut().push(s.checkpoints());
+                let state = s.resume();
+                check_state(&state, expected)?;
+                if !killed(status) && !status.success() {
+                    return Err(format!("the first child failed by itself: {status}"));
+                }
+                for ((node, round), n) in s.runs() {
+                    if n > 2 {
+                        return Err(format!("{node} ran {n} times in round {round}"));
+                    }
+                }
+                Ok(())
+            }),
+        ));
+    }
+    all
+}
+
+fn assert_killed(status: ExitStatus) -> Result<(), String> {
+    if killed(status) {
+        Ok(())
+    } else {
+        Err(format!("the child was not killed by SIGKILL: {status}"))
+    }
+}
+
+fn check_state(got: &Job, expected: &Job) -> Result<(), String> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "final state differs:\n  got      {got:?}\n  expected {expected:?}"
+        ))
+    }
+}
+
+fn expect_runs(s: &Scenario, node: &str, round: u32, n: usize) -> Result<(), String> {
+    let got = s.runs_of(node, round);
+    if got == n {
+        Ok(())
+    } else {
+        Err(format!(
+            "{node} ran {got} times in round {round}, expected {n}"
+        ))
+    }
+}
+
+fn main() {
+    if let Ok(mode) = std::env::var("STATEGRAPH_CRASH_CHILD") {
+        let db = PathBuf::from(std::env::var("STATEGRAPH_CRASH_DB").unwrap());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(child(&mode, &db));
+        return;
+    }
+    let expected = reference();
+    assert_eq!(expected.round, ROUNDS);
+    assert_eq!(expected.total, u64::from(ROUNDS) * 111);
+    let started = Instant::now();
+    let (mut passed, mut failed) = (0, 0);
+    let saved_at_kill = RefCell::new(Vec::new());
+    for (name, scenario) in scenarios(&expected, &saved_at_kill) {
+        match scenario() {
+            Ok(()) => {
+                passed += 1;
+                println!("crash recovery: {name} ... ok");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("crash recovery: {name} ... FAILED: {why}");
+            }
+        }
+    }
+    // The random kills must have landed all over the run, not only before or after it.
+    let mut points = saved_at_kill.into_inner();
+    points.sort_unstable();
+    points.dedup();
+    let spread = points.len() >= 4 && points.iter().any(|&n| n > 0 && n < 1 + 3 * ROUNDS as usize);
+    if spread {
+        passed += 1;
+        println!("crash recovery: random kills landed after {points:?} saved checkpoints ... ok");
+    } else {
+        failed += 1;
+        println!(
+            "crash recovery: random kills landed after {points:?} saved checkpoints ... FAILED: too few distinct points"
+        );
+    }
+    println!("crash recovery took {:.1?}", started.elapsed());
+    println!("crash_recovery: {passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
