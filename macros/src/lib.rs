@@ -29,7 +29,9 @@ use proc_macro::TokenStream;
 /// The update has `new()`, a setter per field (for a reducer field the setter writes through
 /// the reducer) and `replace_<field>` per reducer field, which replaces the whole value.
 ///
-/// ```ignore
+/// A runnable example is in the `stategraph` crate's documentation; in short:
+///
+/// ```text
 /// use serde::{Deserialize, Serialize};
 /// use stategraph::State;
 ///
@@ -52,7 +54,9 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 /// Declares a graph on an inline module: its `#[node]` async functions, its `#[route]`
 /// functions, and an `edges!` block, all checked at compile time.
 ///
-/// ```ignore
+/// A runnable example is in the `stategraph` crate's documentation; in short:
+///
+/// ```text
 /// #[stategraph::graph(state = ResearchState)]
 /// pub mod research {
 ///     use super::*;

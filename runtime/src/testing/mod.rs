@@ -5,11 +5,12 @@
 //! `[dev-dependencies]` and invoke [`checkpointer_conformance!`](crate::checkpointer_conformance)
 //! once in an integration test, with an async expression that makes a fresh saver:
 //!
-//! ```ignore
-//! // tests/conformance.rs
-//! use my_backend::MySaver;
+//! ```
+//! // tests/conformance.rs of your backend crate, with your saver in place of MemorySaver
+//! use stategraph_runtime::MemorySaver;
 //!
-//! stategraph_runtime::checkpointer_conformance!(async { MySaver::connect("...").await.unwrap() });
+//! stategraph_runtime::checkpointer_conformance!(async { MemorySaver::new() });
+//! # fn main() {}
 //! ```
 //!
 //! That expands to a module `checkpointer_conformance` with one test per case, named
@@ -288,8 +289,10 @@ macro_rules! __checkpointer_conformance_names {
 /// `Arc<dyn Checkpointer>`). The kit calls `setup()` on it, then runs the case. Names the
 /// expression uses resolve in the module that invokes the macro.
 ///
-/// ```ignore
-/// stategraph::checkpointer_conformance!(async { SqliteSaver::open_in_memory().await.unwrap() });
+/// ```
+/// // A backend's tests/conformance.rs: one test per case, each on a fresh saver.
+/// stategraph_runtime::checkpointer_conformance!(async { stategraph_runtime::MemorySaver::new() });
+/// # fn main() {}
 /// ```
 ///
 /// Each test runs on its own multi-threaded tokio runtime, so the crate invoking the macro
