@@ -243,11 +243,16 @@ impl<'g, S: State> Executor<'g, S> {
                 step,
                 node: spec.name,
             };
-            let persist = self
-                .persistence
-                .clone()
-                .zip(task_id)
-                .map(|(p, t)| (p, head.id, t));
+            // A step's only task needs no pending writes: the checkpoint that follows saves its
+            // result. With siblings they protect its work when a sibling fails or the process
+            // dies before the step ends.
+            let shared_step = head.next.len() > 1;
+            let persist = self.persistence.clone().zip(task_id).map(|(p, t)| SaveTo {
+                persistence: p,
+                checkpoint: head.id,
+                task_id: t,
+                pending_writes: shared_step,
+            });
             run_task(
                 Arc::clone(&spec.run),
                 Arc::clone(&head.state),
@@ -525,18 +530,34 @@ enum TaskFailure {
     Graph(GraphError),
 }
 
+/// Where a task saves what it did.
+struct SaveTo {
+    persistence: Persistence,
+    /// The checkpoint its step started from.
+    checkpoint: CheckpointId,
+    task_id: TaskId,
+    /// Whether its writes are saved as pending writes (its error always is).
+    pending_writes: bool,
+}
+
 /// Runs one node, then saves its writes (or its error) at once.
 async fn run_task<S: State>(
     run: Arc<dyn NodeFn<S>>,
     state: Arc<S>,
     ctx: NodeContext,
     node: usize,
-    persist: Option<(Persistence, CheckpointId, TaskId)>,
+    persist: Option<SaveTo>,
 ) -> Result<Finished<S>, TaskFailure> {
     let name = ctx.node;
     let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
     let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
-    let Some((p, checkpoint, task_id)) = persist else {
+    let Some(SaveTo {
+        persistence: p,
+        checkpoint,
+        task_id,
+        pending_writes,
+    }) = persist
+    else {
         return match result {
             Ok(update) => Ok(Finished {
                 node,
@@ -549,6 +570,13 @@ async fn run_task<S: State>(
     match result {
         Ok(update) => {
             let writes = encode_writes::<S>(&update, name).map_err(TaskFailure::Graph)?;
+            if !pending_writes {
+                return Ok(Finished {
+                    node,
+                    update,
+                    writes,
+                });
+            }
             let mut saved: Vec<PendingWrite> = writes
                 .iter()
                 .enumerate()
