@@ -65,3 +65,17 @@ pub use stategraph_runtime::__private;
 pub mod sqlite {
     pub use stategraph_sqlite::*;
 }
+
+/// The PostgreSQL backend (feature `postgres`): [`postgres::PostgresSaver`] keeps checkpoints in
+/// pooled PostgreSQL, as a queryable JSONB audit log.
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use stategraph_postgres::*;
+}
+
+/// The Redis backend (feature `redis`): [`redis::RedisSaver`] keeps checkpoints in Redis and
+/// refuses a server that would lose them on restart unless told otherwise.
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use stategraph_redis::*;
+}

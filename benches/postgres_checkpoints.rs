@@ -1,0 +1,2 @@
+//! postgres checkpoint benchmarks (being written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! redis checkpoint benchmarks (being written).
+fn main() {}
