@@ -3,8 +3,10 @@
 //! a task runs again only if its writes were not saved.
 //!
 //! This binary is its own child: run with `STATEGRAPH_CRASH_CHILD` set, it runs (or resumes)
-//! the pipeline graph on a SQLite file and prints the final state; without it, it drives the
-//! scenarios below, each in fresh child processes.
+//! the pipeline graph on the backend named by `STATEGRAPH_CRASH_BACKEND` and prints the final
+//! state; without it, it drives the scenarios below, each in fresh child processes, on every
+//! backend compiled in (SQLite always; PostgreSQL and Redis with their features, against the
+//! servers in `STATEGRAPH_POSTGRES_URL` and `STATEGRAPH_REDIS_URL`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,10 +17,87 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
-use stategraph::{MemorySaver, NodeResult, State};
+use stategraph::{Checkpointer, ListQuery, MemorySaver, NodeResult, State};
 
 const ROUNDS: u32 = 3;
-const THREAD: &str = "crash-pipeline";
+
+/// Where the children keep their checkpoints.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+    #[cfg(feature = "redis")]
+    Redis,
+}
+
+impl Backend {
+    fn all() -> Vec<Backend> {
+        vec![
+            Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres,
+            #[cfg(feature = "redis")]
+            Backend::Redis,
+        ]
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => "postgres",
+            #[cfg(feature = "redis")]
+            Backend::Redis => "redis",
+        }
+    }
+
+    fn from_name(name: &str) -> Backend {
+        Backend::all()
+            .into_iter()
+            .find(|b| b.name() == name)
+            .expect("a compiled-in backend")
+    }
+
+    /// A saver on this backend; SQLite keeps its file in `dir`.
+    async fn saver(self, dir: &Path) -> Result<std::sync::Arc<dyn Checkpointer>, String> {
+        match self {
+            Backend::Sqlite => Ok(std::sync::Arc::new(
+                SqliteSaver::open(dir.join("checkpoints.db"))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let url = env_or(
+                    "STATEGRAPH_POSTGRES_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                );
+                let saver = stategraph::postgres::PostgresSaver::connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(std::sync::Arc::new(saver))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis => {
+                // The client process dies here, not the server: a server without persistence is
+                // enough, and the shared one has none.
+                let url = env_or("STATEGRAPH_REDIS_URL", "redis://127.0.0.1:6379");
+                let saver = stategraph::redis::RedisSaver::builder(&url)
+                    .allow_volatile(true)
+                    .connect()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(std::sync::Arc::new(saver))
+            }
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
 
 #[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Job {
@@ -121,11 +200,11 @@ mod pipeline {
     }
 }
 
-/// The child: run (or resume) the pipeline on the SQLite file and print the final state.
-async fn child(mode: &str, db: &Path) {
-    let saver = SqliteSaver::open(db).await.unwrap();
+/// The child: run (or resume) the pipeline and print the final state.
+async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
+    let saver = backend.saver(dir).await.unwrap();
     let graph = pipeline::graph().checkpointer(saver).compile().unwrap();
-    let thread = graph.thread(THREAD);
+    let thread = graph.thread(thread_id);
     let done = match mode {
         "run" => thread.invoke(JobUpdate::new()).await.unwrap(),
         // A kill before the input checkpoint was saved leaves nothing to resume: start over.
@@ -138,23 +217,32 @@ async fn child(mode: &str, db: &Path) {
 }
 
 struct Scenario {
+    backend: Backend,
     dir: PathBuf,
+    thread_id: String,
 }
 
 impl Scenario {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("stategraph-crash-{}-{name}", std::process::id()));
+    fn new(backend: Backend, name: &str) -> Self {
+        let unique = format!("{}-{}-{name}", backend.name(), std::process::id());
+        let dir = std::env::temp_dir().join(format!("stategraph-crash-{unique}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Self { dir }
+        let thread_id = format!("crash-{unique}-{}", stategraph::CheckpointId::new());
+        Self {
+            backend,
+            dir,
+            thread_id,
+        }
     }
 
     fn command(&self, mode: &str, crash_at: Option<&str>) -> Command {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
             .env("STATEGRAPH_CRASH_CHILD", mode)
-            .env("STATEGRAPH_CRASH_DB", self.dir.join("checkpoints.db"))
+            .env("STATEGRAPH_CRASH_BACKEND", self.backend.name())
+            .env("STATEGRAPH_CRASH_DIR", &self.dir)
+            .env("STATEGRAPH_CRASH_THREAD", &self.thread_id)
             .env("STATEGRAPH_CRASH_LOG", self.dir.join("ran.log"))
             .env_remove("STATEGRAPH_CRASH_AT")
             .stdout(Stdio::piped())
@@ -199,15 +287,11 @@ impl Scenario {
 
     /// How many checkpoints the thread has (read in this process, before any resume).
     fn checkpoints(&self) -> usize {
-        let db = self.dir.join("checkpoints.db");
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let saver = SqliteSaver::open(&db).await.unwrap();
-            let query = stategraph::ListQuery::thread(THREAD.into());
-            stategraph::Checkpointer::list(&saver, &query)
-                .await
-                .unwrap()
-                .len()
+            let saver = self.backend.saver(&self.dir).await.unwrap();
+            let query = ListQuery::thread(self.thread_id.as_str().into());
+            saver.list(&query).await.unwrap().len()
         })
     }
 
@@ -234,6 +318,14 @@ impl Scenario {
 
 impl Drop for Scenario {
     fn drop(&mut self) {
+        // A shared database server keeps no leftovers from this run.
+        if let Ok(rt) = tokio::runtime::Runtime::new() {
+            rt.block_on(async {
+                if let Ok(saver) = self.backend.saver(&self.dir).await {
+                    let _ = saver.delete_thread(&self.thread_id.as_str().into()).await;
+                }
+            });
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -262,6 +354,7 @@ fn reference() -> Job {
 type Run<'a> = Box<dyn Fn() -> Result<(), String> + 'a>;
 
 fn scenarios<'a>(
+    backend: Backend,
     expected: &'a Job,
     saved_at_kill: &'a RefCell<Vec<usize>>,
 ) -> Vec<(String, Run<'a>)> {
@@ -272,7 +365,7 @@ fn scenarios<'a>(
         all.push((
             format!("between steps, before plan of round {round}"),
             Box::new(move || {
-                let s = Scenario::new(&format!("plan-{round}"));
+                let s = Scenario::new(backend, &format!("plan-{round}"));
                 assert_killed(s.crash_at(&format!("plan:{round}")))?;
                 check_state(&s.resume(), expected)?;
                 for earlier in 0..round {
@@ -290,7 +383,7 @@ fn scenarios<'a>(
         all.push((
             format!("during the parallel step of round {round}"),
             Box::new(move || {
-                let s = Scenario::new(&format!("fetch-{round}"));
+                let s = Scenario::new(backend, &format!("fetch-{round}"));
                 assert_killed(s.crash_at(&format!("fetch_c:{round}")))?;
                 check_state(&s.resume(), expected)?;
                 expect_runs(&s, "fetch_a", round, 1)?;
@@ -307,7 +400,7 @@ fn scenarios<'a>(
         all.push((
             format!("killed from outside after {delay:?}"),
             Box::new(move || {
-                let s = Scenario::new(&format!("random-{i}"));
+                let s = Scenario::new(backend, &format!("random-{i}"));
                 let status = s.kill_after(delay);
                 saved_at_kill.borrow_mut().push(s.checkpoints());
                 let state = s.resume();
@@ -356,11 +449,21 @@ fn expect_runs(s: &Scenario, node: &str, round: u32, n: usize) -> Result<(), Str
     }
 }
 
+/// Whether `backend`'s server answers; without one, its scenarios are skipped on a laptop and
+/// fail in CI (`STATEGRAPH_REQUIRE_SERVICES`).
+fn reachable(backend: Backend) -> Result<(), String> {
+    let dir = std::env::temp_dir();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(backend.saver(&dir)).map(drop)
+}
+
 fn main() {
     if let Ok(mode) = std::env::var("STATEGRAPH_CRASH_CHILD") {
-        let db = PathBuf::from(std::env::var("STATEGRAPH_CRASH_DB").unwrap());
+        let backend = Backend::from_name(&std::env::var("STATEGRAPH_CRASH_BACKEND").unwrap());
+        let dir = PathBuf::from(std::env::var("STATEGRAPH_CRASH_DIR").unwrap());
+        let thread_id = std::env::var("STATEGRAPH_CRASH_THREAD").unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(child(&mode, &db));
+        rt.block_on(child(&mode, backend, &dir, &thread_id));
         return;
     }
     let expected = reference();
@@ -368,32 +471,53 @@ fn main() {
     assert_eq!(expected.total, u64::from(ROUNDS) * 111);
     let started = Instant::now();
     let (mut passed, mut failed) = (0, 0);
-    let saved_at_kill = RefCell::new(Vec::new());
-    for (name, scenario) in scenarios(&expected, &saved_at_kill) {
-        match scenario() {
-            Ok(()) => {
-                passed += 1;
-                println!("crash recovery: {name} ... ok");
-            }
-            Err(why) => {
+    for backend in Backend::all() {
+        let name = backend.name();
+        if let Err(why) = reachable(backend) {
+            if std::env::var_os("STATEGRAPH_REQUIRE_SERVICES").is_some() {
                 failed += 1;
-                println!("crash recovery: {name} ... FAILED: {why}");
+                println!(
+                    "crash recovery on {name} ... FAILED: its server is required and unreachable: {why}"
+                );
+            } else {
+                println!(
+                    "crash recovery on {name} ... skipped: no server ({why}); set STATEGRAPH_REQUIRE_SERVICES to make this a failure"
+                );
+            }
+            continue;
+        }
+        let saved_at_kill = RefCell::new(Vec::new());
+        for (scenario_name, scenario) in scenarios(backend, &expected, &saved_at_kill) {
+            match scenario() {
+                Ok(()) => {
+                    passed += 1;
+                    println!("crash recovery on {name}: {scenario_name} ... ok");
+                }
+                Err(why) => {
+                    failed += 1;
+                    println!("crash recovery on {name}: {scenario_name} ... FAILED: {why}");
+                }
             }
         }
-    }
-    // The random kills must have landed all over the run, not only before or after it.
-    let mut points = saved_at_kill.into_inner();
-    points.sort_unstable();
-    points.dedup();
-    let spread = points.len() >= 4 && points.iter().any(|&n| n > 0 && n < 1 + 3 * ROUNDS as usize);
-    if spread {
-        passed += 1;
-        println!("crash recovery: random kills landed after {points:?} saved checkpoints ... ok");
-    } else {
-        failed += 1;
+        // The random kills must have landed all over the run, not only before or after it.
+        let mut points = saved_at_kill.into_inner();
+        points.sort_unstable();
+        points.dedup();
+        let spread =
+            points.len() >= 4 && points.iter().any(|&n| n > 0 && n < 1 + 3 * ROUNDS as usize);
+        let verdict = if spread {
+            "ok"
+        } else {
+            "FAILED: too few distinct points"
+        };
         println!(
-            "crash recovery: random kills landed after {points:?} saved checkpoints ... FAILED: too few distinct points"
+            "crash recovery on {name}: random kills landed after {points:?} saved checkpoints ... {verdict}"
         );
+        if spread {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
     }
     println!("crash recovery took {:.1?}", started.elapsed());
     println!("crash_recovery: {passed} passed, {failed} failed");
