@@ -120,19 +120,7 @@ pub async fn typed_state_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
 /// rebuilds as the snapshot plus every delta's writes, in order.
 pub async fn delta_chain_rebuilds_state<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("decode-chain");
-    let cp1 = checkpoint(&t, "")
-        .snapshot("count", json!(3))
-        .snapshot("log", json!(["a"]))
-        .put_ok(saver)
-        .await;
-    let cp2 = child(&cp1)
-        .delta("log", Counter::log_delta(&["b"]))
-        .put_ok(saver)
-        .await;
-    let cp3 = child(&cp2)
-        .delta("log", Counter::log_delta(&["c", "d"]))
-        .put_ok(saver)
-        .await;
+    let [cp1, cp2, cp3] = counter_chain(saver, &t, 3).await;
     let expect = |count, log: &[&str]| Counter {
         count,
         log: log.iter().map(|s| (*s).to_owned()).collect(),

@@ -407,6 +407,30 @@ pub fn ids(tuples: &[CheckpointTuple]) -> Vec<CheckpointId> {
 }
 
 /// The ids of `checkpoints`, in order.
+/// Puts a three-checkpoint chain of the [`Counter`] state on thread `t`: `count` and
+/// `log = ["a"]` as snapshots, then `log` deltas appending `"b"`, then `"c", "d"`.
+pub async fn counter_chain<C: Checkpointer + ?Sized>(
+    saver: &C,
+    t: &ThreadId,
+    count: i64,
+) -> [Checkpoint; 3] {
+    let cp1 = checkpoint(t, "")
+        .snapshot("count", serde_json::json!(count))
+        .snapshot("log", serde_json::json!(["a"]))
+        .put_ok(saver)
+        .await;
+    let cp2 = child(&cp1)
+        .delta("log", Counter::log_delta(&["b"]))
+        .put_ok(saver)
+        .await;
+    let cp3 = child(&cp2)
+        .delta("log", Counter::log_delta(&["c", "d"]))
+        .put_ok(saver)
+        .await;
+    [cp1, cp2, cp3]
+}
+
+/// The ids of `checkpoints`, in order.
 pub fn checkpoint_ids(checkpoints: &[Checkpoint]) -> Vec<CheckpointId> {
     checkpoints.iter().map(|c| c.id).collect()
 }

@@ -103,19 +103,7 @@ pub async fn keep_latest_keeps_writes<C: Checkpointer + ?Sized>(saver: &C) {
 /// same blobs as before and rebuilds the same typed state ([`Counter`]).
 pub async fn keep_latest_keeps_delta_chain<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("prune-chain");
-    let cp1 = checkpoint(&t, "")
-        .snapshot("count", json!(7))
-        .snapshot("log", json!(["a"]))
-        .put_ok(saver)
-        .await;
-    let cp2 = child(&cp1)
-        .delta("log", Counter::log_delta(&["b"]))
-        .put_ok(saver)
-        .await;
-    let cp3 = child(&cp2)
-        .delta("log", Counter::log_delta(&["c", "d"]))
-        .put_ok(saver)
-        .await;
+    let [_, _, cp3] = counter_chain(saver, &t, 7).await;
     let task = task();
     put_writes_ok(
         saver,
