@@ -62,20 +62,17 @@ pub use stategraph_runtime::__private;
 /// The SQLite backend (feature `sqlite`, on by default): [`sqlite::SqliteSaver`] keeps every
 /// checkpoint in one database file.
 #[cfg(feature = "sqlite")]
-pub mod sqlite {
-    pub use stategraph_sqlite::*;
-}
+#[doc(inline)]
+pub use stategraph_sqlite as sqlite;
 
-/// The PostgreSQL backend (feature `postgres`): [`postgres::PostgresSaver`] keeps checkpoints in
+/// The PostgreSQL backend (feature `postgres`): `postgres::PostgresSaver` keeps checkpoints in
 /// pooled PostgreSQL, as a queryable JSONB audit log.
 #[cfg(feature = "postgres")]
-pub mod postgres {
-    pub use stategraph_postgres::*;
-}
+#[doc(inline)]
+pub use stategraph_postgres as postgres;
 
-/// The Redis backend (feature `redis`): [`redis::RedisSaver`] keeps checkpoints in Redis and
+/// The Redis backend (feature `redis`): `redis::RedisSaver` keeps checkpoints in Redis and
 /// refuses a server that would lose them on restart unless told otherwise.
 #[cfg(feature = "redis")]
-pub mod redis {
-    pub use stategraph_redis::*;
-}
+#[doc(inline)]
+pub use stategraph_redis as redis;
