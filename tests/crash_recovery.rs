@@ -25,16 +25,30 @@ const ROUNDS: u32 = 3;
 #[derive(Clone, Copy, Debug)]
 enum Backend {
     Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+    #[cfg(feature = "redis")]
+    Redis,
 }
 
 impl Backend {
     fn all() -> Vec<Backend> {
-        vec![Backend::Sqlite]
+        vec![
+            Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres,
+            #[cfg(feature = "redis")]
+            Backend::Redis,
+        ]
     }
 
     fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => "postgres",
+            #[cfg(feature = "redis")]
+            Backend::Redis => "redis",
         }
     }
 
@@ -53,8 +67,36 @@ impl Backend {
                     .await
                     .map_err(|e| e.to_string())?,
             )),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let url = env_or(
+                    "STATEGRAPH_POSTGRES_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                );
+                let saver = stategraph::postgres::PostgresSaver::connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(std::sync::Arc::new(saver))
+            }
+            #[cfg(feature = "redis")]
+            Backend::Redis => {
+                // The client process dies here, not the server: a server without persistence is
+                // enough, and the shared one has none.
+                let url = env_or("STATEGRAPH_REDIS_URL", "redis://127.0.0.1:6379");
+                let saver = stategraph::redis::RedisSaver::builder(&url)
+                    .allow_volatile(true)
+                    .connect()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(std::sync::Arc::new(saver))
+            }
         }
     }
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
 #[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,171 @@
+//! The tables, as numbered migrations recorded in `<schema>.migrations`.
+//!
+//! Each checkpoint row carries the version of every channel but no values; a channel's value
+//! is stored once per version in `blobs`, as a snapshot or as a delta on an earlier version
+//! (`base`). So a step writes only the channels it changed. Every JSON column is `jsonb`, so
+//! the tables are a queryable audit log (who approved what, when). Text ids that are compared
+//! or sorted use `COLLATE "C"` (byte order, the order of `ThreadId`), and ids are `uuid`
+//! (UUIDv7: byte order is creation order).
+
+use stategraph_runtime::CheckpointError;
+use tokio_postgres::types::Type;
+
+use crate::error::Context;
+
+/// One step of the schema's history. Never edit a released migration: add the next one.
+struct Migration {
+    version: i32,
+    description: &'static str,
+    /// SQL with `{s}` for the quoted schema name.
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "checkpoints, channel blobs, pending writes, thread heads",
+    sql: r#"
+        -- One row per checkpoint. `metadata` is CheckpointMetadata::to_json() (user keys
+        -- flattened into it); `step` and `source` are copied out of it for queries.
+        CREATE TABLE {s}.checkpoints (
+            thread_id        text COLLATE "C" NOT NULL,
+            ns               text COLLATE "C" NOT NULL,
+            id               uuid        NOT NULL,
+            parent_id        uuid,
+            -- Written by an Advance put (a continuation of the head), not a Fork.
+            advance          boolean     NOT NULL,
+            created_at       timestamptz NOT NULL,
+            step             bigint      NOT NULL,
+            source           text        NOT NULL,
+            channel_versions jsonb       NOT NULL, -- {channel: version}
+            next             jsonb       NOT NULL, -- [node]
+            barriers         jsonb       NOT NULL, -- {join target: [finished source]}
+            metadata         jsonb       NOT NULL,
+            -- The latest checkpoint of (thread, ns) and its history pages, newest first.
+            PRIMARY KEY (thread_id, ns, id)
+        );
+        -- History of a thread across its namespaces, newest first.
+        CREATE INDEX checkpoints_by_thread ON {s}.checkpoints (thread_id, id);
+        -- Metadata filters (`metadata @> '{"run_id": "r"}'`) across every thread.
+        CREATE INDEX checkpoints_by_metadata ON {s}.checkpoints USING gin (metadata jsonb_path_ops);
+        -- The last line of defence against a forked history: one Advance child per parent.
+        CREATE UNIQUE INDEX checkpoints_one_continuation ON {s}.checkpoints
+            (thread_id, ns, coalesce(parent_id, '00000000-0000-0000-0000-000000000000'))
+            WHERE advance;
+
+        -- One row per channel per version that wrote it. A NULL base is a snapshot; otherwise
+        -- the value is one step's writes (a JSON array) to replay on the blob at `base`.
+        -- `value` holds JSON; `raw` holds bytes jsonb cannot (not JSON, or a \u0000 escape).
+        CREATE TABLE {s}.blobs (
+            thread_id text COLLATE "C" NOT NULL,
+            ns        text COLLATE "C" NOT NULL,
+            channel   text COLLATE "C" NOT NULL,
+            version   uuid  NOT NULL,
+            base      uuid,
+            value     jsonb,
+            raw       bytea,
+            CHECK ((value IS NULL) <> (raw IS NULL)),
+            PRIMARY KEY (thread_id, ns, channel, version)
+        );
+
+        -- The writes of finished tasks, against the checkpoint their step started from.
+        CREATE TABLE {s}.writes (
+            thread_id     text COLLATE "C" NOT NULL,
+            ns            text COLLATE "C" NOT NULL,
+            checkpoint_id uuid    NOT NULL,
+            task_id       uuid    NOT NULL,
+            idx           integer NOT NULL,
+            node          text    NOT NULL,
+            channel       text    NOT NULL,
+            value         jsonb,
+            raw           bytea,
+            CHECK ((value IS NULL) <> (raw IS NULL)),
+            PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, idx)
+        );
+
+        -- The latest checkpoint of each (thread, namespace): the register every Advance put
+        -- compares and swaps, and (for ns = '') what thread listings read, one small row per
+        -- thread. Updated every step, so pages keep room for HOT updates.
+        CREATE TABLE {s}.heads (
+            thread_id  text COLLATE "C" NOT NULL,
+            ns         text COLLATE "C" NOT NULL,
+            head       uuid        NOT NULL,
+            updated_at timestamptz NOT NULL,
+            step       bigint      NOT NULL,
+            finished   boolean     NOT NULL, -- the head schedules no node
+            PRIMARY KEY (thread_id, ns)
+        ) WITH (fillfactor = 70);
+    "#,
+}];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// A fixed first key for `pg_advisory_xact_lock(int, int)`; the second is the schema's hash.
+const LOCK_CLASS: i32 = 0x5347_5047; // "SGPG"
+
+/// Brings the schema to the latest version. Idempotent, and safe when many processes run it
+/// at once: the migration transaction first takes a transaction-scoped advisory lock keyed by
+/// the schema name, so the others wait, then find nothing left to do. (Transaction-scoped, so
+/// it is released by COMMIT or ROLLBACK, also behind pgbouncer in transaction mode.)
+pub(crate) async fn migrate(
+    client: &mut tokio_postgres::Client,
+    schema: &str,
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let quoted = format!("\"{schema}\"");
+    let pg = |e| context.pg(e);
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[(&LOCK_CLASS, Type::INT4), (&schema, Type::TEXT)],
+    )
+    .await
+    .map_err(pg)?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {quoted};
+         CREATE TABLE IF NOT EXISTS {quoted}.migrations (
+             version     integer     PRIMARY KEY,
+             description text        NOT NULL,
+             applied_at  timestamptz NOT NULL DEFAULT now()
+         );"
+    ))
+    .await
+    .map_err(pg)?;
+    let current: i32 = tx
+        .query_typed(
+            &format!("SELECT coalesce(max(version), 0) FROM {quoted}.migrations"),
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        .first()
+        .map(|row| row.get(0))
+        .unwrap_or(0);
+    if current > LATEST {
+        return Err(context.other(format!(
+            "schema `{schema}` has version {current}, newer than this stategraph-postgres \
+             understands ({LATEST}); upgrade stategraph"
+        )));
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tracing::info!(
+            schema,
+            version = migration.version,
+            description = migration.description,
+            "applying stategraph-postgres migration"
+        );
+        tx.batch_execute(&migration.sql.replace("{s}", &quoted))
+            .await
+            .map_err(pg)?;
+        tx.query_typed(
+            &format!("INSERT INTO {quoted}.migrations (version, description) VALUES ($1, $2)"),
+            &[
+                (&migration.version, Type::INT4),
+                (&migration.description, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    tx.commit().await.map_err(pg)
+}

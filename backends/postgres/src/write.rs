@@ -1,0 +1,551 @@
+//! The writes. A put is one statement (one round trip, atomic on its own): a data-modifying
+//! CTE that compares and swaps the thread's head and, only if that succeeded, inserts the
+//! checkpoint row and the blobs of the channels it changed.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use stategraph_runtime::{
+    BlobKind, CheckpointError, CheckpointId, CheckpointMetadata, NewCheckpoint, PendingWrite,
+    PutMode, Source, TaskId, ThreadId,
+};
+use tokio_postgres::Client;
+use tokio_postgres::types::{ToSql, Type};
+use uuid::Uuid;
+
+use crate::error::Context;
+use crate::json::{JsonText, Stored};
+
+/// The write statements, with the schema name filled in once.
+#[derive(Debug)]
+pub(crate) struct WriteSql {
+    advance: String,
+    advance_first: String,
+    fork: String,
+    head: String,
+    put_writes: String,
+    delete: String,
+    copy_check: String,
+    copy: String,
+    keep_latest: String,
+}
+
+/// Inserting the blobs and the checkpoint when the CTE `go` says so. Parameters:
+/// $1 thread, $2 ns, $3 id, $4 parent, $5 created_at, $6 step, $7 source,
+/// $8 channel_versions, $9 next, $10 barriers, $11 metadata, $12 finished, $13 advance,
+/// $14.. $18 the blobs' channels, versions, bases, JSON values and raw values.
+const INSERT_TAIL: &str = r#"
+    blobs AS (
+        INSERT INTO {s}.blobs (thread_id, ns, channel, version, base, value, raw)
+        SELECT $1, $2, u.channel, u.version, u.base, u.value, u.raw
+        FROM unnest($14::text[], $15::uuid[], $16::uuid[], $17::jsonb[], $18::bytea[])
+             AS u (channel, version, base, value, raw)
+        WHERE (SELECT ok FROM go)
+        ON CONFLICT (thread_id, ns, channel, version) DO NOTHING
+    ),
+    checkpoint AS (
+        INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at, step,
+            source, channel_versions, next, barriers, metadata)
+        SELECT $1, $2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $11
+        WHERE (SELECT ok FROM go)
+        {on_conflict}
+    )
+    SELECT ok FROM go"#;
+
+const PUT_TYPES: [Type; 18] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::UUID,
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::TEXT,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::BOOL,
+    Type::BOOL,
+    Type::TEXT_ARRAY,
+    Type::UUID_ARRAY,
+    Type::UUID_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::BYTEA_ARRAY,
+];
+
+impl WriteSql {
+    pub(crate) fn new(schema: &str) -> Self {
+        let s = format!("\"{schema}\"");
+        let fill = |sql: &str| sql.replace("{s}", &s);
+        let tail = |on_conflict: &str| INSERT_TAIL.replace("{on_conflict}", on_conflict);
+        let plain_tail = tail("");
+        let upsert_tail = tail(
+            "ON CONFLICT (thread_id, ns, id) DO UPDATE SET
+                 parent_id = excluded.parent_id, created_at = excluded.created_at,
+                 step = excluded.step, source = excluded.source,
+                 channel_versions = excluded.channel_versions, next = excluded.next,
+                 barriers = excluded.barriers, metadata = excluded.metadata",
+        );
+        Self {
+            // The head must be the expected parent: a row lock makes a concurrent writer wait
+            // and then re-check the condition against the committed head, so exactly one of
+            // two racing puts moves it.
+            advance: fill(&format!(
+                "WITH moved AS (
+                     UPDATE {{s}}.heads SET head = $3, updated_at = $5, step = $6, finished = $12
+                     WHERE thread_id = $1 AND ns = $2 AND head = $4
+                     RETURNING 1
+                 ),
+                 go AS (SELECT EXISTS (SELECT 1 FROM moved) AS ok),
+                 {plain_tail}"
+            )),
+            // A first checkpoint: the head row must not exist yet.
+            advance_first: fill(&format!(
+                "WITH moved AS (
+                     INSERT INTO {{s}}.heads (thread_id, ns, head, updated_at, step, finished)
+                     VALUES ($1, $2, $3, $5, $6, $12)
+                     ON CONFLICT (thread_id, ns) DO NOTHING
+                     RETURNING 1
+                 ),
+                 go AS (SELECT EXISTS (SELECT 1 FROM moved) AS ok),
+                 {plain_tail}"
+            )),
+            // A fork needs its parent to exist; it becomes the head if its id is the greatest.
+            fork: fill(&format!(
+                "WITH go AS (
+                     SELECT $4::uuid IS NULL OR EXISTS (
+                         SELECT 1 FROM {{s}}.checkpoints
+                         WHERE thread_id = $1 AND ns = $2 AND id = $4) AS ok
+                 ),
+                 moved AS (
+                     INSERT INTO {{s}}.heads (thread_id, ns, head, updated_at, step, finished)
+                     SELECT $1, $2, $3, $5, $6, $12 WHERE (SELECT ok FROM go)
+                     ON CONFLICT (thread_id, ns) DO UPDATE SET
+                         head = excluded.head, updated_at = excluded.updated_at,
+                         step = excluded.step, finished = excluded.finished
+                     WHERE excluded.head >= {{s}}.heads.head
+                 ),
+                 {upsert_tail}"
+            )),
+            head: fill("SELECT head FROM {s}.heads WHERE thread_id = $1 AND ns = $2"),
+            put_writes: fill(
+                "WITH w AS (
+                     SELECT * FROM unnest($4::uuid[], $5::int4[], $6::text[], $7::text[],
+                                          $8::jsonb[], $9::bytea[])
+                         AS u (task_id, idx, node, channel, value, raw)
+                 ),
+                 kept AS (
+                     INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
+                         channel, value, raw)
+                     SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
+                     WHERE idx >= 0
+                     ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO NOTHING
+                 )
+                 INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
+                     channel, value, raw)
+                 SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
+                 WHERE idx < 0
+                 ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
+                     node = excluded.node, channel = excluded.channel,
+                     value = excluded.value, raw = excluded.raw",
+            ),
+            delete: fill(
+                "WITH c AS (DELETE FROM {s}.checkpoints WHERE thread_id = ANY ($1)),
+                      b AS (DELETE FROM {s}.blobs WHERE thread_id = ANY ($1)),
+                      w AS (DELETE FROM {s}.writes WHERE thread_id = ANY ($1))
+                 DELETE FROM {s}.heads WHERE thread_id = ANY ($1)",
+            ),
+            copy_check: fill(
+                "SELECT EXISTS (SELECT 1 FROM {s}.checkpoints WHERE thread_id = $2),
+                        EXISTS (SELECT 1 FROM {s}.checkpoints WHERE thread_id = $1)
+                     OR EXISTS (SELECT 1 FROM {s}.writes WHERE thread_id = $1)",
+            ),
+            copy: fill(
+                "WITH c AS (
+                     INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance,
+                         created_at, step, source, channel_versions, next, barriers, metadata)
+                     SELECT $2, ns, id, parent_id, advance, created_at, step, source,
+                         channel_versions, next, barriers, metadata
+                     FROM {s}.checkpoints WHERE thread_id = $1
+                 ),
+                 b AS (
+                     INSERT INTO {s}.blobs (thread_id, ns, channel, version, base, value, raw)
+                     SELECT $2, ns, channel, version, base, value, raw
+                     FROM {s}.blobs WHERE thread_id = $1
+                 ),
+                 w AS (
+                     INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
+                         channel, value, raw)
+                     SELECT $2, ns, checkpoint_id, task_id, idx, node, channel, value, raw
+                     FROM {s}.writes WHERE thread_id = $1
+                 )
+                 INSERT INTO {s}.heads (thread_id, ns, head, updated_at, step, finished)
+                 SELECT $2, ns, head, updated_at, step, finished
+                 FROM {s}.heads WHERE thread_id = $1",
+            ),
+            // Keeps the latest checkpoint of each namespace, its writes and the blobs of its
+            // channels' delta chains; deletes nothing if a kept chain is already broken.
+            keep_latest: fill(
+                r#"WITH RECURSIVE
+                 latest AS MATERIALIZED (
+                     SELECT DISTINCT ON (thread_id, ns) thread_id, ns, id, channel_versions
+                     FROM {s}.checkpoints WHERE thread_id = ANY ($1)
+                     ORDER BY thread_id, ns, id DESC
+                 ),
+                 chain (thread_id, ns, channel, version) AS (
+                     SELECT l.thread_id, l.ns, v.key COLLATE "C", v.value::uuid
+                     FROM latest AS l, jsonb_each_text(l.channel_versions) AS v
+                     UNION
+                     SELECT b.thread_id, b.ns, b.channel, b.base
+                     FROM chain AS k JOIN {s}.blobs AS b
+                       ON b.thread_id = k.thread_id AND b.ns = k.ns
+                      AND b.channel = k.channel AND b.version = k.version
+                     WHERE b.base IS NOT NULL
+                 ),
+                 broken AS MATERIALIZED (
+                     SELECT k.thread_id, k.ns, k.channel, k.version FROM chain AS k
+                     WHERE NOT EXISTS (
+                         SELECT 1 FROM {s}.blobs AS b
+                         WHERE b.thread_id = k.thread_id AND b.ns = k.ns
+                           AND b.channel = k.channel AND b.version = k.version)
+                     LIMIT 1
+                 ),
+                 c AS (
+                     DELETE FROM {s}.checkpoints AS c
+                     WHERE c.thread_id = ANY ($1) AND NOT EXISTS (SELECT 1 FROM broken)
+                       AND NOT EXISTS (SELECT 1 FROM latest AS l
+                           WHERE l.thread_id = c.thread_id AND l.ns = c.ns AND l.id = c.id)
+                 ),
+                 w AS (
+                     DELETE FROM {s}.writes AS w
+                     WHERE w.thread_id = ANY ($1) AND NOT EXISTS (SELECT 1 FROM broken)
+                       AND NOT EXISTS (SELECT 1 FROM latest AS l
+                           WHERE l.thread_id = w.thread_id AND l.ns = w.ns
+                             AND l.id = w.checkpoint_id)
+                 ),
+                 b AS (
+                     DELETE FROM {s}.blobs AS b
+                     WHERE b.thread_id = ANY ($1) AND NOT EXISTS (SELECT 1 FROM broken)
+                       AND NOT EXISTS (SELECT 1 FROM chain AS k
+                           WHERE k.thread_id = b.thread_id AND k.ns = b.ns
+                             AND k.channel = b.channel AND k.version = b.version)
+                 )
+                 SELECT thread_id, channel, version::text FROM broken"#,
+            ),
+        }
+    }
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Input => "input",
+        Source::Loop => "loop",
+        Source::Update => "update",
+        Source::Fork => "fork",
+    }
+}
+
+/// A checkpoint with every column already encoded, ready to send (and to send again).
+pub(crate) struct EncodedCheckpoint {
+    pub(crate) thread_id: ThreadId,
+    ns: String,
+    id: CheckpointId,
+    parent_id: Option<CheckpointId>,
+    mode: PutMode,
+    created_at: SystemTime,
+    step: i64,
+    source: &'static str,
+    channel_versions: Vec<u8>,
+    next: Vec<u8>,
+    barriers: Vec<u8>,
+    metadata: Vec<u8>,
+    finished: bool,
+    channels: Vec<String>,
+    versions: Vec<Uuid>,
+    bases: Vec<Option<Uuid>>,
+    data: Vec<Vec<u8>>,
+}
+
+impl EncodedCheckpoint {
+    /// The checkpoint's id.
+    pub(crate) fn id(&self) -> CheckpointId {
+        self.id
+    }
+
+    /// Checks the metadata and encodes every column.
+    pub(crate) fn new(new: NewCheckpoint, context: Context<'_>) -> Result<Self, CheckpointError> {
+        let NewCheckpoint {
+            checkpoint,
+            blobs,
+            mode,
+        } = new;
+        if let Some(key) = checkpoint
+            .metadata
+            .user
+            .keys()
+            .find(|key| CheckpointMetadata::RESERVED_KEYS.contains(&key.as_str()))
+        {
+            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
+        }
+        let json = |value: serde_json::Result<Vec<u8>>| {
+            value.map_err(|error| context.other(format!("cannot encode the checkpoint: {error}")))
+        };
+        let versions: BTreeMap<&str, String> = checkpoint
+            .channel_versions
+            .iter()
+            .map(|(channel, version)| (channel.as_str(), version.to_string()))
+            .collect();
+        let mut encoded = Self {
+            channel_versions: json(serde_json::to_vec(&versions))?,
+            next: json(serde_json::to_vec(&checkpoint.next))?,
+            barriers: json(serde_json::to_vec(&checkpoint.barriers))?,
+            metadata: json(serde_json::to_vec(&checkpoint.metadata.to_json()))?,
+            created_at: checkpoint.created_at,
+            step: checkpoint.metadata.step,
+            source: source_name(checkpoint.metadata.source),
+            finished: checkpoint.next.is_empty(),
+            channels: Vec::with_capacity(blobs.len()),
+            versions: Vec::with_capacity(blobs.len()),
+            bases: Vec::with_capacity(blobs.len()),
+            data: Vec::with_capacity(blobs.len()),
+            thread_id: checkpoint.thread_id,
+            ns: checkpoint.ns,
+            id: checkpoint.id,
+            parent_id: checkpoint.parent_id,
+            mode,
+        };
+        for blob in blobs {
+            encoded.channels.push(blob.channel);
+            encoded.versions.push(blob.version.as_uuid());
+            encoded.bases.push(match blob.kind {
+                BlobKind::Snapshot => None,
+                BlobKind::Delta { base } => Some(base.as_uuid()),
+            });
+            encoded.data.push(blob.data);
+        }
+        Ok(encoded)
+    }
+}
+
+/// Stores a checkpoint: one statement that checks the head and writes everything, or nothing.
+pub(crate) async fn put(
+    client: &deadpool_postgres::Client,
+    sql: &WriteSql,
+    c: &EncodedCheckpoint,
+    prepared: bool,
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let pg = |e| context.pg(e);
+    let statement = match (c.mode, c.parent_id) {
+        (PutMode::Advance, Some(_)) => &sql.advance,
+        (PutMode::Advance, None) => &sql.advance_first,
+        (PutMode::Fork, _) => &sql.fork,
+    };
+    let stored: Vec<Stored<'_>> = c.data.iter().map(|d| Stored::new(d)).collect();
+    let values: Vec<Option<JsonText<'_>>> = stored.iter().map(Stored::json).collect();
+    let raws: Vec<Option<&[u8]>> = stored.iter().map(Stored::raw).collect();
+    let id = c.id.as_uuid();
+    let parent = c.parent_id.map(|p| p.as_uuid());
+    let advance = c.mode == PutMode::Advance;
+    let params: [&(dyn ToSql + Sync); 18] = [
+        &c.thread_id.as_str(),
+        &c.ns,
+        &id,
+        &parent,
+        &c.created_at,
+        &c.step,
+        &c.source,
+        &JsonText(&c.channel_versions),
+        &JsonText(&c.next),
+        &JsonText(&c.barriers),
+        &JsonText(&c.metadata),
+        &c.finished,
+        &advance,
+        &c.channels,
+        &c.versions,
+        &c.bases,
+        &values,
+        &raws,
+    ];
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+        .iter()
+        .zip(PUT_TYPES.iter())
+        .map(|(p, t)| (*p, t.clone()))
+        .collect();
+    let sent = if prepared {
+        match client.prepare_typed_cached(statement, &PUT_TYPES).await {
+            Ok(prepared) => client.query(&prepared, &params).await,
+            Err(e) => Err(e),
+        }
+    } else {
+        client.query_typed(statement, &typed).await
+    };
+    let ok = match sent {
+        Ok(rows) => rows.first().is_some_and(|row| row.get::<_, bool>(0)),
+        // The unique index on (thread, ns, parent) of Advance puts: the last line of defence
+        // if two continuations of one parent ever got past the head check.
+        Err(e)
+            if e.as_db_error()
+                .is_some_and(|db| db.constraint() == Some("checkpoints_one_continuation")) =>
+        {
+            false
+        }
+        Err(e) => return Err(pg(e)),
+    };
+    if ok {
+        return Ok(());
+    }
+    match (c.mode, c.parent_id) {
+        (PutMode::Fork, Some(parent)) => Err(CheckpointError::MissingParent {
+            thread_id: c.thread_id.clone(),
+            parent,
+        }),
+        _ => {
+            let latest = client
+                .query_typed(
+                    &sql.head,
+                    &[(&c.thread_id.as_str(), Type::TEXT), (&c.ns, Type::TEXT)],
+                )
+                .await
+                .map_err(pg)?
+                .first()
+                .map(|row| CheckpointId::from_uuid(row.get::<_, Uuid>(0)));
+            Err(CheckpointError::Conflict {
+                thread_id: c.thread_id.clone(),
+                ns: c.ns.clone(),
+                expected: c.parent_id,
+                latest,
+            })
+        }
+    }
+}
+
+/// Stores one task's writes in one statement: the first write at each (task, index) wins,
+/// except at negative indexes (errors), where the latest does.
+pub(crate) async fn put_writes(
+    client: &Client,
+    sql: &WriteSql,
+    thread_id: &ThreadId,
+    ns: &str,
+    checkpoint: CheckpointId,
+    writes: &[PendingWrite],
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    // One row per key, as the statement may touch a row once: the first of a regular index,
+    // the last of an error index.
+    let mut unique: BTreeMap<(TaskId, i32), &PendingWrite> = BTreeMap::new();
+    for write in writes {
+        let key = (write.task_id, write.idx);
+        if write.idx < 0 {
+            unique.insert(key, write);
+        } else {
+            unique.entry(key).or_insert(write);
+        }
+    }
+    let writes: Vec<&PendingWrite> = unique.into_values().collect();
+    let tasks: Vec<Uuid> = writes.iter().map(|w| w.task_id.as_uuid()).collect();
+    let idxs: Vec<i32> = writes.iter().map(|w| w.idx).collect();
+    let nodes: Vec<&str> = writes.iter().map(|w| w.node.as_str()).collect();
+    let channels: Vec<&str> = writes.iter().map(|w| w.channel.as_str()).collect();
+    let stored: Vec<Stored<'_>> = writes.iter().map(|w| Stored::new(&w.value)).collect();
+    let values: Vec<Option<JsonText<'_>>> = stored.iter().map(Stored::json).collect();
+    let raws: Vec<Option<&[u8]>> = stored.iter().map(Stored::raw).collect();
+    let checkpoint = checkpoint.as_uuid();
+    client
+        .query_typed(
+            &sql.put_writes,
+            &[
+                (&thread_id.as_str(), Type::TEXT),
+                (&ns, Type::TEXT),
+                (&checkpoint, Type::UUID),
+                (&tasks, Type::UUID_ARRAY),
+                (&idxs, Type::INT4_ARRAY),
+                (&nodes, Type::TEXT_ARRAY),
+                (&channels, Type::TEXT_ARRAY),
+                (&values, Type::JSONB_ARRAY),
+                (&raws, Type::BYTEA_ARRAY),
+            ],
+        )
+        .await
+        .map_err(|e| context.pg(e))?;
+    Ok(())
+}
+
+/// Deletes every row of the threads, in one statement.
+pub(crate) async fn delete_threads(
+    client: &Client,
+    sql: &WriteSql,
+    thread_ids: &[&str],
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    client
+        .query_typed(&sql.delete, &[(&thread_ids, Type::TEXT_ARRAY)])
+        .await
+        .map_err(|e| context.pg(e))?;
+    Ok(())
+}
+
+/// Copies every row of `from` to `to`, which must have no checkpoint, in one transaction.
+pub(crate) async fn copy_thread(
+    client: &mut Client,
+    sql: &WriteSql,
+    from: &ThreadId,
+    to: &ThreadId,
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let pg = |e| context.pg(e);
+    let tx = client.transaction().await.map_err(pg)?;
+    let args: [(&(dyn ToSql + Sync), Type); 2] =
+        [(&from.as_str(), Type::TEXT), (&to.as_str(), Type::TEXT)];
+    let row = tx.query_typed(&sql.copy_check, &args).await.map_err(pg)?;
+    let (to_exists, from_exists) = row
+        .first()
+        .map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1)))
+        .unwrap_or_default();
+    if to_exists {
+        return Err(CheckpointError::ThreadExists(to.clone()));
+    }
+    if !from_exists || from == to {
+        return Ok(());
+    }
+    // The destination may hold stray writes (saved against no checkpoint); the copy replaces
+    // them, as it replaces the whole thread.
+    let to_list = [to.as_str()];
+    let to_slice: &[&str] = &to_list;
+    tx.query_typed(&sql.delete, &[(&to_slice, Type::TEXT_ARRAY)])
+        .await
+        .map_err(pg)?;
+    tx.query_typed(&sql.copy, &args).await.map_err(pg)?;
+    tx.commit().await.map_err(pg)
+}
+
+/// Keeps only the latest checkpoint of each namespace of the threads, its writes, and the
+/// blobs its channels need, in one statement.
+pub(crate) async fn keep_latest(
+    client: &Client,
+    sql: &WriteSql,
+    thread_ids: &[&str],
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let rows = client
+        .query_typed(&sql.keep_latest, &[(&thread_ids, Type::TEXT_ARRAY)])
+        .await
+        .map_err(|e| context.pg(e))?;
+    if let Some(row) = rows.first() {
+        let thread_id = ThreadId::new(row.get::<_, String>(0));
+        let channel: String = row.get(1);
+        let version: String = row.get(2);
+        return Err(crate::error::corrupt(
+            &thread_id,
+            CheckpointId::from_uuid(Uuid::nil()),
+            format!(
+                "channel `{channel}` has no blob at version {version}, so its latest checkpoint \
+                 cannot be kept whole; nothing was pruned"
+            ),
+        ));
+    }
+    Ok(())
+}

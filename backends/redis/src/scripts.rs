@@ -1,0 +1,55 @@
+//! The Lua scripts, each prefixed with the helpers in `scripts/common.lua`. A script runs
+//! atomically on the server, so a put (checkpoint, blobs, index entries, expiry) is all or
+//! nothing, and its parent check cannot race another writer.
+
+use redis::Script;
+
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("scripts/common.lua"),
+            "\n",
+            include_str!($file)
+        ))
+    };
+}
+
+/// Every script, hashed once per saver.
+pub(crate) struct Scripts {
+    pub(crate) put: Script,
+    pub(crate) put_writes: Script,
+    pub(crate) page: Script,
+    pub(crate) read: Script,
+    pub(crate) delete: Script,
+    pub(crate) copy: Script,
+    pub(crate) prune: Script,
+    pub(crate) forget: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Self {
+            put: script!("scripts/put.lua"),
+            put_writes: script!("scripts/put_writes.lua"),
+            page: script!("scripts/page.lua"),
+            read: script!("scripts/read.lua"),
+            delete: script!("scripts/delete.lua"),
+            copy: script!("scripts/copy.lua"),
+            prune: script!("scripts/prune.lua"),
+            forget: script!("scripts/forget.lua"),
+        }
+    }
+
+    pub(crate) fn all(&self) -> [&Script; 8] {
+        [
+            &self.put,
+            &self.put_writes,
+            &self.page,
+            &self.read,
+            &self.delete,
+            &self.copy,
+            &self.prune,
+            &self.forget,
+        ]
+    }
+}

@@ -1,0 +1,194 @@
+//! Puts, writes, deletes, copies and pruning: each one script, so each is atomic.
+
+use redis::Value;
+use stategraph_runtime::{
+    CheckpointError, CheckpointId, CheckpointMetadata, NewCheckpoint, PendingWrite, Prune, PutMode,
+    ThreadId,
+};
+
+use crate::RedisSaver;
+use crate::codec::{Record, blob_field, blob_value, parse_id, write_field, write_value};
+use crate::error::{Context, corrupt};
+use crate::reply::{array, text};
+
+impl RedisSaver {
+    pub(crate) async fn put_checkpoint(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
+        let NewCheckpoint {
+            checkpoint,
+            blobs,
+            mode,
+        } = new;
+        if let Some(key) = checkpoint
+            .metadata
+            .user
+            .keys()
+            .find(|k| CheckpointMetadata::RESERVED_KEYS.contains(&k.as_str()))
+        {
+            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
+        }
+        let thread = &checkpoint.thread_id;
+        let ctx = Context::new("put", Some(thread));
+        let mut invocation = self.scripts.put.prepare_invoke();
+        invocation
+            .key(self.keys.thread(thread))
+            .key(self.keys.registry())
+            .arg(match mode {
+                PutMode::Advance => "advance",
+                PutMode::Fork => "fork",
+            })
+            .arg(&checkpoint.ns)
+            .arg(checkpoint.id.to_string())
+            .arg(
+                checkpoint
+                    .parent_id
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(Record::encode(&checkpoint))
+            .arg(thread.as_str())
+            .arg(self.config.write_ttl_ms());
+        for blob in &blobs {
+            invocation.arg(blob_field(blob)).arg(blob_value(blob));
+        }
+        let reply: Value = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        let reply = array(reply).unwrap_or_default();
+        match reply.first().and_then(text) {
+            Some("ok") => Ok(()),
+            Some("conflict") => {
+                let latest = reply.get(1).and_then(text).unwrap_or("");
+                Err(CheckpointError::Conflict {
+                    thread_id: thread.clone(),
+                    ns: checkpoint.ns.clone(),
+                    expected: checkpoint.parent_id,
+                    latest: if latest.is_empty() {
+                        None
+                    } else {
+                        Some(parse_id(latest.as_bytes()).ok_or_else(|| {
+                            corrupt(thread, checkpoint.id, format!("head `{latest}` is no id"))
+                        })?)
+                    },
+                })
+            }
+            Some("missing_parent") => Err(CheckpointError::MissingParent {
+                thread_id: thread.clone(),
+                parent: checkpoint.parent_id.unwrap_or(checkpoint.id),
+            }),
+            _ => Err(ctx.other(format!("unexpected reply from the put script: {reply:?}"))),
+        }
+    }
+
+    pub(crate) async fn put_task_writes(
+        &self,
+        thread: &ThreadId,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<(), CheckpointError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let ctx = Context::new("put_writes", Some(thread));
+        let mut invocation = self.scripts.put_writes.prepare_invoke();
+        invocation
+            .key(self.keys.thread(thread))
+            .arg(ns)
+            .arg(self.config.write_ttl_ms());
+        for write in &writes {
+            invocation
+                .arg(write_field(id, write))
+                .arg(write_value(write))
+                .arg(if write.idx < 0 { "1" } else { "0" });
+        }
+        let _: Value = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete(
+        &self,
+        thread: &ThreadId,
+        operation: &'static str,
+    ) -> Result<(), CheckpointError> {
+        let ctx = Context::new(operation, Some(thread));
+        let _: Value = self
+            .scripts
+            .delete
+            .key(self.keys.thread(thread))
+            .key(self.keys.registry())
+            .arg(thread.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn copy(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        let ctx = Context::new("copy_thread", Some(from));
+        let reply: Value = self
+            .scripts
+            .copy
+            .key(self.keys.thread(from))
+            .key(self.keys.thread(to))
+            .key(self.keys.registry())
+            .arg(to.as_str())
+            .arg(self.config.write_ttl_ms())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        match text(&reply) {
+            Some("ok" | "empty") => Ok(()),
+            Some("exists") => Err(CheckpointError::ThreadExists(to.clone())),
+            _ => Err(ctx.other(format!("unexpected reply from the copy script: {reply:?}"))),
+        }
+    }
+
+    pub(crate) async fn prune_threads(
+        &self,
+        threads: &[ThreadId],
+        policy: Prune,
+    ) -> Result<(), CheckpointError> {
+        for thread in threads {
+            match policy {
+                Prune::Delete => self.delete(thread, "prune").await?,
+                Prune::KeepLatest => self.keep_latest(thread).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn keep_latest(&self, thread: &ThreadId) -> Result<(), CheckpointError> {
+        let ctx = Context::new("prune", Some(thread));
+        let reply: Value = self
+            .scripts
+            .prune
+            .key(self.keys.thread(thread))
+            .arg(self.config.write_ttl_ms())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        let reply = array(reply).unwrap_or_default();
+        match reply.first().and_then(text) {
+            Some("ok") => Ok(()),
+            Some("corrupt") => {
+                let field = |i: usize| reply.get(i).and_then(text).unwrap_or("?").to_owned();
+                let checkpoint = parse_id(field(2).as_bytes()).unwrap_or_default();
+                Err(corrupt(
+                    thread,
+                    checkpoint,
+                    format!(
+                        "namespace `{}`: channel `{}` has no blob at version {}",
+                        field(1),
+                        field(3),
+                        field(4)
+                    ),
+                ))
+            }
+            _ => Err(ctx.other(format!("unexpected reply from the prune script: {reply:?}"))),
+        }
+    }
+}
