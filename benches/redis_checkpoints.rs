@@ -34,7 +34,9 @@ const STEPS: u32 = 200;
 const THREADS: usize = 50;
 const THREAD_STEPS: u32 = 100;
 const REPLAYS: usize = 10;
-const GROWTH_STEPS: u32 = 50;
+const GROWTH_STEPS: u32 = 100;
+/// The shorter of the two growth runs.
+const SHORT_RUN: u32 = 10;
 const MESSAGE: usize = 200;
 
 /// A `redis-server` on a free loopback port, killed when dropped.
@@ -315,8 +317,11 @@ async fn put_latency(server: &Server) -> ([Duration; 3], usize) {
     (percentiles(samples), n)
 }
 
-/// Per-step time and AOF bytes per step once the thread holds `held` messages.
-async fn growth(server: &Server, held: u32) -> (f64, f64) {
+/// For a thread holding `held` messages: (µs per step, AOF bytes per step, µs to load the
+/// thread when a run starts). Two runs of different lengths from the same history, so the
+/// per-step figures are the difference between them and the load (which every `invoke` pays
+/// once, to rebuild the state) cancels out.
+async fn growth(server: &Server, held: u32) -> (f64, f64, f64) {
     let graph = chat::graph()
         .checkpointer(saver(server).await)
         .compile()
@@ -328,20 +333,22 @@ async fn growth(server: &Server, held: u32) -> (f64, f64) {
         .invoke(ChatUpdate::new().limit(1u32).messages(prefill))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let bytes_before = server.aof_bytes();
-    let start = Instant::now();
-    let out = thread
-        .invoke(ChatUpdate::new().limit(1 + GROWTH_STEPS))
-        .await
-        .unwrap();
-    let elapsed = start.elapsed();
-    assert_eq!(out.messages.len() as u32, held + 1 + GROWTH_STEPS);
-    let bytes = server.aof_bytes() - bytes_before;
-    (
-        elapsed.as_secs_f64() * 1e6 / f64::from(GROWTH_STEPS),
-        bytes as f64 / f64::from(GROWTH_STEPS),
-    )
+    let mut runs = Vec::new();
+    let mut count = 1;
+    for steps in [SHORT_RUN, SHORT_RUN + GROWTH_STEPS] {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let bytes_before = server.aof_bytes();
+        let start = Instant::now();
+        count += steps;
+        let out = thread.invoke(ChatUpdate::new().limit(count)).await.unwrap();
+        let elapsed = start.elapsed().as_secs_f64() * 1e6;
+        assert_eq!(out.messages.len() as u32, held + count);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        runs.push((elapsed, (server.aof_bytes() - bytes_before) as f64));
+    }
+    let per_step = (runs[1].0 - runs[0].0) / f64::from(GROWTH_STEPS);
+    let bytes = (runs[1].1 - runs[0].1) / f64::from(GROWTH_STEPS);
+    (per_step, bytes, runs[0].0 - per_step * f64::from(SHORT_RUN))
 }
 
 fn main() {
@@ -374,8 +381,8 @@ fn main() {
         );
         let _ = samples;
         for held in [0, 100, 1_000, 10_000] {
-            let (us, bytes) = rt.block_on(growth(&server, held));
-            growth_rows.push((fsync, held, us, bytes));
+            let (us, bytes, load) = rt.block_on(growth(&server, held));
+            growth_rows.push((fsync, held, us, bytes, load));
         }
     }
     println!();
@@ -384,10 +391,13 @@ fn main() {
         REPLAYS * (STEPS as usize + 2)
     );
     println!();
-    println!("| appendfsync | messages held | per step | AOF bytes per step |");
-    println!("|---|---|---|---|");
-    for (fsync, held, us, bytes) in growth_rows {
-        println!("| {fsync} | {held} | {us:.1} µs | {bytes:.0} |");
+    println!("| appendfsync | messages held | per step | AOF bytes per step | load at run start |");
+    println!("|---|---|---|---|---|");
+    for (fsync, held, us, bytes, load) in growth_rows {
+        println!(
+            "| {fsync} | {held} | {us:.1} µs | {bytes:.0} | {:.1} ms |",
+            load / 1000.0
+        );
     }
     println!();
     println!(
