@@ -16,20 +16,16 @@
 //! ```
 //! Prints Markdown tables; BENCHMARKS.md records a run.
 
-#[path = "support/loop_graph.rs"]
-mod loop_graph;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::process::Command;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use loop_graph::looping;
 use stategraph::postgres::PostgresSaver;
 use stategraph::{NodeResult, State};
+use support::workloads::{concurrent, per_step};
 
-const STEPS: u32 = 200;
-const THREADS: usize = 50;
-const THREAD_STEPS: u32 = 100;
 const GROWTH_STEPS: u32 = 100;
 /// The shorter of the two growth runs.
 const SHORT_RUN: u32 = 10;
@@ -68,111 +64,6 @@ async fn open(schema: &str, pool_size: usize, prepared: bool) -> PostgresSaver {
         .connect()
         .await
         .unwrap()
-}
-
-/// Microseconds per step of one thread running `STEPS` durable steps.
-async fn per_step(schema: &str, prepared: bool) -> f64 {
-    let graph = looping::graph()
-        .checkpointer(open(schema, 4, prepared).await)
-        .compile()
-        .unwrap();
-    // Warm up the pool and the server's caches.
-    graph
-        .thread("warm-up")
-        .invoke(loop_graph::input(20))
-        .await
-        .unwrap();
-    let thread = graph.thread(format!("per-step-{prepared}"));
-    let start = Instant::now();
-    let out = thread.invoke(loop_graph::input(STEPS)).await.unwrap();
-    assert_eq!(out.count, STEPS);
-    start.elapsed().as_secs_f64() * 1e6 / f64::from(STEPS)
-}
-
-/// Each thread's step times, recorded by the node itself.
-static STAMPS: Mutex<Vec<(u32, u32, Instant)>> = Mutex::new(Vec::new());
-
-#[derive(State, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Timed {
-    id: u32,
-    count: u32,
-    #[state(reducer = append)]
-    messages: Vec<String>,
-}
-
-#[stategraph::graph(state = Timed)]
-mod timed {
-    use super::*;
-
-    #[node]
-    async fn step(s: &Timed) -> NodeResult<Timed> {
-        STAMPS.lock().unwrap().push((s.id, s.count, Instant::now()));
-        Ok(TimedUpdate::new()
-            .count(s.count + 1)
-            .messages(vec![format!("step {}", s.count)]))
-    }
-
-    pub(super) enum Next {
-        Again,
-        Done,
-    }
-
-    #[route]
-    fn again(s: &Timed) -> Next {
-        if s.count < THREAD_STEPS {
-            Next::Again
-        } else {
-            Next::Done
-        }
-    }
-
-    edges! {
-        START -> step;
-        step -> again { Again => step, Done => END };
-    }
-}
-
-struct Throughput {
-    checkpoints_per_s: f64,
-    p50: Duration,
-    p95: Duration,
-    p99: Duration,
-}
-
-async fn concurrent(schema: &str, prepared: bool) -> Throughput {
-    STAMPS.lock().unwrap().clear();
-    let graph = timed::graph()
-        .checkpointer(open(schema, THREADS, prepared).await)
-        .compile()
-        .unwrap();
-    let start = Instant::now();
-    let runs: Vec<_> = (0..THREADS as u32)
-        .map(|id| {
-            let thread = graph.thread(format!("writer-{prepared}-{id}"));
-            tokio::spawn(async move { thread.invoke(TimedUpdate::new().id(id)).await.unwrap() })
-        })
-        .collect();
-    for run in runs {
-        assert_eq!(run.await.unwrap().count, THREAD_STEPS);
-    }
-    let elapsed = start.elapsed();
-    // One input checkpoint plus one per step, for each thread.
-    let checkpoints = THREADS as f64 * f64::from(THREAD_STEPS + 1);
-    let mut stamps = std::mem::take(&mut *STAMPS.lock().unwrap());
-    stamps.sort_by_key(|&(id, count, _)| (id, count));
-    let mut gaps: Vec<Duration> = stamps
-        .windows(2)
-        .filter(|w| w[0].0 == w[1].0)
-        .map(|w| w[1].2 - w[0].2)
-        .collect();
-    gaps.sort();
-    let at = |q: f64| gaps[((gaps.len() - 1) as f64 * q) as usize];
-    Throughput {
-        checkpoints_per_s: checkpoints / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p95: at(0.95),
-        p99: at(0.99),
-    }
 }
 
 /// A thread of ~200-byte messages, appending one per step until `count` reaches `limit`.
@@ -301,10 +192,12 @@ fn main() {
     let raw_50 = pgbench(50);
     psql("DROP TABLE IF EXISTS sg_pgbench_t");
 
-    let step = rt.block_on(per_step(&schema, false));
-    let t = rt.block_on(concurrent(&schema, false));
-    let step_prepared = rt.block_on(per_step(&schema, true));
-    let t_prepared = rt.block_on(concurrent(&schema, true));
+    let step = rt.block_on(async { per_step(open(&schema, 4, false).await, "unnamed").await });
+    let t = rt.block_on(async { concurrent(open(&schema, 50, false).await, "unnamed").await });
+    let step_prepared =
+        rt.block_on(async { per_step(open(&schema, 4, true).await, "prepared").await });
+    let t_prepared =
+        rt.block_on(async { concurrent(open(&schema, 50, true).await, "prepared").await });
     let growth: Vec<(usize, (f64, f64, f64))> = [0, 100, 1_000, 10_000]
         .into_iter()
         .map(|held| (held, rt.block_on(growth(&schema, held))))

@@ -17,22 +17,19 @@
 //! Prints Markdown; BENCHMARKS.md records a run. Needs `redis-server` and `redis-benchmark` on
 //! PATH.
 
-#[path = "support/loop_graph.rs"]
-mod loop_graph;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use loop_graph::looping;
 use stategraph::redis::RedisSaver;
 use stategraph::{Checkpointer, ListQuery, NewCheckpoint, NodeResult, PutMode, State, ThreadId};
+use support::loop_graph::{self, looping};
+use support::workloads::{STEPS, concurrent, per_step};
 
-const STEPS: u32 = 200;
-const THREADS: usize = 50;
-const THREAD_STEPS: u32 = 100;
 const REPLAYS: usize = 10;
 const GROWTH_STEPS: u32 = 100;
 /// The shorter of the two growth runs.
@@ -128,62 +125,6 @@ async fn saver(server: &Server) -> RedisSaver {
     RedisSaver::connect(&server.url()).await.unwrap()
 }
 
-/// Microseconds per step of one thread running `STEPS` durable steps.
-async fn per_step(server: &Server) -> f64 {
-    let graph = looping::graph()
-        .checkpointer(saver(server).await)
-        .compile()
-        .unwrap();
-    let thread = graph.thread("per-step");
-    let start = Instant::now();
-    let out = thread.invoke(loop_graph::input(STEPS)).await.unwrap();
-    assert_eq!(out.count, STEPS);
-    start.elapsed().as_secs_f64() * 1e6 / f64::from(STEPS)
-}
-
-/// Each thread's step times, recorded by the node itself.
-static STAMPS: Mutex<Vec<(u32, u32, Instant)>> = Mutex::new(Vec::new());
-
-#[derive(State, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Timed {
-    id: u32,
-    count: u32,
-    #[state(reducer = append)]
-    messages: Vec<String>,
-}
-
-#[stategraph::graph(state = Timed)]
-mod timed {
-    use super::*;
-
-    #[node]
-    async fn step(s: &Timed) -> NodeResult<Timed> {
-        STAMPS.lock().unwrap().push((s.id, s.count, Instant::now()));
-        Ok(TimedUpdate::new()
-            .count(s.count + 1)
-            .messages(vec![format!("step {}", s.count)]))
-    }
-
-    pub(super) enum Next {
-        Again,
-        Done,
-    }
-
-    #[route]
-    fn again(s: &Timed) -> Next {
-        if s.count < THREAD_STEPS {
-            Next::Again
-        } else {
-            Next::Done
-        }
-    }
-
-    edges! {
-        START -> step;
-        step -> again { Again => step, Done => END };
-    }
-}
-
 /// A chat-like thread: each step appends one 200-byte message until `count` reaches `limit`.
 #[derive(State, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Chat {
@@ -233,43 +174,6 @@ fn percentiles(mut samples: Vec<Duration>) -> [Duration; 3] {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
     [at(0.50), at(0.95), at(0.99)]
-}
-
-struct Throughput {
-    checkpoints_per_s: f64,
-    gaps: [Duration; 3],
-}
-
-async fn concurrent(server: &Server) -> Throughput {
-    STAMPS.lock().unwrap().clear();
-    let graph = timed::graph()
-        .checkpointer(saver(server).await)
-        .compile()
-        .unwrap();
-    let start = Instant::now();
-    let runs: Vec<_> = (0..THREADS as u32)
-        .map(|id| {
-            let thread = graph.thread(format!("writer-{id}"));
-            tokio::spawn(async move { thread.invoke(TimedUpdate::new().id(id)).await.unwrap() })
-        })
-        .collect();
-    for run in runs {
-        assert_eq!(run.await.unwrap().count, THREAD_STEPS);
-    }
-    let elapsed = start.elapsed();
-    // One input checkpoint plus one per step, for each thread.
-    let checkpoints = THREADS as f64 * f64::from(THREAD_STEPS + 1);
-    let mut stamps = std::mem::take(&mut *STAMPS.lock().unwrap());
-    stamps.sort_by_key(|&(id, count, _)| (id, count));
-    let gaps: Vec<Duration> = stamps
-        .windows(2)
-        .filter(|w| w[0].0 == w[1].0)
-        .map(|w| w[1].2 - w[0].2)
-        .collect();
-    Throughput {
-        checkpoints_per_s: checkpoints / elapsed.as_secs_f64(),
-        gaps: percentiles(gaps),
-    }
 }
 
 /// p50/p95/p99 of `put` alone: the checkpoints of a real 200-step run, replayed (each with the
@@ -372,12 +276,12 @@ fn main() {
             server.redis_benchmark(1, 20_000),
             server.redis_benchmark(50, 100_000),
         ));
-        let step = rt.block_on(per_step(&server));
-        let t = rt.block_on(concurrent(&server));
+        let step = rt.block_on(async { per_step(saver(&server).await, fsync).await });
+        let t = rt.block_on(async { concurrent(saver(&server).await, fsync).await });
         let (put, samples) = rt.block_on(put_latency(&server));
         println!(
             "| {fsync} | {step:.1} µs | {:.0} | {:.2?} | {:.2?} | {:.2?} | {:.1?} | {:.1?} | {:.1?} |",
-            t.checkpoints_per_s, t.gaps[0], t.gaps[1], t.gaps[2], put[0], put[1], put[2]
+            t.checkpoints_per_s, t.p50, t.p95, t.p99, put[0], put[1], put[2]
         );
         let _ = samples;
         for held in [0, 100, 1_000, 10_000] {

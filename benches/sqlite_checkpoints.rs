@@ -10,21 +10,16 @@
 //! ```
 //! Prints a Markdown table; BENCHMARKS.md records a run.
 
-#[path = "support/loop_graph.rs"]
-mod loop_graph;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use loop_graph::looping;
 use stategraph::sqlite::{SqliteSaver, Synchronous};
-use stategraph::{NodeResult, State};
+use support::workloads::{concurrent, per_step};
 
 const RAW_COMMITS: u32 = 2000;
-const STEPS: u32 = 200;
-const THREADS: usize = 50;
-const THREAD_STEPS: u32 = 100;
 
 /// Microseconds per single-row commit.
 fn raw_commit(path: &Path, synchronous: &str) -> f64 {
@@ -54,105 +49,6 @@ async fn open(path: &Path, synchronous: Synchronous) -> SqliteSaver {
         .unwrap()
 }
 
-/// Microseconds per step of one thread running `STEPS` durable steps.
-async fn per_step(path: &Path, synchronous: Synchronous) -> f64 {
-    let graph = looping::graph()
-        .checkpointer(open(path, synchronous).await)
-        .compile()
-        .unwrap();
-    let thread = graph.thread("per-step");
-    let start = Instant::now();
-    let out = thread.invoke(loop_graph::input(STEPS)).await.unwrap();
-    assert_eq!(out.count, STEPS);
-    start.elapsed().as_secs_f64() * 1e6 / f64::from(STEPS)
-}
-
-/// Each thread's step times, recorded by the node itself.
-static STAMPS: Mutex<Vec<(u32, u32, Instant)>> = Mutex::new(Vec::new());
-
-#[derive(State, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Timed {
-    id: u32,
-    count: u32,
-    #[state(reducer = append)]
-    messages: Vec<String>,
-}
-
-#[stategraph::graph(state = Timed)]
-mod timed {
-    use super::*;
-
-    #[node]
-    async fn step(s: &Timed) -> NodeResult<Timed> {
-        STAMPS.lock().unwrap().push((s.id, s.count, Instant::now()));
-        Ok(TimedUpdate::new()
-            .count(s.count + 1)
-            .messages(vec![format!("step {}", s.count)]))
-    }
-
-    pub(super) enum Next {
-        Again,
-        Done,
-    }
-
-    #[route]
-    fn again(s: &Timed) -> Next {
-        if s.count < THREAD_STEPS {
-            Next::Again
-        } else {
-            Next::Done
-        }
-    }
-
-    edges! {
-        START -> step;
-        step -> again { Again => step, Done => END };
-    }
-}
-
-struct Throughput {
-    checkpoints_per_s: f64,
-    p50: Duration,
-    p95: Duration,
-    p99: Duration,
-}
-
-async fn concurrent(path: &Path, synchronous: Synchronous) -> Throughput {
-    STAMPS.lock().unwrap().clear();
-    let graph = timed::graph()
-        .checkpointer(open(path, synchronous).await)
-        .compile()
-        .unwrap();
-    let start = Instant::now();
-    let runs: Vec<_> = (0..THREADS as u32)
-        .map(|id| {
-            let thread = graph.thread(format!("writer-{id}"));
-            tokio::spawn(async move { thread.invoke(TimedUpdate::new().id(id)).await.unwrap() })
-        })
-        .collect();
-    for run in runs {
-        assert_eq!(run.await.unwrap().count, THREAD_STEPS);
-    }
-    let elapsed = start.elapsed();
-    // One input checkpoint plus one per step, for each thread.
-    let checkpoints = THREADS as f64 * f64::from(THREAD_STEPS + 1);
-    let mut stamps = std::mem::take(&mut *STAMPS.lock().unwrap());
-    stamps.sort_by_key(|&(id, count, _)| (id, count));
-    let mut gaps: Vec<Duration> = stamps
-        .windows(2)
-        .filter(|w| w[0].0 == w[1].0)
-        .map(|w| w[1].2 - w[0].2)
-        .collect();
-    gaps.sort();
-    let at = |q: f64| gaps[((gaps.len() - 1) as f64 * q) as usize];
-    Throughput {
-        checkpoints_per_s: checkpoints / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p95: at(0.95),
-        p99: at(0.99),
-    }
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks every bench for its list
@@ -169,8 +65,20 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for (name, setting) in [("FULL", Synchronous::Full), ("NORMAL", Synchronous::Normal)] {
         let raw = raw_commit(&dir.join(format!("raw-{name}.db")), name);
-        let step = rt.block_on(per_step(&dir.join(format!("step-{name}.db")), setting));
-        let t = rt.block_on(concurrent(&dir.join(format!("many-{name}.db")), setting));
+        let step = rt.block_on(async {
+            per_step(
+                open(&dir.join(format!("step-{name}.db")), setting).await,
+                name,
+            )
+            .await
+        });
+        let t = rt.block_on(async {
+            concurrent(
+                open(&dir.join(format!("many-{name}.db")), setting).await,
+                name,
+            )
+            .await
+        });
         println!(
             "| {name} | {raw:.1} µs | {step:.1} µs | {:.2}× | {:.0} | {:.2?} | {:.2?} | {:.2?} |",
             step / raw,
