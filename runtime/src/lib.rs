@@ -22,7 +22,7 @@ pub mod testing;
 pub use checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
     Checkpointer, ListQuery, MemorySaver, NewCheckpoint, PendingWrite, Prune, PutMode, Source,
-    ThreadInfo, ThreadQuery, ThreadStatus, from_micros, now, to_micros,
+    ThreadInfo, ThreadQuery, ThreadStatus, from_micros, now, to_micros, walk_chain,
 };
 pub use compiled::{
     Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, History, StateSnapshot,

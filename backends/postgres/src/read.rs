@@ -422,43 +422,30 @@ fn walk_chain(
     channel: &str,
     version: CheckpointId,
 ) -> Result<Vec<ChannelBlob>, CheckpointError> {
-    let broken = |detail: String| corrupt(&checkpoint.thread_id, checkpoint.id, detail);
-    let mut chain = Vec::new();
-    let mut at = version;
-    loop {
+    let links = stategraph_runtime::walk_chain(checkpoint, channel, version, |at| {
         let key = (
             checkpoint.thread_id.as_str().to_owned(),
             checkpoint.ns.clone(),
             channel.to_owned(),
             at.as_uuid(),
         );
-        let Some(blob) = blobs.get(&key) else {
-            return Err(broken(format!(
-                "channel `{channel}` has no blob at version {at}"
-            )));
-        };
-        let kind = match blob.base {
-            None => BlobKind::Snapshot,
-            Some(base) => BlobKind::Delta {
-                base: CheckpointId::from_uuid(base),
-            },
-        };
-        chain.push(ChannelBlob {
+        Ok(blobs.get(&key).map(|blob| {
+            let kind = match blob.base {
+                None => BlobKind::Snapshot,
+                Some(base) => BlobKind::Delta {
+                    base: CheckpointId::from_uuid(base),
+                },
+            };
+            (kind, blob)
+        }))
+    })?;
+    Ok(links
+        .into_iter()
+        .map(|(version, kind, blob)| ChannelBlob {
             channel: channel.to_owned(),
-            version: at,
+            version,
             kind,
             data: blob.data.clone(),
-        });
-        match kind {
-            BlobKind::Snapshot => break,
-            BlobKind::Delta { base } => at = base,
-        }
-        if chain.len() > blobs.len() {
-            return Err(broken(format!(
-                "the delta chain of channel `{channel}` loops back on itself"
-            )));
-        }
-    }
-    chain.reverse();
-    Ok(chain)
+        })
+        .collect())
 }

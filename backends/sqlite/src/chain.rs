@@ -86,9 +86,7 @@ pub(crate) fn walk_chain<'b>(
     version: CheckpointId,
 ) -> Result<Vec<(CheckpointId, BlobKind, &'b StoredBlob)>, CheckpointError> {
     let broken = |detail: String| corrupt(&checkpoint.thread_id, checkpoint.id, detail);
-    let mut chain = Vec::new();
-    let mut at = version;
-    loop {
+    stategraph_runtime::walk_chain(checkpoint, channel, version, |at| {
         let key = (
             checkpoint.thread_id.as_str().to_owned(),
             checkpoint.ns.clone(),
@@ -96,9 +94,7 @@ pub(crate) fn walk_chain<'b>(
             at.to_string(),
         );
         let Some(blob) = blobs.get(&key) else {
-            return Err(broken(format!(
-                "channel `{channel}` has no blob at version {at}"
-            )));
+            return Ok(None);
         };
         let kind = match (blob.kind.as_str(), &blob.base) {
             ("snapshot", None) => BlobKind::Snapshot,
@@ -115,19 +111,8 @@ pub(crate) fn walk_chain<'b>(
                 )));
             }
         };
-        chain.push((at, kind, blob));
-        match kind {
-            BlobKind::Snapshot => break,
-            BlobKind::Delta { base } => at = base,
-        }
-        if chain.len() > blobs.len() {
-            return Err(broken(format!(
-                "the delta chain of channel `{channel}` loops back on itself"
-            )));
-        }
-    }
-    chain.reverse();
-    Ok(chain)
+        Ok(Some((kind, blob)))
+    })
 }
 
 /// The keys of every blob the checkpoints need; fails if any chain is broken.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, ListQuery,
-    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery,
+    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery, walk_chain,
 };
 use crate::ids::{CheckpointId, TaskId, ThreadId};
 
@@ -67,26 +67,14 @@ impl ThreadData {
     ) -> Result<Vec<(String, Vec<BlobKey>)>, CheckpointError> {
         let mut chains = Vec::with_capacity(checkpoint.channel_versions.len());
         for (channel, version) in &checkpoint.channel_versions {
-            let mut keys = Vec::new();
-            let mut at = *version;
-            loop {
-                let key = (checkpoint.ns.clone(), channel.clone(), at);
-                let Some((kind, _)) = self.blobs.get(&key) else {
-                    return Err(CheckpointError::Corrupt {
-                        thread_id: checkpoint.thread_id.clone(),
-                        checkpoint: checkpoint.id,
-                        detail: format!("channel `{channel}` has no blob at version {at}"),
-                    });
-                };
-                let kind = *kind;
-                keys.push(key);
-                match kind {
-                    BlobKind::Snapshot => break,
-                    BlobKind::Delta { base } => at = base,
-                }
-            }
-            keys.reverse();
-            chains.push((channel.clone(), keys));
+            let key = |at| (checkpoint.ns.clone(), channel.clone(), at);
+            let links = walk_chain(checkpoint, channel, *version, |at| {
+                Ok(self.blobs.get(&key(at)).map(|(kind, _)| (*kind, ())))
+            })?;
+            chains.push((
+                channel.clone(),
+                links.into_iter().map(|(at, _, ())| key(at)).collect(),
+            ));
         }
         Ok(chains)
     }

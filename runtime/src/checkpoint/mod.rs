@@ -7,6 +7,7 @@
 //! deltas — the step's writes — chained to an earlier snapshot; the runtime writes a fresh
 //! snapshot when the chain grows as large as the snapshot it extends.
 
+mod chain;
 mod memory;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, TaskId, ThreadId};
 
+pub use chain::walk_chain;
 pub use memory::MemorySaver;
 
 /// The current time, truncated to the microsecond precision every backend keeps.
