@@ -125,7 +125,7 @@ async fn growth(schema: &str, held: usize) -> (f64, f64, f64) {
     // The history: `held - 1` messages in the input, one more from the first step.
     let history: Vec<String> = (0..held.saturating_sub(1)).map(message).collect();
     thread
-        .invoke(ChatUpdate::new().messages(history).limit(1u32))
+        .invoke(ChatUpdate::new().messages(history).limit(1))
         .await
         .unwrap();
     let mut runs = Vec::new();

@@ -234,7 +234,7 @@ async fn growth(server: &Server, held: u32) -> (f64, f64, f64) {
     let prefill: Vec<String> = (0..held).map(message).collect();
     // One step to store the prefill (and the first reply).
     thread
-        .invoke(ChatUpdate::new().limit(1u32).messages(prefill))
+        .invoke(ChatUpdate::new().limit(1).messages(prefill))
         .await
         .unwrap();
     let mut runs = Vec::new();

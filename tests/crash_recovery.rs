@@ -149,7 +149,7 @@ mod pipeline {
         mark("fetch_a", s.round);
         Ok(JobUpdate::new()
             .items(vec![format!("a{}", s.round)])
-            .total(1u64))
+            .total(1))
     }
 
     #[node]
@@ -158,7 +158,7 @@ mod pipeline {
         mark("fetch_b", s.round);
         Ok(JobUpdate::new()
             .items(vec![format!("b{}", s.round)])
-            .total(10u64))
+            .total(10))
     }
 
     /// The slow branch: its siblings have finished (and saved their writes) when it runs.
@@ -168,7 +168,7 @@ mod pipeline {
         mark("fetch_c", s.round);
         Ok(JobUpdate::new()
             .items(vec![format!("c{}", s.round)])
-            .total(100u64))
+            .total(100))
     }
 
     #[node]

@@ -355,3 +355,34 @@ fn a_private_state_gets_a_private_update() {
     assert_eq!(state.value, 3);
     assert_eq!(state.log, [1, 2, 3]);
 }
+
+/// Setters of primitive fields take the type itself, so a bare literal infers it.
+#[test]
+fn primitive_setters_take_literals() {
+    #[derive(State, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+    struct Literals {
+        retries: u32,
+        #[state(reducer = add)]
+        cost: u64,
+        ratio: f64,
+        done: bool,
+        name: String,
+    }
+    let update = LiteralsUpdate::new()
+        .retries(3)
+        .cost(10)
+        .ratio(0.5)
+        .done(true)
+        .name("x");
+    let mut state = Literals::default();
+    state.apply(update.clone());
+    // The last setter call for a field is the update's write to it: here `+1`, not the replace.
+    state.apply(LiteralsUpdate::new().cost(5).replace_cost(7).cost(1));
+    assert_eq!(
+        (state.retries, state.cost, state.ratio, state.done),
+        (3, 11, 0.5, true)
+    );
+    state.apply(LiteralsUpdate::new().replace_cost(7));
+    assert_eq!(state.cost, 7);
+    assert_eq!(state.name, "x");
+}

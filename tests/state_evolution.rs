@@ -54,7 +54,7 @@ mod v2 {
         async fn draft(s: &Job) -> NodeResult<Job> {
             Ok(JobUpdate::new()
                 .notes(vec![format!("drafted {}", s.title)])
-                .revisions(1u32))
+                .revisions(1))
         }
 
         edges! {

@@ -172,7 +172,7 @@ async fn two_pools_resuming_one_thread_exactly_one_wins_and_history_does_not_for
     let stopped = first
         .thread("contended")
         .recursion_limit(2)
-        .invoke(SlowUpdate::new().limit(5u32))
+        .invoke(SlowUpdate::new().limit(5))
         .await;
     assert!(
         matches!(stopped, Err(GraphError::RecursionLimit { .. })),

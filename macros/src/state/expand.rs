@@ -175,6 +175,26 @@ fn update_std_impls(state: &StateStruct<'_>) -> TokenStream {
     }
 }
 
+/// Whether `ty` is a primitive number, `bool` or `char`: its setters take the type itself, so
+/// a literal such as `.retries(3)` infers it (behind `impl Into<u32>` it would not).
+fn is_primitive(ty: &syn::Type) -> bool {
+    const PRIMITIVES: &[&str] = &[
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "f32", "f64", "bool", "char",
+    ];
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none()
+        && p.path.get_ident().is_some_and(|id| PRIMITIVES.contains(&id.to_string().as_str())))
+}
+
+/// The parameter type of a setter that stores a `ty`.
+fn param(ty: &TokenStream, primitive: bool) -> TokenStream {
+    if primitive {
+        ty.clone()
+    } else {
+        quote!(impl ::core::convert::Into<#ty>)
+    }
+}
+
 fn builder(state: &StateStruct<'_>) -> TokenStream {
     let private = private();
     let update = &state.update;
@@ -183,13 +203,15 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
         let ident = field.ident;
         let ty = field.ty;
         let name = &field.name;
+        let primitive = is_primitive(ty);
+        let value_ty = param(&quote!(#ty), primitive);
         match input_type(field) {
             None => {
                 let doc = format!("Sets `{name}`; the value replaces the current one.");
                 quote! {
                     #[doc = #doc]
                     #[must_use]
-                    #vis fn #ident(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+                    #vis fn #ident(mut self, value: #value_ty) -> Self {
                         self.#ident = ::core::option::Option::Some(::core::convert::Into::into(value));
                         self
                     }
@@ -201,6 +223,7 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
                     _ => "function".to_owned(),
                 };
                 let doc = format!("Writes `value` to `{name}` through its {reducer_name} reducer.");
+                let input_ty = param(&quote!(#input), primitive);
                 let replace = format_ident!("replace_{}", name, span = ident.span());
                 let replace_doc = format!(
                     "Replaces the whole of `{name}` with `value`, bypassing its reducer \
@@ -209,7 +232,7 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
                 quote! {
                     #[doc = #doc]
                     #[must_use]
-                    #vis fn #ident(mut self, value: impl ::core::convert::Into<#input>) -> Self {
+                    #vis fn #ident(mut self, value: #input_ty) -> Self {
                         self.#ident = ::core::option::Option::Some(
                             #private::Write::Reduce(::core::convert::Into::into(value)),
                         );
@@ -218,7 +241,7 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
 
                     #[doc = #replace_doc]
                     #[must_use]
-                    #vis fn #replace(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+                    #vis fn #replace(mut self, value: #value_ty) -> Self {
                         self.#ident = ::core::option::Option::Some(
                             #private::Write::Replace(::core::convert::Into::into(value)),
                         );

@@ -75,7 +75,7 @@ pub mod research {
     #[node]
     async fn handle_revision(_: &ResearchState) -> NodeResult<ResearchState> {
         Ok(ResearchStateUpdate::new()
-            .retry_count(1u32)
+            .retry_count(1)
             .replace_notes(Vec::<String>::new()))
     }
 
