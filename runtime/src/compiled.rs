@@ -11,7 +11,7 @@ use crate::checkpoint::{
     PutMode, Source,
 };
 use crate::error::GraphError;
-use crate::executor::{Executor, Persistence, restore_state};
+use crate::executor::{Executor, Persistence, restore_state, scheduled};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::state::State;
@@ -256,7 +256,7 @@ impl<G: GraphDef> Thread<G> {
     /// The thread's latest state, or `None` if it has no checkpoint.
     pub async fn state(&self) -> Result<Option<StateSnapshot<G>>, GraphError> {
         match self.saver().get(&self.id, "", None).await? {
-            Some(tuple) => Ok(Some(StateSnapshot::from_tuple(tuple)?)),
+            Some(tuple) => Ok(Some(StateSnapshot::from_tuple(&self.inner.spec, tuple)?)),
             None => Ok(None),
         }
     }
@@ -305,7 +305,11 @@ impl<'t, G: GraphDef> IntoFuture for History<'t, G> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let tuples = self.thread.saver().list(&self.query).await?;
-            tuples.into_iter().map(StateSnapshot::from_tuple).collect()
+            let spec = &self.thread.inner.spec;
+            tuples
+                .into_iter()
+                .map(|tuple| StateSnapshot::from_tuple(spec, tuple))
+                .collect()
         })
     }
 }
@@ -339,22 +343,22 @@ impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
 }
 
 impl<G: GraphDef> StateSnapshot<G> {
-    fn from_tuple(tuple: CheckpointTuple) -> Result<Self, GraphError> {
+    fn from_tuple(spec: &GraphSpec<G::State>, tuple: CheckpointTuple) -> Result<Self, GraphError> {
         let (values, _) = restore_state::<G::State>(&tuple)?;
         let checkpoint = tuple.checkpoint;
-        let mut next = Vec::with_capacity(checkpoint.next.len());
-        for name in &checkpoint.next {
-            match G::Node::ALL.iter().find(|n| n.name() == name) {
-                Some(node) => next.push(*node),
-                None => {
-                    return Err(GraphError::UnknownNode {
-                        thread_id: checkpoint.thread_id.clone(),
-                        checkpoint: checkpoint.id,
-                        node: name.clone(),
-                        graph: std::any::type_name::<G>(),
-                    });
-                }
-            }
+        let mut next = Vec::new();
+        for index in scheduled(spec, &checkpoint)? {
+            let name = spec.nodes[index].name;
+            let node = G::Node::ALL
+                .iter()
+                .find(|n| n.name() == name)
+                .ok_or_else(|| GraphError::UnknownNode {
+                    thread_id: checkpoint.thread_id.clone(),
+                    checkpoint: checkpoint.id,
+                    node: name.to_owned(),
+                    graph: spec.name,
+                })?;
+            next.push(*node);
         }
         Ok(Self {
             values,

@@ -158,20 +158,7 @@ impl<'g, S: State> Executor<'g, S> {
     fn restore(&self, tuple: CheckpointTuple) -> Result<Head<S>, GraphError> {
         let (state, chains) = restore_state::<S>(&tuple)?;
         let checkpoint = tuple.checkpoint;
-        let mut next = Vec::with_capacity(checkpoint.next.len());
-        for name in &checkpoint.next {
-            match self.spec.index_of(name) {
-                Some(index) => next.push(index),
-                None => {
-                    return Err(GraphError::UnknownNode {
-                        thread_id: checkpoint.thread_id.clone(),
-                        checkpoint: checkpoint.id,
-                        node: name.clone(),
-                        graph: self.spec.name,
-                    });
-                }
-            }
-        }
+        let next = scheduled(self.spec, &checkpoint)?;
         Ok(Head {
             id: checkpoint.id,
             step: checkpoint.metadata.step,
@@ -212,7 +199,7 @@ impl<'g, S: State> Executor<'g, S> {
             head.step = step;
             self.save(&head, Some(parent), Source::Loop, writes).await?;
         }
-        drop(head.pending);
+        // Every task's snapshot is gone by now, so this takes the state without copying it.
         Ok(Arc::try_unwrap(head.state).unwrap_or_else(|shared| (*shared).clone()))
     }
 
@@ -510,6 +497,26 @@ impl<'g, S: State> Executor<'g, S> {
         next.dedup();
         next
     }
+}
+
+/// The indexes of the nodes `checkpoint` schedules; a name the graph does not have (the graph
+/// changed since the checkpoint was written) is an error naming it.
+pub(crate) fn scheduled<S: State>(
+    spec: &GraphSpec<S>,
+    checkpoint: &Checkpoint,
+) -> Result<Vec<usize>, GraphError> {
+    checkpoint
+        .next
+        .iter()
+        .map(|name| {
+            spec.index_of(name).ok_or_else(|| GraphError::UnknownNode {
+                thread_id: checkpoint.thread_id.clone(),
+                checkpoint: checkpoint.id,
+                node: name.clone(),
+                graph: spec.name,
+            })
+        })
+        .collect()
 }
 
 /// Evaluates `edges` on `state`, adding the nodes they lead to.
