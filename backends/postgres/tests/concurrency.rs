@@ -5,53 +5,12 @@ mod support;
 
 use std::collections::HashSet;
 use std::process::Command;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stategraph::{GraphError, NodeResult, State};
+use stategraph::GraphError;
 use stategraph_postgres::PostgresSaver;
 use stategraph_runtime::{CheckpointError, Checkpointer, ListQuery, ThreadId};
-
-#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
-struct Slow {
-    limit: u32,
-    count: u32,
-    #[state(reducer = append)]
-    log: Vec<String>,
-}
-
-#[stategraph::graph(state = Slow)]
-mod slow {
-    use super::*;
-
-    #[node]
-    async fn step(s: &Slow) -> NodeResult<Slow> {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        Ok(SlowUpdate::new()
-            .count(s.count + 1)
-            .log(vec![format!("step {}", s.count)]))
-    }
-
-    pub enum Next {
-        Again,
-        Done,
-    }
-
-    #[route]
-    fn again(s: &Slow) -> Next {
-        if s.count < s.limit {
-            Next::Again
-        } else {
-            Next::Done
-        }
-    }
-
-    edges! {
-        START -> step;
-        step -> again { Again => step, Done => END };
-    }
-}
+use support::slow_loop::{input, slow};
 
 async fn migrations(url: &str, schema: &str) -> Vec<i32> {
     let client = support::sql_client(url).await;
@@ -172,7 +131,7 @@ async fn two_pools_resuming_one_thread_exactly_one_wins_and_history_does_not_for
     let stopped = first
         .thread("contended")
         .recursion_limit(2)
-        .invoke(SlowUpdate::new().limit(5))
+        .invoke(input(5, 150))
         .await;
     assert!(
         matches!(stopped, Err(GraphError::RecursionLimit { .. })),

@@ -6,51 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use stategraph::{NodeResult, State};
 use stategraph_postgres::PostgresSaver;
 use support::PrivatePostgres;
+use support::slow_loop::{input, slow};
 
 const STEPS: u32 = 20;
-
-#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
-struct Slow {
-    count: u32,
-    #[state(reducer = append)]
-    log: Vec<String>,
-}
-
-#[stategraph::graph(state = Slow)]
-mod slow {
-    use super::*;
-
-    #[node]
-    async fn step(s: &Slow) -> NodeResult<Slow> {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        Ok(SlowUpdate::new()
-            .count(s.count + 1)
-            .log(vec![format!("step {}", s.count)]))
-    }
-
-    pub enum Next {
-        Again,
-        Done,
-    }
-
-    #[route]
-    fn again(s: &Slow) -> Next {
-        if s.count < STEPS {
-            Next::Again
-        } else {
-            Next::Done
-        }
-    }
-
-    edges! {
-        START -> step;
-        step -> again { Again => step, Done => END };
-    }
-}
 
 fn uninterrupted() -> Vec<String> {
     (0..STEPS).map(|i| format!("step {i}")).collect()
@@ -71,7 +31,7 @@ async fn a_server_restart_mid_run_is_a_clear_error_and_resume_completes() {
     let thread = graph.thread("restarted");
     let run = {
         let thread = graph.thread("restarted");
-        tokio::spawn(async move { thread.invoke(SlowUpdate::new()).await })
+        tokio::spawn(async move { thread.invoke(input(STEPS, 60)).await })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let server = tokio::task::spawn_blocking(move || {
@@ -122,7 +82,7 @@ async fn a_server_down_for_a_while_fails_the_run_and_resume_completes_after() {
     let thread = graph.thread("down");
     let run = {
         let thread = graph.thread("down");
-        tokio::spawn(async move { thread.invoke(SlowUpdate::new()).await })
+        tokio::spawn(async move { thread.invoke(input(STEPS, 60)).await })
     };
     tokio::time::sleep(Duration::from_millis(400)).await;
     let server = tokio::task::spawn_blocking(move || {

@@ -2,6 +2,8 @@
 //! services some tests start (pgbouncer in transaction mode, a private PostgreSQL instance).
 #![allow(dead_code)]
 
+pub mod slow_loop;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
