@@ -118,7 +118,10 @@ fn mark(node: &str, round: u32) {
             .append(true)
             .open(log)
             .unwrap();
-        writeln!(file, "{node} {round}").unwrap();
+        // One write of the whole line: an O_APPEND write this small is atomic, so a kill never
+        // leaves half a line for the next process to append to.
+        file.write_all(format!("{node} {round}\n").as_bytes())
+            .unwrap();
     }
     if std::env::var("STATEGRAPH_CRASH_AT").is_ok_and(|at| at == format!("{node}:{round}")) {
         let pid = std::process::id().to_string();

@@ -720,11 +720,8 @@ pub(crate) fn restore_state<S: State>(
             .get(spec.name)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let corrupt = |detail: String| CheckpointError::Corrupt {
-            thread_id: checkpoint.thread_id.clone(),
-            checkpoint: checkpoint.id,
-            detail,
-        };
+        let corrupt =
+            |detail: String| CheckpointError::corrupt(&checkpoint.thread_id, checkpoint.id, detail);
         if blobs.last().map(|b| b.version) != Some(*version) {
             return Err(corrupt(format!(
                 "channel `{}` has no value at version {version}",

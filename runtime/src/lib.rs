@@ -13,6 +13,7 @@ mod ids;
 mod node;
 mod reducer;
 mod state;
+mod thread;
 
 #[doc(hidden)]
 pub mod __private;
@@ -21,13 +22,10 @@ pub mod testing;
 
 pub use checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
-    Checkpointer, ListQuery, MemorySaver, NewCheckpoint, PendingWrite, Prune, PutMode, Source,
-    ThreadInfo, ThreadQuery, ThreadStatus, from_micros, now, to_micros, walk_chain,
+    Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, PendingWrite, Prune, PutMode,
+    Source, ThreadInfo, ThreadQuery, ThreadStatus, from_micros, now, to_micros, walk_chain,
 };
-pub use compiled::{
-    Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, History, StateSnapshot,
-    Thread,
-};
+pub use compiled::{Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral};
 pub use error::GraphError;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use ids::{CheckpointId, TaskId, ThreadId};
@@ -37,3 +35,4 @@ pub use reducer::{
     MessagesUpdate, Reducer, Summable,
 };
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
+pub use thread::{History, StateSnapshot, Thread};

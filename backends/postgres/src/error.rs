@@ -2,10 +2,9 @@
 //! [`CheckpointError::Backend`], and [`CheckpointError::Corrupt`] for rows that cannot be read
 //! back.
 
-use std::fmt;
 use std::sync::Arc;
 
-use stategraph_runtime::{CheckpointError, CheckpointId, ThreadId};
+use stategraph_runtime::{CheckpointError, Operation, ThreadId};
 
 /// PostgreSQL failed while the saver was doing something (for a thread): the source of a
 /// [`CheckpointError::Backend`] raised by [`PostgresSaver`](crate::PostgresSaver).
@@ -14,10 +13,9 @@ use stategraph_runtime::{CheckpointError, CheckpointId, ThreadId};
 /// (`PostgreSQL put of thread `t` failed (127.0.0.1:5432): connection closed`); its
 /// [`source`](std::error::Error::source) is the driver or pool error.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("PostgreSQL {operation}{} failed ({server}): {cause}", OfThread(thread_id.as_ref()))]
+#[error("PostgreSQL {operation} failed ({server}): {cause}")]
 pub struct PostgresError {
-    operation: &'static str,
-    thread_id: Option<ThreadId>,
+    operation: Operation,
     server: Arc<str>,
     #[source]
     cause: Cause,
@@ -69,12 +67,12 @@ impl PostgresError {
     /// What the saver was doing: `connect`, `setup`, `get`, `list`, `put`, `put_writes`,
     /// `delete_thread`, `copy_thread`, `prune` or `list_threads`.
     pub fn operation(&self) -> &'static str {
-        self.operation
+        self.operation.name()
     }
 
     /// The thread the operation was for, if it was for one.
     pub fn thread_id(&self) -> Option<&ThreadId> {
-        self.thread_id.as_ref()
+        self.operation.thread_id()
     }
 
     /// The server (`host:port`) the saver talks to.
@@ -123,17 +121,6 @@ pub(crate) fn is_connection_error(error: &tokio_postgres::Error) -> bool {
         && std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
 }
 
-struct OfThread<'a>(Option<&'a ThreadId>);
-
-impl fmt::Display for OfThread<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(thread_id) => write!(f, " of thread `{thread_id}`"),
-            None => Ok(()),
-        }
-    }
-}
-
 /// Where a failure happened: the operation, the thread it was for and the server.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Context<'a> {
@@ -157,8 +144,7 @@ impl<'a> Context<'a> {
 
     pub(crate) fn error(self, cause: Cause) -> CheckpointError {
         CheckpointError::Backend(Box::new(PostgresError {
-            operation: self.operation,
-            thread_id: self.thread_id.cloned(),
+            operation: Operation::new(self.operation, self.thread_id),
             server: Arc::clone(self.server),
             cause,
         }))
@@ -187,18 +173,5 @@ pub(crate) fn retryable(error: &CheckpointError) -> bool {
             .downcast_ref::<PostgresError>()
             .is_some_and(PostgresError::is_connection_error),
         _ => false,
-    }
-}
-
-/// A row of checkpoint `checkpoint` of `thread_id` that cannot be decoded.
-pub(crate) fn corrupt(
-    thread_id: &ThreadId,
-    checkpoint: CheckpointId,
-    detail: impl Into<String>,
-) -> CheckpointError {
-    CheckpointError::Corrupt {
-        thread_id: thread_id.clone(),
-        checkpoint,
-        detail: detail.into(),
     }
 }

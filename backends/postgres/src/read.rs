@@ -15,7 +15,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
-use crate::error::{Context, corrupt};
+use crate::error::Context;
 use crate::json::JsonText;
 
 /// The page CTE is spliced in where `{page}` stands; `{s}` is the schema.
@@ -379,7 +379,7 @@ fn decode_checkpoint(
     let thread_id = ThreadId::new(thread_id);
     let id = CheckpointId::from_uuid(id);
     let broken = |column: &str, error: &dyn std::fmt::Display| {
-        corrupt(
+        CheckpointError::corrupt(
             &thread_id,
             id,
             format!("column `{column}` does not decode: {error}"),

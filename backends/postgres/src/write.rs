@@ -538,7 +538,7 @@ pub(crate) async fn keep_latest(
         let thread_id = ThreadId::new(row.get::<_, String>(0));
         let channel: String = row.get(1);
         let version: String = row.get(2);
-        return Err(crate::error::corrupt(
+        return Err(CheckpointError::corrupt(
             &thread_id,
             CheckpointId::from_uuid(Uuid::nil()),
             format!(

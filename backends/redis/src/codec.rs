@@ -4,11 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use stategraph_runtime::{
-    BlobKind, ChannelBlob, Checkpoint, CheckpointId, CheckpointMetadata, PendingWrite, TaskId,
-    ThreadId, from_micros, to_micros,
+    BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata,
+    PendingWrite, TaskId, ThreadId, from_micros, to_micros,
 };
-
-use crate::error::corrupt;
 
 /// The length of a checkpoint (or task) id as text.
 pub(crate) const ID_LEN: usize = 36;
@@ -45,8 +43,9 @@ impl Record {
         ns: &str,
         id: CheckpointId,
     ) -> Result<Checkpoint, stategraph_runtime::CheckpointError> {
-        let record: Record = serde_json::from_slice(bytes)
-            .map_err(|e| corrupt(thread_id, id, format!("the checkpoint record: {e}")))?;
+        let record: Record = serde_json::from_slice(bytes).map_err(|e| {
+            CheckpointError::corrupt(thread_id, id, format!("the checkpoint record: {e}"))
+        })?;
         Ok(Checkpoint {
             id,
             thread_id: thread_id.clone(),

@@ -1,10 +1,9 @@
 //! How Redis failures reach callers: [`RedisError`] inside [`CheckpointError::Backend`], and
 //! [`CheckpointError::Corrupt`] for stored values that cannot be read back.
 
-use std::fmt;
 use std::sync::Arc;
 
-use stategraph_runtime::{CheckpointError, CheckpointId, ThreadId};
+use stategraph_runtime::{CheckpointError, Operation, ThreadId};
 
 /// Redis failed, or refused to be used, while the saver was doing something for a thread: the
 /// source of a [`CheckpointError::Backend`] raised by [`RedisSaver`](crate::RedisSaver).
@@ -13,10 +12,9 @@ use stategraph_runtime::{CheckpointError, CheckpointId, ThreadId};
 /// A refusal to run on a server that would lose checkpoints on restart is
 /// [`is_durability_refusal`](Self::is_durability_refusal).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("Redis {operation}{} failed: {cause}", OfThread(thread_id.as_ref()))]
+#[error("Redis {operation} failed: {cause}")]
 pub struct RedisError {
-    operation: &'static str,
-    thread_id: Option<ThreadId>,
+    operation: Operation,
     #[source]
     cause: Cause,
 }
@@ -35,12 +33,12 @@ impl RedisError {
     /// What the saver was doing: `connect`, `setup`, `get`, `list`, `put`, `put_writes`,
     /// `delete_thread`, `copy_thread`, `prune` or `list_threads`.
     pub fn operation(&self) -> &'static str {
-        self.operation
+        self.operation.name()
     }
 
     /// The thread the operation was for, if it was for one.
     pub fn thread_id(&self) -> Option<&ThreadId> {
-        self.thread_id.as_ref()
+        self.operation.thread_id()
     }
 
     /// Whether this is `setup()` refusing a server whose persistence settings would lose
@@ -56,17 +54,6 @@ impl RedisError {
                 e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped()
             }
             _ => false,
-        }
-    }
-}
-
-struct OfThread<'a>(Option<&'a ThreadId>);
-
-impl fmt::Display for OfThread<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(thread_id) => write!(f, " of thread `{thread_id}`"),
-            None => Ok(()),
         }
     }
 }
@@ -88,8 +75,7 @@ impl<'a> Context<'a> {
 
     fn error(self, cause: Cause) -> CheckpointError {
         CheckpointError::Backend(Box::new(RedisError {
-            operation: self.operation,
-            thread_id: self.thread_id.cloned(),
+            operation: Operation::new(self.operation, self.thread_id),
             cause,
         }))
     }
@@ -107,18 +93,5 @@ impl<'a> Context<'a> {
     /// Anything else, described in words.
     pub(crate) fn other(self, detail: impl Into<String>) -> CheckpointError {
         self.error(Cause::Other(detail.into()))
-    }
-}
-
-/// A stored value of checkpoint `checkpoint` of `thread_id` that cannot be decoded.
-pub(crate) fn corrupt(
-    thread_id: &ThreadId,
-    checkpoint: CheckpointId,
-    detail: impl Into<String>,
-) -> CheckpointError {
-    CheckpointError::Corrupt {
-        thread_id: thread_id.clone(),
-        checkpoint,
-        detail: detail.into(),
     }
 }

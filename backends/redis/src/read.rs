@@ -11,7 +11,7 @@ use stategraph_runtime::{
 
 use crate::RedisSaver;
 use crate::codec::{ID_LEN, Record, parse_blob, parse_id, parse_write};
-use crate::error::{Context, corrupt};
+use crate::error::Context;
 use crate::reply::{array, bytes, text};
 
 /// Checkpoints fetched per script call while scanning a listing.
@@ -336,7 +336,7 @@ fn tuple(
     let mut out = BTreeMap::new();
     for (channel, version) in &checkpoint.channel_versions {
         let missing = |at: &str| {
-            corrupt(
+            CheckpointError::corrupt(
                 thread,
                 id,
                 format!("channel `{channel}` has no blob at version {at}"),
@@ -352,7 +352,7 @@ fn tuple(
         let mut at = *version;
         for value in &chain {
             let (kind, data) = bytes(value).and_then(parse_blob).ok_or_else(|| {
-                corrupt(
+                CheckpointError::corrupt(
                     thread,
                     id,
                     format!("channel `{channel}`: the blob at version {at} does not decode"),
@@ -378,7 +378,9 @@ fn tuple(
         let write = bytes(&pair[0])
             .zip(bytes(&pair[1]))
             .and_then(|(field, value)| parse_write(field, value))
-            .ok_or_else(|| corrupt(thread, id, "a pending write does not decode"))?;
+            .ok_or_else(|| {
+                CheckpointError::corrupt(thread, id, "a pending write does not decode")
+            })?;
         pending_writes.push(write);
     }
     Ok(Some(CheckpointTuple {

@@ -8,7 +8,7 @@ use stategraph_runtime::{
 
 use crate::RedisSaver;
 use crate::codec::{Record, blob_field, blob_value, parse_id, write_field, write_value};
-use crate::error::{Context, corrupt};
+use crate::error::Context;
 use crate::reply::{array, text};
 
 impl RedisSaver {
@@ -67,7 +67,11 @@ impl RedisSaver {
                         None
                     } else {
                         Some(parse_id(latest.as_bytes()).ok_or_else(|| {
-                            corrupt(thread, checkpoint.id, format!("head `{latest}` is no id"))
+                            CheckpointError::corrupt(
+                                thread,
+                                checkpoint.id,
+                                format!("head `{latest}` is no id"),
+                            )
                         })?)
                     },
                 })
@@ -177,7 +181,7 @@ impl RedisSaver {
             Some("corrupt") => {
                 let field = |i: usize| reply.get(i).and_then(text).unwrap_or("?").to_owned();
                 let checkpoint = parse_id(field(2).as_bytes()).unwrap_or_default();
-                Err(corrupt(
+                Err(CheckpointError::corrupt(
                     thread,
                     checkpoint,
                     format!(

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::Connection;
 use stategraph_runtime::{BlobKind, Checkpoint, CheckpointError, CheckpointId};
 
-use crate::error::{Context, corrupt};
+use crate::error::Context;
 
 /// A blob's key: thread, namespace, channel, version.
 pub(crate) type BlobKey = (String, String, String, String);
@@ -85,7 +85,8 @@ pub(crate) fn walk_chain<'b>(
     channel: &str,
     version: CheckpointId,
 ) -> Result<Vec<(CheckpointId, BlobKind, &'b StoredBlob)>, CheckpointError> {
-    let broken = |detail: String| corrupt(&checkpoint.thread_id, checkpoint.id, detail);
+    let broken =
+        |detail: String| CheckpointError::corrupt(&checkpoint.thread_id, checkpoint.id, detail);
     stategraph_runtime::walk_chain(checkpoint, channel, version, |at| {
         let key = (
             checkpoint.thread_id.as_str().to_owned(),

@@ -1,10 +1,9 @@
 //! How SQLite failures reach callers: [`SqliteError`] inside [`CheckpointError::Backend`], and
 //! [`CheckpointError::Corrupt`] for rows that cannot be read back.
 
-use std::fmt;
 use std::sync::Arc;
 
-use stategraph_runtime::{CheckpointError, CheckpointId, ThreadId};
+use stategraph_runtime::{CheckpointError, Operation, ThreadId};
 
 /// SQLite failed while the saver was doing something for a thread: the source of a
 /// [`CheckpointError::Backend`] raised by [`SqliteSaver`](crate::SqliteSaver).
@@ -12,10 +11,9 @@ use stategraph_runtime::{CheckpointError, CheckpointId, ThreadId};
 /// Its message names the operation and the thread (`SQLite put of thread `t` failed: disk I/O
 /// error`); its [`source`](std::error::Error::source) is the `rusqlite` error.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("SQLite {operation}{} failed: {cause}", OfThread(thread_id.as_ref()))]
+#[error("SQLite {operation} failed: {cause}")]
 pub struct SqliteError {
-    operation: &'static str,
-    thread_id: Option<ThreadId>,
+    operation: Operation,
     #[source]
     cause: Cause,
 }
@@ -36,12 +34,12 @@ impl SqliteError {
     /// What the saver was doing: `open`, `setup`, `get`, `list`, `put`, `put_writes`,
     /// `delete_thread`, `copy_thread`, `prune` or `list_threads`.
     pub fn operation(&self) -> &'static str {
-        self.operation
+        self.operation.name()
     }
 
     /// The thread the operation was for, if it was for one.
     pub fn thread_id(&self) -> Option<&ThreadId> {
-        self.thread_id.as_ref()
+        self.operation.thread_id()
     }
 
     /// Whether SQLite gave up waiting for a lock ("database is locked") after the busy timeout.
@@ -49,17 +47,6 @@ impl SqliteError {
         match &self.cause {
             Cause::Sqlite(error) | Cause::Group(error) => crate::config::is_busy(error),
             Cause::WorkerStopped | Cause::Other(_) => false,
-        }
-    }
-}
-
-struct OfThread<'a>(Option<&'a ThreadId>);
-
-impl fmt::Display for OfThread<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(thread_id) => write!(f, " of thread `{thread_id}`"),
-            None => Ok(()),
         }
     }
 }
@@ -81,8 +68,7 @@ impl<'a> Context<'a> {
 
     fn error(self, cause: Cause) -> CheckpointError {
         CheckpointError::Backend(Box::new(SqliteError {
-            operation: self.operation,
-            thread_id: self.thread_id.cloned(),
+            operation: Operation::new(self.operation, self.thread_id),
             cause,
         }))
     }
@@ -105,18 +91,5 @@ impl<'a> Context<'a> {
     /// Anything else, described in words.
     pub(crate) fn other(self, detail: impl Into<String>) -> CheckpointError {
         self.error(Cause::Other(detail.into()))
-    }
-}
-
-/// A row of checkpoint `checkpoint` of `thread_id` that cannot be decoded.
-pub(crate) fn corrupt(
-    thread_id: &ThreadId,
-    checkpoint: CheckpointId,
-    detail: impl Into<String>,
-) -> CheckpointError {
-    CheckpointError::Corrupt {
-        thread_id: thread_id.clone(),
-        checkpoint,
-        detail: detail.into(),
     }
 }

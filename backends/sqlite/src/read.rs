@@ -14,7 +14,7 @@ use stategraph_runtime::{
 };
 
 use crate::chain::{fetch_chains, walk_chain};
-use crate::error::{Context, corrupt};
+use crate::error::Context;
 
 /// The columns [`RawCheckpoint::from_row`] reads, in order.
 const COLUMNS: &str = "c.thread_id, c.ns, c.id, c.parent_id, c.created_at, c.channel_versions, c.next, c.barriers, c.metadata";
@@ -55,7 +55,7 @@ impl RawCheckpoint {
         let thread_id = ThreadId::new(self.thread_id);
         let Ok(id) = self.id.parse::<CheckpointId>() else {
             let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
-            return Err(corrupt(
+            return Err(CheckpointError::corrupt(
                 &thread_id,
                 nil,
                 format!(
@@ -65,7 +65,7 @@ impl RawCheckpoint {
             ));
         };
         let broken = |column: &str, error: &dyn std::fmt::Display| {
-            corrupt(
+            CheckpointError::corrupt(
                 &thread_id,
                 id,
                 format!("column `{column}` does not decode: {error}"),
@@ -298,7 +298,7 @@ pub(crate) fn list_threads(
             let thread_id = ThreadId::new(thread_id);
             let head = head.parse::<CheckpointId>().map_err(|_| {
                 let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
-                corrupt(
+                CheckpointError::corrupt(
                     &thread_id,
                     nil,
                     format!("the thread's head id `{head}` is malformed"),
@@ -389,7 +389,7 @@ struct RawWrite {
 impl RawWrite {
     fn decode(self, checkpoint: &Checkpoint) -> Result<PendingWrite, CheckpointError> {
         let task_id = self.task_id.parse::<uuid::Uuid>().map_err(|_| {
-            corrupt(
+            CheckpointError::corrupt(
                 &checkpoint.thread_id,
                 checkpoint.id,
                 format!("a pending write has a malformed task id `{}`", self.task_id),

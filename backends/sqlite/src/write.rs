@@ -11,7 +11,7 @@ use stategraph_runtime::{
     PutMode, Source, ThreadId, to_micros,
 };
 
-use crate::error::{Context, corrupt};
+use crate::error::Context;
 use crate::{chain, read};
 
 /// A checkpoint with every column already encoded.
@@ -122,7 +122,7 @@ pub(crate) fn put(conn: &Connection, c: &EncodedCheckpoint) -> Result<(), Checkp
     let latest = latest
         .map(|id| {
             id.parse::<CheckpointId>().map_err(|_| {
-                corrupt(
+                CheckpointError::corrupt(
                     &c.thread_id,
                     c.id,
                     format!(

@@ -18,11 +18,8 @@ pub fn walk_chain<T>(
     version: CheckpointId,
     mut find: impl FnMut(CheckpointId) -> Result<Option<(BlobKind, T)>, CheckpointError>,
 ) -> Result<Vec<(CheckpointId, BlobKind, T)>, CheckpointError> {
-    let corrupt = |detail: String| CheckpointError::Corrupt {
-        thread_id: checkpoint.thread_id.clone(),
-        checkpoint: checkpoint.id,
-        detail,
-    };
+    let corrupt =
+        |detail: String| CheckpointError::corrupt(&checkpoint.thread_id, checkpoint.id, detail);
     let mut chain = Vec::new();
     let mut seen = HashSet::new();
     let mut at = version;

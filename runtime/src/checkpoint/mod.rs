@@ -466,6 +466,60 @@ pub trait Checkpointer: Send + Sync + 'static {
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError>;
 }
 
+impl CheckpointError {
+    /// A stored value of checkpoint `checkpoint` of `thread_id` that cannot be read back:
+    /// [`CheckpointError::Corrupt`].
+    pub fn corrupt(
+        thread_id: &ThreadId,
+        checkpoint: CheckpointId,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::Corrupt {
+            thread_id: thread_id.clone(),
+            checkpoint,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What a backend was doing when it failed: the operation, and the thread it was for. A
+/// backend's error type carries one so every backend names its failures the same way; it
+/// displays as ``put of thread `t` `` (or just `setup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    name: &'static str,
+    thread_id: Option<ThreadId>,
+}
+
+impl Operation {
+    /// Operation `name` (`put`, `get`, …), for `thread_id` if it was for one thread.
+    pub fn new(name: &'static str, thread_id: Option<&ThreadId>) -> Self {
+        Self {
+            name,
+            thread_id: thread_id.cloned(),
+        }
+    }
+
+    /// The operation's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The thread the operation was for, if it was for one.
+    pub fn thread_id(&self) -> Option<&ThreadId> {
+        self.thread_id.as_ref()
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.thread_id {
+            Some(thread_id) => write!(f, "{} of thread `{thread_id}`", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
 fn show(id: &Option<CheckpointId>) -> String {
     match id {
         Some(id) => format!("checkpoint {id}"),
