@@ -211,6 +211,7 @@ async fn put_latency(server: &Server) -> ([Duration; 3], usize) {
                 checkpoint,
                 blobs,
                 mode: PutMode::Advance,
+                epoch: None,
             };
             let start = Instant::now();
             saver.put(put).await.unwrap();

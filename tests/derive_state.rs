@@ -70,6 +70,7 @@ fn channels_list_names_reducers_and_delta_flags() {
         name,
         reducer,
         delta,
+        renamed_from: &[],
     };
     assert_eq!(
         Research::CHANNELS,

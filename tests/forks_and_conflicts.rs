@@ -138,7 +138,7 @@ async fn forking_from_a_missing_checkpoint_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_writer_that_lost_the_race_gets_a_conflict_and_the_history_has_no_fork() {
+async fn a_writer_whose_thread_was_taken_over_is_fenced_and_the_history_has_no_fork() {
     let saver = Arc::new(MemorySaver::new());
     let graph = racing::graph().checkpointer(saver).compile().unwrap();
     let first = graph.thread("race");
@@ -155,21 +155,17 @@ async fn a_writer_that_lost_the_race_gets_a_conflict_and_the_history_has_no_fork
 
     let err = slow.await.unwrap().unwrap_err();
     match &err {
-        GraphError::Checkpoint(CheckpointError::Conflict {
+        GraphError::Checkpoint(CheckpointError::Fenced {
             thread_id,
-            expected,
-            latest,
-            ..
+            epoch,
+            current,
         }) => {
             assert_eq!(thread_id.as_str(), "race");
-            assert_ne!(expected, latest);
+            assert!(current.is_some_and(|c| c > *epoch), "{err}");
         }
-        other => panic!("expected a conflict, got {other}"),
+        other => panic!("expected the slow run to be fenced, got {other}"),
     }
-    assert!(
-        err.to_string().contains("was advanced by another writer"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("was taken over"), "{err}");
 
     let history = second.history().await.unwrap();
     let children: Vec<_> = history.iter().filter_map(|s| s.parent_id).collect();

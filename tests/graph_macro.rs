@@ -123,6 +123,13 @@ fn the_node_enum_lists_every_node_in_declaration_order() {
         [0, 1, 2, 3]
     );
     assert!(Node::Search < Node::HandleRevision);
+    // Printed, a node is spelt as in the graph and in checkpoints.
+    assert_eq!(format!("{:?}", Node::HandleRevision), "handle_revision");
+    assert_eq!(Node::HandleRevision.to_string(), "handle_revision");
+    assert_eq!(
+        format!("{:?}", [Node::Review, Node::HandleRevision]),
+        "[review, handle_revision]"
+    );
     let spec = research::Graph::spec();
     for node in Node::ALL {
         assert_eq!(spec.index_of(node.name()), Some(node.index()));
@@ -137,10 +144,10 @@ fn chains_become_edges_and_routes_map_their_table() {
         names(&spec),
         ["search", "synthesize", "review", "handle_revision"]
     );
-    assert_eq!(targets(&spec.start), [Target::Node(0)]);
-    assert_eq!(targets(&spec.edges[0]), [Target::Node(1)]);
-    assert_eq!(targets(&spec.edges[1]), [Target::Node(2)]);
-    assert_eq!(targets(&spec.edges[3]), [Target::Node(1)]);
+    assert_eq!(targets(&spec.start), [Target::Node(0, "search")]);
+    assert_eq!(targets(&spec.edges[0]), [Target::Node(1, "synthesize")]);
+    assert_eq!(targets(&spec.edges[1]), [Target::Node(2, "review")]);
+    assert_eq!(targets(&spec.edges[3]), [Target::Node(1, "synthesize")]);
     assert!(spec.joins.is_empty());
 
     let [Edge::Route { name, pick }] = spec.edges[2].as_slice() else {
@@ -148,21 +155,30 @@ fn chains_become_edges_and_routes_map_their_table() {
     };
     assert_eq!(*name, "after_review");
     assert_eq!(
-        pick(&Flow {
-            approved: true,
-            ..Flow::default()
-        }),
+        pick(
+            &Flow {
+                approved: true,
+                ..Flow::default()
+            },
+            &()
+        ),
         Target::End
     );
-    assert_eq!(pick(&Flow::default()), Target::Node(3));
+    assert_eq!(
+        pick(&Flow::default(), &()),
+        Target::Node(3, "handle_revision")
+    );
 }
 
 #[test]
 fn fan_out_and_join() {
     let spec = fan::Graph::spec();
     assert_eq!(names(&spec), ["plan", "left", "right", "merge"]);
-    assert_eq!(targets(&spec.start), [Target::Node(0)]);
-    assert_eq!(targets(&spec.edges[0]), [Target::Node(1), Target::Node(2)]);
+    assert_eq!(targets(&spec.start), [Target::Node(0, "plan")]);
+    assert_eq!(
+        targets(&spec.edges[0]),
+        [Target::Node(1, "left"), Target::Node(2, "right")]
+    );
     // left and right lead on only through the join.
     assert!(spec.edges[1].is_empty() && spec.edges[2].is_empty());
     assert_eq!(spec.joins.len(), 1);
@@ -185,4 +201,54 @@ async fn a_generated_graph_runs() {
     let mut state = graph.invoke(FlowUpdate::new()).await.unwrap();
     state.visited[1..3].sort();
     assert_eq!(state.visited, ["plan", "left", "right", "merge"]);
+}
+
+#[test]
+fn the_graph_draws_itself_with_fan_out_joins_and_labelled_routes() {
+    assert_eq!(
+        fan::Graph::MERMAID,
+        "flowchart TD
+    __start__([START])
+    plan[\"plan\"]
+    left[\"left\"]
+    right[\"right\"]
+    merge[\"merge\"]
+    __join0__{{\"join\"}}
+    __end__([END])
+    __start__ --> plan
+    plan --> left
+    plan --> right
+    merge --> __end__
+    left --> __join0__
+    right --> __join0__
+    __join0__ --> merge
+"
+    );
+    assert_eq!(
+        fan::Graph::DOT,
+        "digraph \"fan\" {
+    \"__start__\" [label=\"START\", shape=oval];
+    \"plan\" [label=\"plan\", shape=box];
+    \"left\" [label=\"left\", shape=box];
+    \"right\" [label=\"right\", shape=box];
+    \"merge\" [label=\"merge\", shape=box];
+    \"__join0__\" [label=\"join\", shape=diamond];
+    \"__end__\" [label=\"END\", shape=oval];
+    \"__start__\" -> \"plan\";
+    \"plan\" -> \"left\";
+    \"plan\" -> \"right\";
+    \"merge\" -> \"__end__\";
+    \"left\" -> \"__join0__\";
+    \"right\" -> \"__join0__\";
+    \"__join0__\" -> \"merge\";
+}
+"
+    );
+    let routes = research::Graph::DOT;
+    for arm in ["Pass", "Revise", "RetrySearch"] {
+        assert!(
+            routes.contains(&format!("[label=\"{arm}\", style=dashed]")),
+            "{routes}"
+        );
+    }
 }

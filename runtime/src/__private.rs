@@ -7,9 +7,25 @@ use serde::de::{DeserializeOwned, Error as _};
 pub use crate::compiled::Builder;
 pub use crate::graph::{Edge, GraphDef, GraphSpec, NodeId, Target};
 pub use crate::node::{NodeContext, NodeResult, node, node_with_context};
-pub use crate::reducer::{Add, Append, Merge, Messages, Reducer};
+pub use crate::reducer::{Add, Append, Appendable, Merge, Messages, Reducer};
+pub use crate::reducer_fn::{InPlace, NotAReducer, ReducerProbe, ReturnsMerged};
 pub use crate::state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
-pub use serde_json;
+pub use {serde, serde_json};
+
+/// The state type of a graph, checked once: `<Checked<S> as IsState>::State` is `S` when `S`
+/// implements [`State`], and an error (reported once, and silencing every later use) when it
+/// does not.
+pub struct Checked<S>(std::marker::PhantomData<S>);
+
+/// See [`Checked`].
+pub trait IsState {
+    /// The state.
+    type State: State;
+}
+
+impl<S: State> IsState for Checked<S> {
+    type State = S;
+}
 
 /// Applies a write to a plain field: the write replaces the value.
 pub fn apply_plain<T>(field: &mut T, write: Option<T>) {
@@ -110,6 +126,19 @@ pub fn decode_with<T: DeserializeOwned>(
         }
     }
     Ok(())
+}
+
+/// Adds one item to the write held in `slot` of an `append` field: to the items it appends,
+/// or to the value it replaces the field with.
+pub fn push_write<T: Appendable>(slot: &mut Option<Write<T, T>>, item: T::Item) {
+    match slot {
+        Some(Write::Reduce(items) | Write::Replace(items)) => items.push_one(item),
+        None => {
+            let mut items = T::default();
+            items.push_one(item);
+            *slot = Some(Write::Reduce(items));
+        }
+    }
 }
 
 /// Whether the write replaces the value instead of going through the reducer.

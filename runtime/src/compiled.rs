@@ -24,19 +24,22 @@ pub struct Ephemeral;
 #[derive(Debug, Clone, Copy)]
 pub struct Durable;
 
-/// Configures a graph before it runs; `my_graph::graph()` returns one.
+/// Configures a graph before it runs; `my_graph::graph()` returns one (`my_graph::graph(deps)`
+/// for a graph declared with dependencies).
 pub struct Builder<G: GraphDef, M = Ephemeral> {
     saver: Option<Arc<dyn Checkpointer>>,
     recursion_limit: usize,
+    deps: Arc<G::Deps>,
     mode: PhantomData<(G, M)>,
 }
 
 impl<G: GraphDef> Builder<G, Ephemeral> {
-    /// A builder for graph `G`, without a checkpointer.
-    pub fn new() -> Self {
+    /// A builder for graph `G` whose nodes and routes use `deps`, without a checkpointer.
+    pub fn new(deps: impl Into<Arc<G::Deps>>) -> Self {
         Self {
             saver: None,
             recursion_limit: DEFAULT_RECURSION_LIMIT,
+            deps: deps.into(),
             mode: PhantomData,
         }
     }
@@ -47,14 +50,9 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
         Builder {
             saver: Some(Arc::new(saver)),
             recursion_limit: self.recursion_limit,
+            deps: self.deps,
             mode: PhantomData,
         }
-    }
-}
-
-impl<G: GraphDef> Default for Builder<G, Ephemeral> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -75,6 +73,7 @@ impl<G: GraphDef, M> Builder<G, M> {
                 spec: G::spec(),
                 saver: self.saver,
                 recursion_limit: self.recursion_limit,
+                deps: self.deps,
             }),
             mode: PhantomData,
         })
@@ -92,9 +91,11 @@ pub(crate) fn check_limit(limit: usize) -> Result<(), GraphError> {
 
 /// What a compiled graph and its thread handles share.
 pub(crate) struct Inner<G: GraphDef> {
-    pub(crate) spec: GraphSpec<G::State>,
+    pub(crate) spec: GraphSpec<G::State, G::Deps>,
     pub(crate) saver: Option<Arc<dyn Checkpointer>>,
     pub(crate) recursion_limit: usize,
+    /// The dependencies threads use unless they are given their own.
+    pub(crate) deps: Arc<G::Deps>,
 }
 
 /// A graph ready to run. Cheap to clone; share one across tasks.
@@ -116,9 +117,14 @@ impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
     /// Runs the graph from START on a default state updated with `input`, and returns the
     /// final state. Nothing is saved.
     pub async fn invoke(&self, input: <G::State as State>::Update) -> Result<G::State, GraphError> {
-        Executor::new(&self.inner.spec, None, self.inner.recursion_limit)
-            .invoke(input)
-            .await
+        Executor::new(
+            &self.inner.spec,
+            None,
+            self.inner.recursion_limit,
+            Arc::clone(&self.inner.deps),
+        )
+        .invoke(input)
+        .await
     }
 }
 

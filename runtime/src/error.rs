@@ -83,6 +83,16 @@ pub enum GraphError {
         #[source]
         source: serde_json::Error,
     },
+    /// A node's write to a field is outside the limits of what a checkpoint stores (nested
+    /// deeper than it could be read back); nothing of the step was saved.
+    #[error("the write of node `{node}` cannot be saved: {error}")]
+    Limit {
+        /// The node (`__input__` for an `invoke`'s input).
+        node: &'static str,
+        /// The limit it broke.
+        #[source]
+        error: crate::checkpoint::limits::LimitError,
+    },
     /// A setting is out of range.
     #[error("invalid graph setting: {0}")]
     Config(String),

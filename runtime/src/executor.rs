@@ -8,15 +8,16 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tracing::Instrument;
 
+use crate::checkpoint::limits;
 use crate::checkpoint::{
     self, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
     Checkpointer, NewCheckpoint, PendingWrite, PutMode, Source,
 };
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
-use crate::ids::{CheckpointId, TaskId, ThreadId};
+use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 use crate::node::{NodeContext, NodeError, NodeFn};
-use crate::state::{ChannelSet, State, StateUpdate};
+use crate::state::{ChannelSet, State, StateUpdate, Stored};
 
 /// Where a run persists: nowhere, or a checkpointer under a thread id.
 #[derive(Clone)]
@@ -42,10 +43,15 @@ pub(crate) struct ChannelChain {
     snapshot_bytes: usize,
     delta_bytes: usize,
     deltas: usize,
+    /// Read under an earlier name: the next checkpoint stores it again, as a snapshot under
+    /// its current name.
+    rewrite: bool,
 }
 
 /// The latest checkpoint of a run, as the executor keeps it between steps.
 struct Head<S> {
+    /// The ownership epoch this run writes with (`None` without a checkpointer).
+    epoch: Option<Epoch>,
     id: CheckpointId,
     step: i64,
     state: Arc<S>,
@@ -70,22 +76,26 @@ struct Finished<S: State> {
     writes: Vec<(usize, Vec<u8>)>,
 }
 
-pub(crate) struct Executor<'g, S: State> {
-    spec: &'g GraphSpec<S>,
+pub(crate) struct Executor<'g, S: State, D> {
+    spec: &'g GraphSpec<S, D>,
     persistence: Option<Persistence>,
     recursion_limit: usize,
+    /// What nodes and routes use; never persisted.
+    deps: Arc<D>,
 }
 
-impl<'g, S: State> Executor<'g, S> {
+impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     pub(crate) fn new(
-        spec: &'g GraphSpec<S>,
+        spec: &'g GraphSpec<S, D>,
         persistence: Option<Persistence>,
         recursion_limit: usize,
+        deps: Arc<D>,
     ) -> Self {
         Self {
             spec,
             persistence,
             recursion_limit,
+            deps,
         }
     }
 
@@ -95,7 +105,26 @@ impl<'g, S: State> Executor<'g, S> {
 
     /// Starts a run from START with `input` on top of the thread's latest state.
     pub(crate) async fn invoke(&self, input: S::Update) -> Result<S, GraphError> {
-        let previous = self.load_latest().await?;
+        let (epoch, previous) = self.claim_latest().await?;
+        self.start(epoch, previous, input).await
+    }
+
+    /// Starts the thread with `input` when it has no checkpoint, continues it when a run is
+    /// pending, and returns its final state when it already finished.
+    pub(crate) async fn start_or_resume(&self, input: S::Update) -> Result<S, GraphError> {
+        match self.claim_latest().await? {
+            (epoch, None) => self.start(epoch, None, input).await,
+            (_, Some(head)) if head.next.is_empty() => Ok(take_state(head.state)),
+            (_, Some(head)) => self.run(head).await,
+        }
+    }
+
+    async fn start(
+        &self,
+        epoch: Option<Epoch>,
+        previous: Option<Head<S>>,
+        input: S::Update,
+    ) -> Result<S, GraphError> {
         let (parent, step, state, chains) = match previous {
             Some(head) => (Some(head.id), head.step + 1, head.state, head.chains),
             None => (
@@ -107,7 +136,7 @@ impl<'g, S: State> Executor<'g, S> {
         };
         let id = CheckpointId::new();
         let writes = match &self.persistence {
-            Some(_) => encode_writes::<S>(&input, "__input__")?,
+            Some(_) => encode_writes::<S>(&input, INPUT)?,
             None => Vec::new(),
         };
         let finished = vec![Finished::<S> {
@@ -116,6 +145,7 @@ impl<'g, S: State> Executor<'g, S> {
             writes,
         }];
         let mut head = Head {
+            epoch,
             id,
             step,
             state,
@@ -126,7 +156,7 @@ impl<'g, S: State> Executor<'g, S> {
         };
         let writes = self.merge(&mut head, finished, step, id)?;
         let mut next: Vec<usize> = Vec::new();
-        follow(&self.spec.start, &head.state, &mut next);
+        follow(&self.spec.start, &head.state, &self.deps, &mut next);
         next.sort_unstable();
         next.dedup();
         head.next = next;
@@ -136,30 +166,36 @@ impl<'g, S: State> Executor<'g, S> {
 
     /// Continues the thread from its latest checkpoint.
     pub(crate) async fn resume(&self) -> Result<S, GraphError> {
-        match self.load_latest().await? {
-            Some(head) => self.run(head).await,
-            None => Err(GraphError::NothingToResume(
+        match self.claim_latest().await? {
+            (_, Some(head)) => self.run(head).await,
+            (_, None) => Err(GraphError::NothingToResume(
                 self.thread_id().expect("resume needs a thread"),
             )),
         }
     }
 
-    async fn load_latest(&self) -> Result<Option<Head<S>>, GraphError> {
+    /// Takes ownership of the thread, then reads its latest checkpoint: in that order, so a
+    /// write still in flight from an earlier owner (a killed process) is either visible to the
+    /// read or refused.
+    async fn claim_latest(&self) -> Result<(Option<Epoch>, Option<Head<S>>), GraphError> {
         let Some(p) = &self.persistence else {
-            return Ok(None);
+            return Ok((None, None));
         };
+        let epoch = p.saver.claim(&p.thread_id).await?;
         let Some(tuple) = p.saver.get(&p.thread_id, &p.ns, None).await? else {
-            return Ok(None);
+            return Ok((Some(epoch), None));
         };
-        self.restore(tuple).map(Some)
+        self.restore(tuple, epoch)
+            .map(|head| (Some(epoch), Some(head)))
     }
 
     /// Rebuilds the executor's view of a stored checkpoint.
-    fn restore(&self, tuple: CheckpointTuple) -> Result<Head<S>, GraphError> {
+    fn restore(&self, tuple: CheckpointTuple, epoch: Epoch) -> Result<Head<S>, GraphError> {
         let (state, chains) = restore_state::<S>(&tuple)?;
         let checkpoint = tuple.checkpoint;
         let next = scheduled(self.spec, &checkpoint)?;
         Ok(Head {
+            epoch: Some(epoch),
             id: checkpoint.id,
             step: checkpoint.metadata.step,
             state: Arc::new(state),
@@ -199,8 +235,7 @@ impl<'g, S: State> Executor<'g, S> {
             head.step = step;
             self.save(&head, Some(parent), Source::Loop, writes).await?;
         }
-        // Every task's snapshot is gone by now, so this takes the state without copying it.
-        Ok(Arc::try_unwrap(head.state).unwrap_or_else(|shared| (*shared).clone()))
+        Ok(take_state(head.state))
     }
 
     /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
@@ -229,6 +264,7 @@ impl<'g, S: State> Executor<'g, S> {
                 checkpoint_id: self.persistence.as_ref().map(|_| head.id),
                 step,
                 node: spec.name,
+                deps: Arc::clone(&self.deps),
             };
             // A step's only task needs no pending writes: the checkpoint that follows saves its
             // result. With siblings they protect its work when a sibling fails or the process
@@ -236,6 +272,7 @@ impl<'g, S: State> Executor<'g, S> {
             let shared_step = head.next.len() > 1;
             let persist = self.persistence.clone().zip(task_id).map(|(p, t)| SaveTo {
                 persistence: p,
+                epoch: head.epoch,
                 checkpoint: head.id,
                 task_id: t,
                 pending_writes: shared_step,
@@ -320,6 +357,11 @@ impl<'g, S: State> Executor<'g, S> {
             changed = changed.union(channels);
             written.push((f.node, channels));
         }
+        for (index, chain) in head.chains.iter().enumerate() {
+            if chain.rewrite {
+                changed.insert(index);
+            }
+        }
         let persist = self.persistence.is_some();
         let mut writes_by_channel: Vec<Vec<Vec<u8>>> = Vec::new();
         if persist {
@@ -392,11 +434,14 @@ impl<'g, S: State> Executor<'g, S> {
                             field: spec.name,
                             source,
                         })?;
+                limits::check_value(spec.name, &data)
+                    .map_err(|e| GraphError::Checkpoint(e.into()))?;
                 *chain = ChannelChain {
                     version: None,
                     snapshot_bytes: data.len(),
                     delta_bytes: 0,
                     deltas: 0,
+                    rewrite: false,
                 };
                 (BlobKind::Snapshot, data)
             }
@@ -458,13 +503,14 @@ impl<'g, S: State> Executor<'g, S> {
             checkpoint,
             blobs: writes.blobs,
             mode: PutMode::Advance,
+            epoch: head.epoch,
         };
         p.saver.put(new).await?;
         Ok(())
     }
 
     fn node_name(&self, node: usize) -> &'static str {
-        self.spec.nodes.get(node).map_or("__input__", |n| n.name)
+        self.spec.nodes.get(node).map_or(INPUT, |n| n.name)
     }
 
     /// The nodes the edges of the nodes that just ran lead to, given the merged state.
@@ -476,7 +522,7 @@ impl<'g, S: State> Executor<'g, S> {
     ) -> Vec<usize> {
         let mut next = Vec::new();
         for &node in ran {
-            follow(&self.spec.edges[node], state, &mut next);
+            follow(&self.spec.edges[node], state, &self.deps, &mut next);
             for join in self.spec.joins.iter().filter(|j| j.sources.contains(&node)) {
                 let seen = barriers.entry(join.key.clone()).or_default();
                 let name = self.spec.nodes[node].name;
@@ -499,10 +545,16 @@ impl<'g, S: State> Executor<'g, S> {
     }
 }
 
+/// The state out of its `Arc`: every task's snapshot is gone by the end of a run, so this
+/// takes it without copying.
+fn take_state<S: State>(state: Arc<S>) -> S {
+    Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone())
+}
+
 /// The indexes of the nodes `checkpoint` schedules; a name the graph does not have (the graph
 /// changed since the checkpoint was written) is an error naming it.
-pub(crate) fn scheduled<S: State>(
-    spec: &GraphSpec<S>,
+pub(crate) fn scheduled<S: State, D>(
+    spec: &GraphSpec<S, D>,
     checkpoint: &Checkpoint,
 ) -> Result<Vec<usize>, GraphError> {
     checkpoint
@@ -520,13 +572,13 @@ pub(crate) fn scheduled<S: State>(
 }
 
 /// Evaluates `edges` on `state`, adding the nodes they lead to.
-fn follow<S>(edges: &[Edge<S>], state: &S, next: &mut Vec<usize>) {
+fn follow<S, D>(edges: &[Edge<S, D>], state: &S, deps: &D, next: &mut Vec<usize>) {
     for edge in edges {
         let target = match edge {
             Edge::To(target) => *target,
-            Edge::Route { pick, .. } => pick(state),
+            Edge::Route { pick, .. } => pick(state, deps),
         };
-        if let Target::Node(node) = target {
+        if let Target::Node(node, _) = target {
             next.push(node);
         }
     }
@@ -537,9 +589,14 @@ enum TaskFailure {
     Graph(GraphError),
 }
 
+/// The name under which checkpoints record the writes of an `invoke`'s input.
+const INPUT: &str = "__input__";
+
 /// Where a task saves what it did.
 struct SaveTo {
     persistence: Persistence,
+    /// The run's ownership epoch.
+    epoch: Option<Epoch>,
     /// The checkpoint its step started from.
     checkpoint: CheckpointId,
     task_id: TaskId,
@@ -548,10 +605,10 @@ struct SaveTo {
 }
 
 /// Runs one node, then saves its writes (or its error) at once.
-async fn run_task<S: State>(
-    run: Arc<dyn NodeFn<S>>,
+async fn run_task<S: State, D: Send + Sync + 'static>(
+    run: Arc<dyn NodeFn<S, D>>,
     state: Arc<S>,
-    ctx: NodeContext,
+    ctx: NodeContext<D>,
     node: usize,
     persist: Option<SaveTo>,
 ) -> Result<Finished<S>, TaskFailure> {
@@ -560,6 +617,7 @@ async fn run_task<S: State>(
     let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
     let Some(SaveTo {
         persistence: p,
+        epoch,
         checkpoint,
         task_id,
         pending_writes,
@@ -605,7 +663,7 @@ async fn run_task<S: State>(
                 });
             }
             p.saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, saved)
+                .put_writes(&p.thread_id, &p.ns, checkpoint, saved, epoch)
                 .await
                 .map_err(|e| TaskFailure::Graph(e.into()))?;
             Ok(Finished {
@@ -625,7 +683,7 @@ async fn run_task<S: State>(
             // The node's error is what the caller needs; failing to record it is secondary.
             if let Err(e) = p
                 .saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, vec![record])
+                .put_writes(&p.thread_id, &p.ns, checkpoint, vec![record], epoch)
                 .await
             {
                 tracing::warn!(node = name, error = %e, "could not record the node's error");
@@ -653,13 +711,16 @@ fn encode_writes<S: State>(
         .channels()
         .iter()
         .map(|channel| {
+            let field = S::CHANNELS[channel].name;
             let bytes = update
                 .encode_write(channel)
                 .map_err(|source| GraphError::Encode {
                     node,
-                    field: S::CHANNELS[channel].name,
+                    field,
                     source,
                 })?;
+            limits::check_value(field, &bytes)
+                .map_err(|error| GraphError::Limit { node, error })?;
             Ok((channel, bytes))
         })
         .collect()
@@ -683,8 +744,17 @@ fn saved_task<S: State>(
         if write.channel == PendingWrite::NO_WRITES {
             continue;
         }
-        let Some(channel) = S::CHANNELS.iter().position(|c| c.name == write.channel) else {
-            continue;
+        let channel = match Stored::of::<S>(&write.channel) {
+            Stored::Current(channel) | Stored::Renamed(channel) => channel,
+            Stored::Removed => continue,
+            Stored::Unknown => {
+                return Some(Err(CheckpointError::UnknownChannel {
+                    thread_id: write_thread.clone(),
+                    checkpoint: write_checkpoint,
+                    channel: bounded(&write.channel),
+                }
+                .into()));
+            }
         };
         if let Err(source) = update.decode_write(channel, &write.value) {
             return Some(Err(CheckpointError::Decode {
@@ -704,28 +774,47 @@ fn saved_task<S: State>(
     }))
 }
 
-/// Rebuilds a state and its channel chains from a stored checkpoint.
+/// Rebuilds a state and its channel chains from a stored checkpoint. A stored channel the type
+/// does not know (and does not declare renamed or removed) is
+/// [`CheckpointError::UnknownChannel`]: reading on would drop its value.
 pub(crate) fn restore_state<S: State>(
     tuple: &CheckpointTuple,
 ) -> Result<(S, Vec<ChannelChain>), CheckpointError> {
     let checkpoint = &tuple.checkpoint;
+    // Where each channel is stored: under its name, or an earlier one.
+    let mut stored_as: Vec<Option<(&str, CheckpointId, bool)>> = vec![None; S::CHANNELS.len()];
+    for (name, version) in &checkpoint.channel_versions {
+        match Stored::of::<S>(name) {
+            Stored::Current(index) => stored_as[index] = Some((name, *version, false)),
+            Stored::Renamed(index) => {
+                stored_as[index].get_or_insert((name, *version, true));
+            }
+            Stored::Removed => {}
+            Stored::Unknown => {
+                return Err(CheckpointError::UnknownChannel {
+                    thread_id: checkpoint.thread_id.clone(),
+                    checkpoint: checkpoint.id,
+                    channel: bounded(name),
+                });
+            }
+        }
+    }
     let mut state = S::default();
     let mut chains = vec![ChannelChain::default(); S::CHANNELS.len()];
     for (index, spec) in S::CHANNELS.iter().enumerate() {
-        let Some(version) = checkpoint.channel_versions.get(spec.name) else {
+        let Some((name, version, renamed)) = stored_as[index] else {
             continue;
         };
         let blobs = tuple
             .channels
-            .get(spec.name)
+            .get(name)
             .map(Vec::as_slice)
             .unwrap_or_default();
         let corrupt =
             |detail: String| CheckpointError::corrupt(&checkpoint.thread_id, checkpoint.id, detail);
-        if blobs.last().map(|b| b.version) != Some(*version) {
+        if blobs.last().map(|b| b.version) != Some(version) {
             return Err(corrupt(format!(
-                "channel `{}` has no value at version {version}",
-                spec.name
+                "channel `{name}` has no value at version {version}"
             )));
         }
         let (snapshot, deltas) = match blobs.split_first() {
@@ -734,8 +823,7 @@ pub(crate) fn restore_state<S: State>(
         };
         if deltas.iter().any(|b| b.kind == BlobKind::Snapshot) {
             return Err(corrupt(format!(
-                "channel `{}` has a snapshot inside its delta chain",
-                spec.name
+                "channel `{name}` has a snapshot inside its delta chain"
             )));
         }
         let delta_data: Vec<&[u8]> = deltas.iter().map(|b| b.data.as_slice()).collect();
@@ -747,12 +835,29 @@ pub(crate) fn restore_state<S: State>(
                 channel: spec.name.to_owned(),
                 source,
             })?;
-        chains[index] = ChannelChain {
-            version: Some(*version),
-            snapshot_bytes: snapshot.map_or(0, |b| b.data.len()),
-            delta_bytes: delta_data.iter().map(|d| d.len()).sum(),
-            deltas: delta_data.len(),
+        chains[index] = if renamed {
+            // Its blobs are stored under the old name; the next checkpoint writes it anew.
+            ChannelChain {
+                rewrite: true,
+                ..ChannelChain::default()
+            }
+        } else {
+            ChannelChain {
+                version: Some(version),
+                snapshot_bytes: snapshot.map_or(0, |b| b.data.len()),
+                delta_bytes: delta_data.iter().map(|d| d.len()).sum(),
+                deltas: delta_data.len(),
+                rewrite: false,
+            }
         };
     }
     Ok((state, chains))
+}
+
+/// A stored name as an error message may quote it: at most 64 characters.
+fn bounded(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_owned(),
+    }
 }

@@ -7,25 +7,42 @@ use std::sync::Arc;
 use crate::node::NodeFn;
 use crate::state::State;
 
-/// Where an edge leads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where an edge leads. It prints as the node's name (or `END`), as everywhere a person reads
+/// node names.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// The node with this index.
-    Node(usize),
+    /// The node with this index and name.
+    Node(usize, &'static str),
     /// The end of the graph.
     End,
 }
 
-/// An edge leaving a node (or START).
-pub enum Edge<S> {
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Node(_, name) => f.write_str(name),
+            Target::End => f.write_str("END"),
+        }
+    }
+}
+
+impl Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// An edge leaving a node (or START), in a graph over state `S` with dependencies `D`.
+pub enum Edge<S, D = ()> {
     /// Always go to the target.
     To(Target),
-    /// Ask a routing function, which maps the merged state to one target.
+    /// Ask a routing function, which maps the merged state (and the dependencies) to one
+    /// target.
     Route {
         /// The routing function's name.
         name: &'static str,
         /// The routing function with its table applied.
-        pick: fn(&S) -> Target,
+        pick: fn(&S, &D) -> Target,
     },
 }
 
@@ -41,28 +58,28 @@ pub struct Join {
 }
 
 /// A node: its name and its function.
-pub struct NodeSpec<S: State> {
+pub struct NodeSpec<S: State, D = ()> {
     /// The name, as written in the graph.
     pub name: &'static str,
     /// The function.
-    pub run: Arc<dyn NodeFn<S>>,
+    pub run: Arc<dyn NodeFn<S, D>>,
 }
 
-/// A whole graph over state `S`.
-pub struct GraphSpec<S: State> {
+/// A whole graph over state `S` with dependencies `D`.
+pub struct GraphSpec<S: State, D = ()> {
     /// The graph's name (its module's name).
     pub name: &'static str,
     /// The nodes; a node's index is its position here.
-    pub nodes: Vec<NodeSpec<S>>,
+    pub nodes: Vec<NodeSpec<S, D>>,
     /// The edges leaving START.
-    pub start: Vec<Edge<S>>,
+    pub start: Vec<Edge<S, D>>,
     /// The edges leaving each node, by node index.
-    pub edges: Vec<Vec<Edge<S>>>,
+    pub edges: Vec<Vec<Edge<S, D>>>,
     /// The fan-ins.
     pub joins: Vec<Join>,
 }
 
-impl<S: State> GraphSpec<S> {
+impl<S: State, D> GraphSpec<S, D> {
     /// An empty graph named `name`.
     pub fn new(name: &'static str) -> Self {
         Self {
@@ -75,14 +92,14 @@ impl<S: State> GraphSpec<S> {
     }
 
     /// Adds a node; nodes must be added in the order of their indexes.
-    pub fn node(mut self, name: &'static str, run: Arc<dyn NodeFn<S>>) -> Self {
+    pub fn node(mut self, name: &'static str, run: Arc<dyn NodeFn<S, D>>) -> Self {
         self.nodes.push(NodeSpec { name, run });
         self.edges.push(Vec::new());
         self
     }
 
     /// Adds an edge leaving `from` (`None` is START).
-    pub fn edge(mut self, from: Option<usize>, edge: Edge<S>) -> Self {
+    pub fn edge(mut self, from: Option<usize>, edge: Edge<S, D>) -> Self {
         match from {
             None => self.start.push(edge),
             Some(node) => self.edges[node].push(edge),
@@ -111,7 +128,10 @@ impl<S: State> GraphSpec<S> {
 
 /// The node enum `#[graph]` generates (`research::Node::Review`): names a node wherever the
 /// API takes one, so a misspelt node is a compile error.
-pub trait NodeId: Copy + Eq + Hash + Debug + Send + Sync + 'static {
+///
+/// It prints (`{}` and `{:?}`) as the node's name as written in the graph — `handle_revision`,
+/// not `HandleRevision` — the spelling checkpoints, metadata and errors use.
+pub trait NodeId: Copy + Eq + Hash + Debug + std::fmt::Display + Send + Sync + 'static {
     /// Every node, in declaration order.
     const ALL: &'static [Self];
     /// The node's name as written in the graph.
@@ -120,12 +140,20 @@ pub trait NodeId: Copy + Eq + Hash + Debug + Send + Sync + 'static {
     fn index(self) -> usize;
 }
 
-/// A graph declared with `#[graph]`: its state, its node enum and its shape.
+/// A graph declared with `#[graph]`: its state, its dependencies, its node enum and its shape.
 pub trait GraphDef: Send + Sync + 'static {
     /// The state type.
     type State: State;
+    /// The dependencies nodes and routes may use (`#[graph(deps = …)]`; `()` without).
+    type Deps: Send + Sync + 'static;
     /// The node enum.
     type Node: NodeId;
+    /// The graph drawn as a Mermaid flowchart (made at compile time): START, END, every node,
+    /// every edge, every route's arms as dashed edges labelled with their variants, and every
+    /// join as a junction its sources lead into.
+    const MERMAID: &'static str;
+    /// The same drawing as Graphviz DOT (`dot -Tsvg`).
+    const DOT: &'static str;
     /// Builds the graph.
-    fn spec() -> GraphSpec<Self::State>;
+    fn spec() -> GraphSpec<Self::State, Self::Deps>;
 }

@@ -105,6 +105,40 @@ impl FromStr for CheckpointId {
     }
 }
 
+/// A run's ownership of a thread, from [`Checkpointer::claim`](crate::Checkpointer::claim):
+/// every write the run makes carries it, and the store refuses writes whose epoch is no longer
+/// the thread's (a fencing token). Later claims have greater epochs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Epoch(i64);
+
+impl Epoch {
+    /// The epoch a claim takes after `previous`: greater than it, and at least the current time
+    /// in microseconds, so epochs keep growing even when the record of the previous one was
+    /// deleted with its thread.
+    pub fn next_after(previous: Option<Epoch>) -> Self {
+        let now = crate::checkpoint::to_micros(std::time::SystemTime::now());
+        let after = previous.map_or(i64::MIN, |p| p.0.saturating_add(1));
+        Self(now.max(after))
+    }
+
+    /// The epoch as stored.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// An epoch read back from storage.
+    pub fn from_i64(epoch: i64) -> Self {
+        Self(epoch)
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// The id of one task: one node run within one step.
 ///
 /// Derived from the checkpoint the step starts from, the namespace, the step and the node, so

@@ -12,6 +12,7 @@ mod graph;
 mod ids;
 mod node;
 mod reducer;
+mod reducer_fn;
 mod state;
 mod thread;
 
@@ -20,6 +21,7 @@ pub mod __private;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use checkpoint::limits;
 pub use checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
     Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, PendingWrite, Prune, PutMode,
@@ -28,7 +30,7 @@ pub use checkpoint::{
 pub use compiled::{Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral};
 pub use error::GraphError;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
-pub use ids::{CheckpointId, TaskId, ThreadId};
+pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,

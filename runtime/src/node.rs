@@ -14,19 +14,23 @@ pub type NodeError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// What a node returns: the partial update it makes to the state, or an error.
 pub type NodeResult<S> = Result<<S as State>::Update, NodeError>;
 
-/// What a running node may know about where it runs: the thread, the step, its own name.
+/// What a running node may know about where it runs — the thread, the step, its own name —
+/// and the graph's dependencies.
 ///
 /// A node takes it as an optional second argument:
-/// `async fn review(s: &ResearchState, ctx: &NodeContext) -> NodeResult<ResearchState>`.
-#[derive(Debug, Clone)]
-pub struct NodeContext {
+/// `async fn review(s: &ResearchState, ctx: &NodeContext) -> NodeResult<ResearchState>`. In a
+/// graph declared with dependencies (`#[graph(state = S, deps = Deps)]`) it is
+/// `&NodeContext<Deps>`, and [`NodeContext::deps`] hands out the LLM client, pool or channel
+/// the graph was compiled with.
+pub struct NodeContext<D = ()> {
     pub(crate) thread_id: Option<ThreadId>,
     pub(crate) checkpoint_id: Option<CheckpointId>,
     pub(crate) step: i64,
     pub(crate) node: &'static str,
+    pub(crate) deps: Arc<D>,
 }
 
-impl NodeContext {
+impl<D> NodeContext<D> {
     /// The thread this run belongs to, or `None` for a graph compiled without a checkpointer.
     pub fn thread_id(&self) -> Option<&ThreadId> {
         self.thread_id.as_ref()
@@ -46,91 +50,151 @@ impl NodeContext {
     pub fn node(&self) -> &'static str {
         self.node
     }
+
+    /// The graph's dependencies, as given to `graph(deps)` or to
+    /// [`Thread::with_deps`](crate::Thread::with_deps). Never persisted.
+    pub fn deps(&self) -> &D {
+        &self.deps
+    }
+}
+
+impl<D> Clone for NodeContext<D> {
+    fn clone(&self) -> Self {
+        Self {
+            thread_id: self.thread_id.clone(),
+            checkpoint_id: self.checkpoint_id,
+            step: self.step,
+            node: self.node,
+            deps: Arc::clone(&self.deps),
+        }
+    }
+}
+
+impl<D> std::fmt::Debug for NodeContext<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeContext")
+            .field("thread_id", &self.thread_id)
+            .field("checkpoint_id", &self.checkpoint_id)
+            .field("step", &self.step)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A boxed node future.
 pub type NodeFuture<S> = Pin<Box<dyn Future<Output = NodeResult<S>> + Send + 'static>>;
 
 /// A node as the runtime holds it: called with a shared snapshot of the state.
-pub trait NodeFn<S: State>: Send + Sync + 'static {
+pub trait NodeFn<S: State, D>: Send + Sync + 'static {
     /// Runs the node on `state`.
-    fn call(&self, state: Arc<S>, ctx: NodeContext) -> NodeFuture<S>;
+    fn call(&self, state: Arc<S>, ctx: NodeContext<D>) -> NodeFuture<S>;
 }
 
-/// An `async fn(&S) -> NodeResult<S>`; implemented for every such function.
+/// An `async fn(&S) -> Result<S::Update, E>`; implemented for every such function whose error
+/// converts into a [`NodeError`] (any `std::error::Error + Send + Sync + 'static`, a `String`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a node of a graph over `{S}`",
     label = "a node must be `async fn(&{S}) -> NodeResult<{S}>`",
-    note = "a node takes the state by reference and returns `NodeResult<{S}>`; it may take `&NodeContext` as a second argument"
+    note = "a node takes the state by reference and returns `NodeResult<{S}>` (or `Result<{S}Update, E>` with your own error type `E`); it may take `&NodeContext` as a second argument"
 )]
 pub trait StateNode<'a, S: State>: Send + Sync + 'static {
+    /// The node's error.
+    type Error: Into<NodeError>;
     /// The node's future.
-    type Future: Future<Output = NodeResult<S>> + Send + 'a;
+    type Future: Future<Output = Result<S::Update, Self::Error>> + Send + 'a;
     /// Calls the node.
     fn call(&self, state: &'a S) -> Self::Future;
 }
 
-impl<'a, S, F, Fut> StateNode<'a, S> for F
+impl<'a, S, F, Fut, E> StateNode<'a, S> for F
 where
     S: State,
     F: Fn(&'a S) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = NodeResult<S>> + Send + 'a,
+    Fut: Future<Output = Result<S::Update, E>> + Send + 'a,
+    E: Into<NodeError>,
 {
+    type Error = E;
     type Future = Fut;
     fn call(&self, state: &'a S) -> Fut {
         self(state)
     }
 }
 
-/// An `async fn(&S, &NodeContext) -> NodeResult<S>`; implemented for every such function.
+/// An `async fn(&S, &NodeContext<D>) -> Result<S::Update, E>`; implemented for every such
+/// function.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a node of a graph over `{S}`",
-    label = "a node with a context must be `async fn(&{S}, &NodeContext) -> NodeResult<{S}>`",
-    note = "a node takes the state by reference and returns `NodeResult<{S}>`"
+    message = "`{Self}` is not a node of a graph over `{S}` with dependencies `{D}`",
+    label = "a node with a context must be `async fn(&{S}, &NodeContext<{D}>) -> NodeResult<{S}>`",
+    note = "the context's type parameter is the graph's `deps` type (`()` when it declares none)"
 )]
-pub trait ContextNode<'a, S: State>: Send + Sync + 'static {
+pub trait ContextNode<'a, S: State, D: 'a>: Send + Sync + 'static {
+    /// The node's error.
+    type Error: Into<NodeError>;
     /// The node's future.
-    type Future: Future<Output = NodeResult<S>> + Send + 'a;
+    type Future: Future<Output = Result<S::Update, Self::Error>> + Send + 'a;
     /// Calls the node.
-    fn call(&self, state: &'a S, ctx: &'a NodeContext) -> Self::Future;
+    fn call(&self, state: &'a S, ctx: &'a NodeContext<D>) -> Self::Future;
 }
 
-impl<'a, S, F, Fut> ContextNode<'a, S> for F
+impl<'a, S, D, F, Fut, E> ContextNode<'a, S, D> for F
 where
     S: State,
-    F: Fn(&'a S, &'a NodeContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = NodeResult<S>> + Send + 'a,
+    D: 'a,
+    F: Fn(&'a S, &'a NodeContext<D>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<S::Update, E>> + Send + 'a,
+    E: Into<NodeError>,
 {
+    type Error = E;
     type Future = Fut;
-    fn call(&self, state: &'a S, ctx: &'a NodeContext) -> Fut {
+    fn call(&self, state: &'a S, ctx: &'a NodeContext<D>) -> Fut {
         self(state, ctx)
     }
 }
 
 struct Plain<F>(F);
 
-impl<S: State, F: for<'a> StateNode<'a, S>> NodeFn<S> for Plain<Arc<F>> {
-    fn call(&self, state: Arc<S>, _ctx: NodeContext) -> NodeFuture<S> {
+impl<S, D, F> NodeFn<S, D> for Plain<Arc<F>>
+where
+    S: State,
+    D: Send + Sync + 'static,
+    F: for<'a> StateNode<'a, S>,
+{
+    fn call(&self, state: Arc<S>, _ctx: NodeContext<D>) -> NodeFuture<S> {
         let f = Arc::clone(&self.0);
-        Box::pin(async move { f.call(&state).await })
+        Box::pin(async move { f.call(&state).await.map_err(Into::into) })
     }
 }
 
 struct WithContext<F>(F);
 
-impl<S: State, F: for<'a> ContextNode<'a, S>> NodeFn<S> for WithContext<Arc<F>> {
-    fn call(&self, state: Arc<S>, ctx: NodeContext) -> NodeFuture<S> {
+impl<S, D, F> NodeFn<S, D> for WithContext<Arc<F>>
+where
+    S: State,
+    D: Send + Sync + 'static,
+    F: for<'a> ContextNode<'a, S, D>,
+{
+    fn call(&self, state: Arc<S>, ctx: NodeContext<D>) -> NodeFuture<S> {
         let f = Arc::clone(&self.0);
-        Box::pin(async move { f.call(&state, &ctx).await })
+        Box::pin(async move { f.call(&state, &ctx).await.map_err(Into::into) })
     }
 }
 
-/// Wraps `async fn(&S) -> NodeResult<S>` for the runtime.
-pub fn node<S: State, F: for<'a> StateNode<'a, S>>(f: F) -> Arc<dyn NodeFn<S>> {
+/// Wraps `async fn(&S) -> Result<S::Update, E>` for the runtime.
+pub fn node<S, D, F>(f: F) -> Arc<dyn NodeFn<S, D>>
+where
+    S: State,
+    D: Send + Sync + 'static,
+    F: for<'a> StateNode<'a, S>,
+{
     Arc::new(Plain(Arc::new(f)))
 }
 
-/// Wraps `async fn(&S, &NodeContext) -> NodeResult<S>` for the runtime.
-pub fn node_with_context<S: State, F: for<'a> ContextNode<'a, S>>(f: F) -> Arc<dyn NodeFn<S>> {
+/// Wraps `async fn(&S, &NodeContext<D>) -> Result<S::Update, E>` for the runtime.
+pub fn node_with_context<S, D, F>(f: F) -> Arc<dyn NodeFn<S, D>>
+where
+    S: State,
+    D: Send + Sync + 'static,
+    F: for<'a> ContextNode<'a, S, D>,
+{
     Arc::new(WithContext(Arc::new(f)))
 }

@@ -43,24 +43,38 @@ pub struct Append;
     label = "`append` does not fit `{Self}`",
     note = "use `append` on a `Vec<_>` or `VecDeque<_>`; for a number use `add`, for a map use `merge`"
 )]
-pub trait Appendable: Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static {
+pub trait Appendable:
+    Serialize + DeserializeOwned + Clone + Debug + Default + Send + Sync + 'static
+{
+    /// One item of the collection.
+    type Item;
     /// Adds `items` at the end.
     fn append_all(&mut self, items: Self);
+    /// Adds one item at the end.
+    fn push_one(&mut self, item: Self::Item);
 }
 
 impl<T: Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static> Appendable
     for Vec<T>
 {
+    type Item = T;
     fn append_all(&mut self, mut items: Self) {
         self.append(&mut items);
+    }
+    fn push_one(&mut self, item: T) {
+        self.push(item);
     }
 }
 
 impl<T: Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static> Appendable
     for VecDeque<T>
 {
+    type Item = T;
     fn append_all(&mut self, mut items: Self) {
         self.append(&mut items);
+    }
+    fn push_one(&mut self, item: T) {
+        self.push_back(item);
     }
 }
 

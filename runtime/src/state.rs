@@ -15,6 +15,40 @@ pub struct ChannelSpec {
     pub reducer: Option<&'static str>,
     /// Whether the reducer's inputs can be stored as deltas instead of the whole value.
     pub delta: bool,
+    /// Earlier names of the field (`#[state(renamed_from = "old")]`): a checkpoint that stores
+    /// the channel under one of them is read into this field.
+    pub renamed_from: &'static [&'static str],
+}
+
+/// What a stored channel name is to state type `S`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// The channel with this index, under its current name.
+    Current(usize),
+    /// The channel with this index, under an earlier name.
+    Renamed(usize),
+    /// A channel the type declares removed: its value is dropped on purpose.
+    Removed,
+    /// A channel the type knows nothing of.
+    Unknown,
+}
+
+impl Stored {
+    /// What `name`, stored in a checkpoint, is to `S`.
+    pub(crate) fn of<S: State>(name: &str) -> Self {
+        if let Some(index) = S::CHANNELS.iter().position(|c| c.name == name) {
+            Stored::Current(index)
+        } else if let Some(index) = S::CHANNELS
+            .iter()
+            .position(|c| c.renamed_from.contains(&name))
+        {
+            Stored::Renamed(index)
+        } else if S::REMOVED.contains(&name) {
+            Stored::Removed
+        } else {
+            Stored::Unknown
+        }
+    }
 }
 
 /// A set of channels, by index into [`State::CHANNELS`].
@@ -73,7 +107,14 @@ impl ChannelSet {
 ///
 /// Implemented by `#[derive(State)]`; write it by hand only for a state the derive cannot
 /// express. Adding a field later keeps old checkpoints readable: a channel a checkpoint does not
-/// hold keeps its value from `Default`.
+/// hold keeps its value from `Default`. Renaming or removing a field must be declared
+/// ([`ChannelSpec::renamed_from`], [`State::REMOVED`]): a stored channel the type does not know
+/// is an error, never silently dropped.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a graph state",
+    label = "not a state: derive it with `#[derive(State)]`",
+    note = "a graph's state is a struct with named fields and `#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]`"
+)]
 pub trait State:
     Clone + Default + Debug + Send + Sync + Serialize + DeserializeOwned + 'static
 {
@@ -82,6 +123,10 @@ pub trait State:
 
     /// The channels, in field order.
     const CHANNELS: &'static [ChannelSpec];
+
+    /// Channels earlier versions of the type had and this one dropped on purpose
+    /// (`#[state(removed("draft"))]`): their stored values are ignored.
+    const REMOVED: &'static [&'static str] = &[];
 
     /// Merges one update into the state, channel by channel, through each channel's reducer.
     fn apply(&mut self, update: Self::Update);

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::checkpoint::{
     CheckpointError, CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
-    PutMode, Source,
+    PutMode, Source, limits,
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
@@ -23,6 +23,7 @@ pub struct Thread<G: GraphDef> {
     id: ThreadId,
     recursion_limit: usize,
     metadata: serde_json::Map<String, serde_json::Value>,
+    deps: Arc<G::Deps>,
 }
 
 impl<G: GraphDef> Clone for Thread<G> {
@@ -32,6 +33,7 @@ impl<G: GraphDef> Clone for Thread<G> {
             id: self.id.clone(),
             recursion_limit: self.recursion_limit,
             metadata: self.metadata.clone(),
+            deps: Arc::clone(&self.deps),
         }
     }
 }
@@ -39,11 +41,13 @@ impl<G: GraphDef> Clone for Thread<G> {
 impl<G: GraphDef> Thread<G> {
     pub(crate) fn new(inner: Arc<Inner<G>>, id: ThreadId) -> Self {
         let recursion_limit = inner.recursion_limit;
+        let deps = Arc::clone(&inner.deps);
         Self {
             inner,
             id,
             recursion_limit,
             metadata: serde_json::Map::new(),
+            deps,
         }
     }
 
@@ -55,6 +59,14 @@ impl<G: GraphDef> Thread<G> {
     /// This handle with another recursion limit, for example to resume a run that hit it.
     pub fn recursion_limit(mut self, limit: usize) -> Self {
         self.recursion_limit = limit;
+        self
+    }
+
+    /// This handle with its own dependencies, in place of the ones the graph was compiled with
+    /// (a per-tenant client, a test double). Dependencies are never persisted: a resume uses
+    /// whatever the handle that resumes holds.
+    pub fn with_deps(mut self, deps: impl Into<Arc<G::Deps>>) -> Self {
+        self.deps = deps.into();
         self
     }
 
@@ -75,7 +87,9 @@ impl<G: GraphDef> Thread<G> {
     /// checkpoints stay in the history. This is the deliberate way to go back; a run that
     /// finds the thread advanced behind its back fails with a conflict instead.
     pub async fn fork(&self, id: CheckpointId) -> Result<CheckpointId, GraphError> {
+        self.check_inputs()?;
         let saver = self.saver();
+        let epoch = saver.claim(&self.id).await?;
         let Some(base) = saver.get(&self.id, "", Some(id)).await? else {
             return Err(CheckpointError::MissingParent {
                 thread_id: self.id.clone(),
@@ -96,9 +110,22 @@ impl<G: GraphDef> Thread<G> {
                 checkpoint,
                 blobs: Vec::new(),
                 mode: PutMode::Fork,
+                epoch: Some(epoch),
             })
             .await?;
         Ok(fork)
+    }
+
+    /// Refuses a thread id outside the contract's limits before any backend sees it.
+    fn check_id(&self) -> Result<(), GraphError> {
+        limits::check_thread_id(&self.id).map_err(|e| CheckpointError::from(e).into())
+    }
+
+    /// Refuses a thread id or user metadata outside the contract's limits before any backend
+    /// sees them.
+    fn check_inputs(&self) -> Result<(), GraphError> {
+        self.check_id()?;
+        Ok(limits::check_user_metadata(&self.metadata)?)
     }
 
     fn saver(&self) -> &Arc<dyn Checkpointer> {
@@ -108,8 +135,9 @@ impl<G: GraphDef> Thread<G> {
             .expect("a thread belongs to a durable graph")
     }
 
-    fn executor(&self) -> Result<Executor<'_, G::State>, GraphError> {
+    fn executor(&self) -> Result<Executor<'_, G::State, G::Deps>, GraphError> {
         check_limit(self.recursion_limit)?;
+        self.check_inputs()?;
         let persistence = Persistence {
             saver: Arc::clone(self.saver()),
             thread_id: self.id.clone(),
@@ -120,11 +148,16 @@ impl<G: GraphDef> Thread<G> {
             &self.inner.spec,
             Some(persistence),
             self.recursion_limit,
+            Arc::clone(&self.deps),
         ))
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default
     /// one), then the graph runs until END. Returns the final state.
+    ///
+    /// Use it for each new input of a thread that lives across runs: the next message of a
+    /// conversation, the next request of a session. To run a job exactly once, whatever
+    /// happened to an earlier attempt, use [`Thread::start_or_resume`].
     pub async fn invoke(&self, input: <G::State as State>::Update) -> Result<G::State, GraphError> {
         self.executor()?.invoke(input).await
     }
@@ -135,9 +168,37 @@ impl<G: GraphDef> Thread<G> {
         self.executor()?.resume().await
     }
 
+    /// Runs the thread to END once, whatever state an earlier attempt left it in: a thread with
+    /// no checkpoint starts with `input`; a thread whose run is pending (a crash, a node error,
+    /// the recursion limit) continues without it, as [`Thread::resume`] does; a finished
+    /// thread returns its final state without running anything.
+    ///
+    /// This is the call for a job worker that may be restarted: the same job id always leads
+    /// to one completed run. For a new input on a thread that already finished (the next turn
+    /// of a conversation), use [`Thread::invoke`].
+    pub async fn start_or_resume(
+        &self,
+        input: <G::State as State>::Update,
+    ) -> Result<G::State, GraphError> {
+        self.executor()?.start_or_resume(input).await
+    }
+
     /// The thread's latest state, or `None` if it has no checkpoint.
     pub async fn state(&self) -> Result<Option<StateSnapshot<G>>, GraphError> {
-        match self.saver().get(&self.id, "", None).await? {
+        self.snapshot(None).await
+    }
+
+    /// The thread's state at checkpoint `id`, or `None` if the thread has no such checkpoint.
+    pub async fn state_at(&self, id: CheckpointId) -> Result<Option<StateSnapshot<G>>, GraphError> {
+        self.snapshot(Some(id)).await
+    }
+
+    async fn snapshot(
+        &self,
+        id: Option<CheckpointId>,
+    ) -> Result<Option<StateSnapshot<G>>, GraphError> {
+        self.check_id()?;
+        match self.saver().get(&self.id, "", id).await? {
             Some(tuple) => Ok(Some(StateSnapshot::from_tuple(&self.inner.spec, tuple)?)),
             None => Ok(None),
         }
@@ -186,6 +247,7 @@ impl<'t, G: GraphDef> IntoFuture for History<'t, G> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
+            self.thread.check_id()?;
             let tuples = self.thread.saver().list(&self.query).await?;
             let spec = &self.thread.inner.spec;
             tuples
@@ -225,7 +287,10 @@ impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
 }
 
 impl<G: GraphDef> StateSnapshot<G> {
-    fn from_tuple(spec: &GraphSpec<G::State>, tuple: CheckpointTuple) -> Result<Self, GraphError> {
+    fn from_tuple(
+        spec: &GraphSpec<G::State, G::Deps>,
+        tuple: CheckpointTuple,
+    ) -> Result<Self, GraphError> {
         let (values, _) = restore_state::<G::State>(&tuple)?;
         let checkpoint = tuple.checkpoint;
         let mut next = Vec::new();

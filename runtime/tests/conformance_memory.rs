@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use stategraph_runtime::testing::{CASES, Report, block_on, run_all};
 use stategraph_runtime::{
-    BlobKind, CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, ListQuery, MemorySaver,
-    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadId, ThreadInfo, ThreadQuery, from_micros,
-    to_micros,
+    BlobKind, CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery,
+    MemorySaver, NewCheckpoint, PendingWrite, Prune, PutMode, ThreadId, ThreadInfo, ThreadQuery,
+    from_micros, to_micros,
 };
 
 stategraph_runtime::checkpointer_conformance!(async { MemorySaver::new() });
@@ -53,6 +53,7 @@ enum Bug {
     ThreadsIgnoreStatus,
     CopyDropsNamespaces,
     DeleteKeepsChildNamespaces,
+    IgnoresEpochs,
 }
 
 /// MemorySaver with one bug.
@@ -137,8 +138,13 @@ impl Checkpointer for Mutant {
         self.inner.list(&query).await
     }
 
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        self.inner.claim(thread_id).await
+    }
+
     async fn put(&self, mut new: NewCheckpoint) -> Result<(), CheckpointError> {
         match self.bug {
+            Bug::IgnoresEpochs => new.epoch = None,
             Bug::NoConflictCheck if new.mode == PutMode::Advance => {
                 let exists = match new.checkpoint.parent_id {
                     Some(parent) => self
@@ -168,8 +174,11 @@ impl Checkpointer for Mutant {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
-        self.inner.put_writes(thread_id, ns, id, writes).await
+        self.inner
+            .put_writes(thread_id, ns, id, writes, epoch)
+            .await
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
@@ -256,6 +265,7 @@ fn rebuild(tuple: &CheckpointTuple, all_blobs: bool) -> NewCheckpoint {
             .cloned()
             .collect(),
         mode: PutMode::Fork,
+        epoch: None,
     }
 }
 
@@ -265,7 +275,13 @@ async fn put_back_writes(
 ) -> Result<(), CheckpointError> {
     let c = &tuple.checkpoint;
     saver
-        .put_writes(&c.thread_id, &c.ns, c.id, tuple.pending_writes.clone())
+        .put_writes(
+            &c.thread_id,
+            &c.ns,
+            c.id,
+            tuple.pending_writes.clone(),
+            None,
+        )
         .await
 }
 
@@ -332,6 +348,15 @@ fn the_kit_catches_broken_savers() {
         (
             Bug::DeleteKeepsChildNamespaces,
             &["delete::removes_all_namespaces"],
+        ),
+        (
+            Bug::IgnoresEpochs,
+            &[
+                "fencing::stale_epoch_is_fenced_and_stores_nothing",
+                "fencing::unclaimed_thread_refuses_epochs",
+                "fencing::delete_forgets_the_owner",
+                "fencing::copy_does_not_carry_the_owner",
+            ],
         ),
     ];
     for (bug, cases) in expectations {

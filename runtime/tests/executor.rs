@@ -17,6 +17,11 @@ enum N {
     Right,
     Summarize,
 }
+impl std::fmt::Display for N {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 impl NodeId for N {
     const ALL: &'static [Self] = &[N::Incr, N::Left, N::Right, N::Summarize];
     fn name(self) -> &'static str {
@@ -38,7 +43,10 @@ macro_rules! graph {
         struct $name;
         impl GraphDef for $name {
             type State = Counter;
+            type Deps = ();
             type Node = N;
+            const MERMAID: &'static str = "";
+            const DOT: &'static str = "";
             fn spec() -> GraphSpec<Counter> {
                 $build
             }
@@ -68,11 +76,11 @@ async fn summarize(s: &Counter) -> NodeResult<Counter> {
     Ok(CounterUpdate::default().replace_log(vec![format!("{} lines", s.log.len())]))
 }
 
-fn loop_until(s: &Counter) -> Target {
+fn loop_until(s: &Counter, _: &()) -> Target {
     if s.count >= 5 {
         Target::End
     } else {
-        Target::Node(0)
+        Target::Node(0, "incr")
     }
 }
 
@@ -80,7 +88,7 @@ graph!(
     Loop,
     GraphSpec::new("loop")
         .node("incr", node::node(incr))
-        .edge(None, Edge::To(Target::Node(0)))
+        .edge(None, Edge::To(Target::Node(0, "incr")))
         .edge(
             Some(0),
             Edge::Route {
@@ -90,8 +98,8 @@ graph!(
         )
 );
 
-fn saver_graph<G: GraphDef>(saver: Arc<MemorySaver>) -> CompiledGraph<G, Durable> {
-    Builder::<G>::new().checkpointer(saver).compile().unwrap()
+fn saver_graph<G: GraphDef<Deps = ()>>(saver: Arc<MemorySaver>) -> CompiledGraph<G, Durable> {
+    Builder::<G>::new(()).checkpointer(saver).compile().unwrap()
 }
 
 mod node {
@@ -147,7 +155,7 @@ async fn a_loop_runs_to_end_and_keeps_every_step() {
 
 #[tokio::test]
 async fn an_ephemeral_graph_matches_a_durable_one() {
-    let graph = Builder::<Loop>::new().compile().unwrap();
+    let graph = Builder::<Loop>::new(()).compile().unwrap();
     let out = graph
         .invoke(CounterUpdate::default().count(2))
         .await
@@ -162,9 +170,9 @@ graph!(
         .node("left", node::node(left))
         .node("right", node::node(slow_right))
         .node("summarize", node::node(summarize))
-        .edge(None, Edge::To(Target::Node(0)))
-        .edge(Some(0), Edge::To(Target::Node(2)))
-        .edge(Some(0), Edge::To(Target::Node(1)))
+        .edge(None, Edge::To(Target::Node(0, "incr")))
+        .edge(Some(0), Edge::To(Target::Node(2, "right")))
+        .edge(Some(0), Edge::To(Target::Node(1, "left")))
         .join(vec![1, 2], 3)
         .edge(Some(3), Edge::To(Target::End))
 );
@@ -205,16 +213,16 @@ graph!(
         .node("long1", node::node(tail_a))
         .node("long2", node::node(tail_b))
         .node("end_node", node::node(right))
-        .edge(None, Edge::To(Target::Node(0)))
-        .edge(None, Edge::To(Target::Node(1)))
-        .edge(Some(1), Edge::To(Target::Node(2)))
+        .edge(None, Edge::To(Target::Node(0, "short")))
+        .edge(None, Edge::To(Target::Node(1, "long1")))
+        .edge(Some(1), Edge::To(Target::Node(2, "long2")))
         .join(vec![0, 2], 3)
         .edge(Some(3), Edge::To(Target::End))
 );
 
 #[tokio::test]
 async fn a_join_fires_once_after_branches_of_different_length() {
-    let out = Builder::<Uneven>::new()
+    let out = Builder::<Uneven>::new(())
         .compile()
         .unwrap()
         .invoke(CounterUpdate::default())
@@ -228,15 +236,15 @@ graph!(
     GraphSpec::new("conflict")
         .node("first", node::node(both_count))
         .node("second", node::node(both_count))
-        .edge(None, Edge::To(Target::Node(0)))
-        .edge(None, Edge::To(Target::Node(1)))
+        .edge(None, Edge::To(Target::Node(0, "first")))
+        .edge(None, Edge::To(Target::Node(1, "second")))
         .edge(Some(0), Edge::To(Target::End))
         .edge(Some(1), Edge::To(Target::End))
 );
 
 #[tokio::test]
 async fn two_nodes_replacing_one_field_in_a_step_is_an_error_naming_both() {
-    let err = Builder::<Conflict>::new()
+    let err = Builder::<Conflict>::new(())
         .compile()
         .unwrap()
         .invoke(CounterUpdate::default())
@@ -261,7 +269,7 @@ async fn two_nodes_replacing_one_field_in_a_step_is_an_error_naming_both() {
 #[tokio::test]
 async fn the_recursion_limit_stops_a_run_that_resumes_with_a_higher_limit() {
     let saver = Arc::new(MemorySaver::new());
-    let graph = Builder::<Loop>::new()
+    let graph = Builder::<Loop>::new(())
         .checkpointer(saver)
         .recursion_limit(2)
         .compile()
@@ -305,8 +313,8 @@ graph!(
     GraphSpec::new("branches")
         .node("flaky", node::node(flaky))
         .node("steady", node::node(steady))
-        .edge(None, Edge::To(Target::Node(0)))
-        .edge(None, Edge::To(Target::Node(1)))
+        .edge(None, Edge::To(Target::Node(0, "flaky")))
+        .edge(None, Edge::To(Target::Node(1, "steady")))
         .edge(Some(0), Edge::To(Target::End))
         .edge(Some(1), Edge::To(Target::End))
 );
@@ -365,13 +373,13 @@ graph!(
     Panics,
     GraphSpec::new("panics")
         .node("panics", node::node(panics))
-        .edge(None, Edge::To(Target::Node(0)))
+        .edge(None, Edge::To(Target::Node(0, "panics")))
         .edge(Some(0), Edge::To(Target::End))
 );
 
 #[tokio::test]
 async fn a_panicking_node_is_an_error_not_a_crash() {
-    let err = Builder::<Panics>::new()
+    let err = Builder::<Panics>::new(())
         .compile()
         .unwrap()
         .invoke(CounterUpdate::default())
@@ -487,7 +495,7 @@ async fn latest_count<C: Checkpointer + ?Sized>(saver: &C, thread: &str) -> Opti
 #[tokio::test]
 async fn a_checkpointer_works_generically_and_as_a_trait_object() {
     let shared: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
-    let graph = Builder::<Loop>::new()
+    let graph = Builder::<Loop>::new(())
         .checkpointer(Arc::clone(&shared))
         .compile()
         .unwrap();

@@ -42,6 +42,7 @@ pub struct PostgresSaverBuilder {
     pub(crate) wait_timeout: Duration,
     pub(crate) verify_certificates: bool,
     pub(crate) prepared_statements: bool,
+    pub(crate) retry_deadline: Duration,
 }
 
 impl fmt::Debug for PostgresSaverBuilder {
@@ -54,6 +55,7 @@ impl fmt::Debug for PostgresSaverBuilder {
             .field("wait_timeout", &self.wait_timeout)
             .field("verify_certificates", &self.verify_certificates)
             .field("prepared_statements", &self.prepared_statements)
+            .field("retry_deadline", &self.retry_deadline)
             .finish()
     }
 }
@@ -68,7 +70,19 @@ impl PostgresSaverBuilder {
             wait_timeout: Duration::from_secs(30),
             verify_certificates: false,
             prepared_statements: false,
+            retry_deadline: crate::retry::DEFAULT_RETRY_DEADLINE,
         }
+    }
+
+    /// How long an operation whose connection failed (a server restart, a failover, a network
+    /// cut) is retried on new connections, with exponential backoff, before it fails with the
+    /// last error (default [`DEFAULT_RETRY_DEADLINE`](crate::DEFAULT_RETRY_DEADLINE), 30 s).
+    /// `Duration::ZERO` turns the backoff off: a failed connection is then replaced and tried
+    /// once more at once, and the next failure is returned. Statement errors (a constraint, a
+    /// conflict) are never retried.
+    pub fn retry_deadline(mut self, deadline: Duration) -> Self {
+        self.retry_deadline = deadline;
+        self
     }
 
     /// The most connections the pool opens (default 16). Concurrent operations beyond that

@@ -18,6 +18,7 @@ mod error;
 mod json;
 mod pool;
 mod read;
+mod retry;
 mod schema;
 mod write;
 
@@ -25,17 +26,19 @@ use std::fmt;
 
 use async_trait::async_trait;
 use stategraph_runtime::{
-    CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
-    PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery,
+    CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
+    PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
 
-use crate::error::{Context, retryable};
+use crate::error::Context;
 use crate::pool::Connections;
 use crate::read::ReadSql;
+use crate::retry::RetryPolicy;
 use crate::write::{EncodedCheckpoint, WriteSql};
 
 pub use crate::config::{DEFAULT_POOL_SIZE, DEFAULT_SCHEMA, PostgresSaverBuilder};
 pub use crate::error::PostgresError;
+pub use crate::retry::DEFAULT_RETRY_DEADLINE;
 
 /// Checkpoints in PostgreSQL tables: the server-backed durable backend.
 ///
@@ -46,8 +49,10 @@ pub use crate::error::PostgresError;
 /// connection before it returns, so a wrong URL or an unreachable server fails there, with an
 /// error naming the server (`host:port`). A pooled connection that died (server restart,
 /// network) is replaced on checkout, and an operation that fails because its connection broke
-/// is tried once more on a fresh one (reads and writes are all idempotent: a put that had in
-/// fact committed is recognised on the retry).
+/// is tried again on a fresh one — at once, then with exponential backoff until the retry
+/// deadline (30 s unless [`PostgresSaverBuilder::retry_deadline`] says), so a restart or a
+/// failover of a few seconds does not fail a run. Reads and writes are all idempotent: a put
+/// that had in fact committed is recognised on the retry.
 ///
 /// # pgbouncer
 ///
@@ -88,6 +93,7 @@ pub struct PostgresSaver {
     reads: ReadSql,
     writes: WriteSql,
     prepared_statements: bool,
+    retry: RetryPolicy,
 }
 
 impl PostgresSaver {
@@ -149,6 +155,9 @@ impl PostgresSaver {
             prepared_statements: builder.prepared_statements,
             schema: builder.schema,
             pool_size: builder.pool_size,
+            retry: RetryPolicy {
+                deadline: builder.retry_deadline,
+            },
             connections,
         };
         // Fail fast: one connection now, not on the first checkpoint.
@@ -184,27 +193,19 @@ impl fmt::Debug for PostgresSaver {
 }
 
 /// Runs `$body` with `$client` bound to a pooled connection; if it fails because the
-/// connection broke, runs it once more on a fresh connection. Every operation is idempotent.
+/// connection broke, runs it again on a fresh connection, with backoff, until the retry
+/// deadline. Every operation is idempotent.
 macro_rules! with_retry {
     ($self:ident, $context:expr, |$client:ident| $body:expr) => {{
         let context = $context;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = async {
+        $self
+            .retry
+            .run(context, |_| async {
                 #[allow(unused_mut)]
                 let mut $client = $self.connections.get(context).await?;
                 $body
-            }
-            .await;
-            match result {
-                Err(error) if attempt == 1 && retryable(&error) => {
-                    tracing::warn!(%error, "retrying on a new connection");
-                    continue;
-                }
-                other => break other,
-            }
-        }
+            })
+            .await
     }};
 }
 
@@ -223,6 +224,8 @@ impl Checkpointer for PostgresSaver {
         ns: &str,
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        limits::check_namespace(ns)?;
         let context = self.context("get", Some(thread_id));
         with_retry!(self, context, |client| {
             read::get(&client, &self.reads, thread_id, ns, id, context).await
@@ -230,45 +233,48 @@ impl Checkpointer for PostgresSaver {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
+        limits::check_query(query)?;
         let context = self.context("list", query.thread_id.as_ref());
         with_retry!(self, context, |client| {
             read::list(&client, &self.reads, query, context).await
         })
     }
 
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let context = self.context("claim", Some(thread_id));
+        with_retry!(self, context, |client| {
+            write::claim(&client, &self.writes, thread_id, context).await
+        })
+    }
+
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         let thread_id = checkpoint.checkpoint.thread_id.clone();
         let context = self.context("put", Some(&thread_id));
-        let encoded = EncodedCheckpoint::new(checkpoint, context)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = async {
+        let encoded = &EncodedCheckpoint::new(checkpoint, context)?;
+        self.retry
+            .run(context, |attempt| async move {
                 let client = self.connections.get(context).await?;
-                write::put(
+                let result = write::put(
                     &client,
                     &self.writes,
-                    &encoded,
+                    encoded,
                     self.prepared_statements,
                     context,
                 )
-                .await
-            }
-            .await;
-            match result {
-                Err(error) if attempt == 1 && retryable(&error) => {
-                    tracing::warn!(%error, "retrying the put on a new connection");
+                .await;
+                match result {
+                    // An earlier attempt committed but its answer was lost: this one finds
+                    // that very checkpoint at the head.
+                    Err(CheckpointError::Conflict { latest, .. })
+                        if attempt > 1 && latest == Some(encoded.id()) =>
+                    {
+                        Ok(())
+                    }
+                    other => other,
                 }
-                // The first attempt committed but its answer was lost: the retry finds this
-                // very checkpoint at the head.
-                Err(CheckpointError::Conflict { latest, .. })
-                    if attempt > 1 && latest == Some(encoded.id()) =>
-                {
-                    break Ok(());
-                }
-                other => break other,
-            }
-        }
+            })
+            .await
     }
 
     async fn put_writes(
@@ -277,14 +283,28 @@ impl Checkpointer for PostgresSaver {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
+        let writes = &writes;
         let context = self.context("put_writes", Some(thread_id));
         with_retry!(self, context, |client| {
-            write::put_writes(&client, &self.writes, thread_id, ns, id, &writes, context).await
+            write::put_writes(
+                &client,
+                &self.writes,
+                thread_id,
+                ns,
+                id,
+                writes,
+                epoch,
+                context,
+            )
+            .await
         })
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
         let context = self.context("delete_thread", Some(thread_id));
         with_retry!(self, context, |client| {
             write::delete_threads(&client, &self.writes, &[thread_id.as_str()], context).await
@@ -292,6 +312,8 @@ impl Checkpointer for PostgresSaver {
     }
 
     async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(from)?;
+        limits::check_thread_id(to)?;
         let context = self.context("copy_thread", Some(from));
         with_retry!(self, context, |client| {
             write::copy_thread(&mut client, &self.writes, from, to, context).await
@@ -301,6 +323,9 @@ impl Checkpointer for PostgresSaver {
     async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError> {
         if thread_ids.is_empty() {
             return Ok(());
+        }
+        for thread_id in thread_ids {
+            limits::check_thread_id(thread_id)?;
         }
         let context = self.context("prune", thread_ids.first());
         let ids: Vec<&str> = thread_ids.iter().map(ThreadId::as_str).collect();
@@ -313,6 +338,7 @@ impl Checkpointer for PostgresSaver {
     }
 
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
+        limits::check_thread_query(query)?;
         let context = self.context("list_threads", None);
         with_retry!(self, context, |client| {
             read::list_threads(&client, &self.reads, query, context).await

@@ -20,10 +20,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "checkpoints, channel blobs, pending writes, thread heads",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "checkpoints, channel blobs, pending writes, thread heads",
+        sql: r#"
         -- One row per checkpoint. `metadata` is CheckpointMetadata::to_json() (user keys
         -- flattened into it); `step` and `source` are copied out of it for queries.
         CREATE TABLE {s}.checkpoints (
@@ -95,7 +96,21 @@ const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (thread_id, ns)
         ) WITH (fillfactor = 70);
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "thread owners: the fencing epoch of the run that last claimed each thread",
+        sql: r#"
+        -- Every fenced write locks its thread's row FOR SHARE and checks the epoch; a claim
+        -- updates it. So a claim waits for writes in flight, and a write after a claim sees
+        -- the new epoch and is refused.
+        CREATE TABLE {s}.owners (
+            thread_id text COLLATE "C" NOT NULL PRIMARY KEY,
+            epoch     bigint NOT NULL
+        );
+    "#,
+    },
+];
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

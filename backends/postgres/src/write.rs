@@ -6,25 +6,28 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use stategraph_runtime::{
-    BlobKind, CheckpointError, CheckpointId, CheckpointMetadata, NewCheckpoint, PendingWrite,
-    PutMode, Source, TaskId, ThreadId,
+    BlobKind, CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, PutMode, Source,
+    TaskId, ThreadId, limits,
 };
 use tokio_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use crate::error::Context;
-use crate::json::{JsonText, Stored};
+use crate::json::{JsonText, Stored, jsonb_exact};
 
 /// The write statements, with the schema name filled in once.
 #[derive(Debug)]
 pub(crate) struct WriteSql {
+    claim: String,
+    epoch: String,
     advance: String,
     advance_first: String,
     fork: String,
     head: String,
     put_writes: String,
     delete: String,
+    delete_rows: String,
     copy_check: String,
     copy: String,
     keep_latest: String,
@@ -33,7 +36,7 @@ pub(crate) struct WriteSql {
 /// Inserting the blobs and the checkpoint when the CTE `go` says so. Parameters:
 /// $1 thread, $2 ns, $3 id, $4 parent, $5 created_at, $6 step, $7 source,
 /// $8 channel_versions, $9 next, $10 barriers, $11 metadata, $12 finished, $13 advance,
-/// $14.. $18 the blobs' channels, versions, bases, JSON values and raw values.
+/// $14.. $18 the blobs' channels, versions, bases, JSON values and raw values, $19 the epoch.
 const INSERT_TAIL: &str = r#"
     blobs AS (
         INSERT INTO {s}.blobs (thread_id, ns, channel, version, base, value, raw)
@@ -52,7 +55,15 @@ const INSERT_TAIL: &str = r#"
     )
     SELECT ok FROM go"#;
 
-const PUT_TYPES: [Type; 18] = [
+/// Whether a write may go ahead: it carries no epoch, or the thread's current one. The row lock
+/// (FOR SHARE, held to the end of the statement's transaction) makes a concurrent claim wait
+/// for this write, and makes this write re-read the epoch a claim committed meanwhile.
+const FENCE: &str = "fence AS (
+        SELECT {epoch}::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM {s}.owners WHERE thread_id = $1 AND epoch = {epoch} FOR SHARE) AS ok
+    )";
+
+const PUT_TYPES: [Type; 19] = [
     Type::TEXT,
     Type::TEXT,
     Type::UUID,
@@ -71,12 +82,15 @@ const PUT_TYPES: [Type; 18] = [
     Type::UUID_ARRAY,
     Type::JSONB_ARRAY,
     Type::BYTEA_ARRAY,
+    Type::INT8,
 ];
 
 impl WriteSql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
         let fill = |sql: &str| sql.replace("{s}", &s);
+        let fence = |epoch: &str| FENCE.replace("{epoch}", epoch);
+        let put_fence = fence("$19");
         let tail = |on_conflict: &str| INSERT_TAIL.replace("{on_conflict}", on_conflict);
         let plain_tail = tail("");
         let upsert_tail = tail(
@@ -90,10 +104,18 @@ impl WriteSql {
             // The head must be the expected parent: a row lock makes a concurrent writer wait
             // and then re-check the condition against the committed head, so exactly one of
             // two racing puts moves it.
+            claim: fill(
+                "INSERT INTO {s}.owners (thread_id, epoch) VALUES ($1, $2)
+                 ON CONFLICT (thread_id) DO UPDATE
+                     SET epoch = GREATEST({s}.owners.epoch + 1, excluded.epoch)
+                 RETURNING epoch",
+            ),
+            epoch: fill("SELECT epoch FROM {s}.owners WHERE thread_id = $1"),
             advance: fill(&format!(
-                "WITH moved AS (
+                "WITH {put_fence},
+                 moved AS (
                      UPDATE {{s}}.heads SET head = $3, updated_at = $5, step = $6, finished = $12
-                     WHERE thread_id = $1 AND ns = $2 AND head = $4
+                     WHERE thread_id = $1 AND ns = $2 AND head = $4 AND (SELECT ok FROM fence)
                      RETURNING 1
                  ),
                  go AS (SELECT EXISTS (SELECT 1 FROM moved) AS ok),
@@ -101,9 +123,10 @@ impl WriteSql {
             )),
             // A first checkpoint: the head row must not exist yet.
             advance_first: fill(&format!(
-                "WITH moved AS (
+                "WITH {put_fence},
+                 moved AS (
                      INSERT INTO {{s}}.heads (thread_id, ns, head, updated_at, step, finished)
-                     VALUES ($1, $2, $3, $5, $6, $12)
+                     SELECT $1, $2, $3, $5, $6, $12 WHERE (SELECT ok FROM fence)
                      ON CONFLICT (thread_id, ns) DO NOTHING
                      RETURNING 1
                  ),
@@ -112,10 +135,11 @@ impl WriteSql {
             )),
             // A fork needs its parent to exist; it becomes the head if its id is the greatest.
             fork: fill(&format!(
-                "WITH go AS (
-                     SELECT $4::uuid IS NULL OR EXISTS (
+                "WITH {put_fence},
+                 go AS (
+                     SELECT (SELECT ok FROM fence) AND ($4::uuid IS NULL OR EXISTS (
                          SELECT 1 FROM {{s}}.checkpoints
-                         WHERE thread_id = $1 AND ns = $2 AND id = $4) AS ok
+                         WHERE thread_id = $1 AND ns = $2 AND id = $4)) AS ok
                  ),
                  moved AS (
                      INSERT INTO {{s}}.heads (thread_id, ns, head, updated_at, step, finished)
@@ -129,10 +153,12 @@ impl WriteSql {
             )),
             head: fill("SELECT head FROM {s}.heads WHERE thread_id = $1 AND ns = $2"),
             put_writes: fill(
-                "WITH w AS (
+                &"WITH {fence},
+                 w AS (
                      SELECT * FROM unnest($4::uuid[], $5::int4[], $6::text[], $7::text[],
                                           $8::jsonb[], $9::bytea[])
                          AS u (task_id, idx, node, channel, value, raw)
+                     WHERE (SELECT ok FROM fence)
                  ),
                  kept AS (
                      INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
@@ -140,16 +166,28 @@ impl WriteSql {
                      SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
                      WHERE idx >= 0
                      ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO NOTHING
+                 ),
+                 errors AS (
+                     INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
+                         channel, value, raw)
+                     SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
+                     WHERE idx < 0
+                     ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
+                         node = excluded.node, channel = excluded.channel,
+                         value = excluded.value, raw = excluded.raw
                  )
-                 INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
-                     channel, value, raw)
-                 SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
-                 WHERE idx < 0
-                 ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
-                     node = excluded.node, channel = excluded.channel,
-                     value = excluded.value, raw = excluded.raw",
+                 SELECT ok FROM fence"
+                    .replace("{fence}", &fence("$10")),
             ),
             delete: fill(
+                "WITH c AS (DELETE FROM {s}.checkpoints WHERE thread_id = ANY ($1)),
+                      b AS (DELETE FROM {s}.blobs WHERE thread_id = ANY ($1)),
+                      w AS (DELETE FROM {s}.writes WHERE thread_id = ANY ($1)),
+                      o AS (DELETE FROM {s}.owners WHERE thread_id = ANY ($1))
+                 DELETE FROM {s}.heads WHERE thread_id = ANY ($1)",
+            ),
+            // What a copy replaces in its destination: everything but the owner's epoch.
+            delete_rows: fill(
                 "WITH c AS (DELETE FROM {s}.checkpoints WHERE thread_id = ANY ($1)),
                       b AS (DELETE FROM {s}.blobs WHERE thread_id = ANY ($1)),
                       w AS (DELETE FROM {s}.writes WHERE thread_id = ANY ($1))
@@ -252,6 +290,7 @@ pub(crate) struct EncodedCheckpoint {
     id: CheckpointId,
     parent_id: Option<CheckpointId>,
     mode: PutMode,
+    epoch: Option<Epoch>,
     created_at: SystemTime,
     step: i64,
     source: &'static str,
@@ -272,21 +311,15 @@ impl EncodedCheckpoint {
         self.id
     }
 
-    /// Checks the metadata and encodes every column.
+    /// Checks the checkpoint against the contract's limits and encodes every column.
     pub(crate) fn new(new: NewCheckpoint, context: Context<'_>) -> Result<Self, CheckpointError> {
+        limits::check_put(&new)?;
         let NewCheckpoint {
             checkpoint,
             blobs,
             mode,
+            epoch,
         } = new;
-        if let Some(key) = checkpoint
-            .metadata
-            .user
-            .keys()
-            .find(|key| CheckpointMetadata::RESERVED_KEYS.contains(&key.as_str()))
-        {
-            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
-        }
         let json = |value: serde_json::Result<Vec<u8>>| {
             value.map_err(|error| context.other(format!("cannot encode the checkpoint: {error}")))
         };
@@ -299,7 +332,8 @@ impl EncodedCheckpoint {
             channel_versions: json(serde_json::to_vec(&versions))?,
             next: json(serde_json::to_vec(&checkpoint.next))?,
             barriers: json(serde_json::to_vec(&checkpoint.barriers))?,
-            metadata: json(serde_json::to_vec(&checkpoint.metadata.to_json()))?,
+            metadata: jsonb_exact(&json(serde_json::to_vec(&checkpoint.metadata.to_json()))?)
+                .into_owned(),
             created_at: checkpoint.created_at,
             step: checkpoint.metadata.step,
             source: source_name(checkpoint.metadata.source),
@@ -313,6 +347,7 @@ impl EncodedCheckpoint {
             id: checkpoint.id,
             parent_id: checkpoint.parent_id,
             mode,
+            epoch,
         };
         for blob in blobs {
             encoded.channels.push(blob.channel);
@@ -347,7 +382,8 @@ pub(crate) async fn put(
     let id = c.id.as_uuid();
     let parent = c.parent_id.map(|p| p.as_uuid());
     let advance = c.mode == PutMode::Advance;
-    let params: [&(dyn ToSql + Sync); 18] = [
+    let epoch = c.epoch.map(Epoch::get);
+    let params: [&(dyn ToSql + Sync); 19] = [
         &c.thread_id.as_str(),
         &c.ns,
         &id,
@@ -366,6 +402,7 @@ pub(crate) async fn put(
         &c.bases,
         &values,
         &raws,
+        &epoch,
     ];
     let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
         .iter()
@@ -395,6 +432,7 @@ pub(crate) async fn put(
     if ok {
         return Ok(());
     }
+    fenced(client, sql, &c.thread_id, c.epoch, context).await?;
     match (c.mode, c.parent_id) {
         (PutMode::Fork, Some(parent)) => Err(CheckpointError::MissingParent {
             thread_id: c.thread_id.clone(),
@@ -420,8 +458,51 @@ pub(crate) async fn put(
     }
 }
 
+/// Takes ownership of the thread: a new epoch, greater than the last.
+pub(crate) async fn claim(
+    client: &Client,
+    sql: &WriteSql,
+    thread_id: &ThreadId,
+    context: Context<'_>,
+) -> Result<Epoch, CheckpointError> {
+    let now = Epoch::next_after(None).get();
+    let rows = client
+        .query_typed(
+            &sql.claim,
+            &[(&thread_id.as_str(), Type::TEXT), (&now, Type::INT8)],
+        )
+        .await
+        .map_err(|e| context.pg(e))?;
+    let epoch = rows
+        .first()
+        .map(|row| row.get::<_, i64>(0))
+        .ok_or_else(|| context.other("the claim returned no epoch"))?;
+    Ok(Epoch::from_i64(epoch))
+}
+
+/// After a refused write: [`CheckpointError::Fenced`] if its epoch is no longer the thread's.
+async fn fenced(
+    client: &Client,
+    sql: &WriteSql,
+    thread_id: &ThreadId,
+    epoch: Option<Epoch>,
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let Some(epoch) = epoch else {
+        return Ok(());
+    };
+    let current = client
+        .query_typed(&sql.epoch, &[(&thread_id.as_str(), Type::TEXT)])
+        .await
+        .map_err(|e| context.pg(e))?
+        .first()
+        .map(|row| Epoch::from_i64(row.get::<_, i64>(0)));
+    CheckpointError::check_fence(thread_id, Some(epoch), current)
+}
+
 /// Stores one task's writes in one statement: the first write at each (task, index) wins,
 /// except at negative indexes (errors), where the latest does.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn put_writes(
     client: &Client,
     sql: &WriteSql,
@@ -429,6 +510,7 @@ pub(crate) async fn put_writes(
     ns: &str,
     checkpoint: CheckpointId,
     writes: &[PendingWrite],
+    epoch: Option<Epoch>,
     context: Context<'_>,
 ) -> Result<(), CheckpointError> {
     if writes.is_empty() {
@@ -454,7 +536,8 @@ pub(crate) async fn put_writes(
     let values: Vec<Option<JsonText<'_>>> = stored.iter().map(Stored::json).collect();
     let raws: Vec<Option<&[u8]>> = stored.iter().map(Stored::raw).collect();
     let checkpoint = checkpoint.as_uuid();
-    client
+    let epoch_value = epoch.map(Epoch::get);
+    let rows = client
         .query_typed(
             &sql.put_writes,
             &[
@@ -467,11 +550,16 @@ pub(crate) async fn put_writes(
                 (&channels, Type::TEXT_ARRAY),
                 (&values, Type::JSONB_ARRAY),
                 (&raws, Type::BYTEA_ARRAY),
+                (&epoch_value, Type::INT8),
             ],
         )
         .await
         .map_err(|e| context.pg(e))?;
-    Ok(())
+    if rows.first().is_some_and(|row| row.get::<_, bool>(0)) {
+        return Ok(());
+    }
+    fenced(client, sql, thread_id, epoch, context).await?;
+    Err(context.other("the writes were refused, but the thread's epoch is the writer's"))
 }
 
 /// Deletes every row of the threads, in one statement.
@@ -512,10 +600,10 @@ pub(crate) async fn copy_thread(
         return Ok(());
     }
     // The destination may hold stray writes (saved against no checkpoint); the copy replaces
-    // them, as it replaces the whole thread.
+    // them, as it replaces the whole thread. Its owner, if a run claimed it, stays.
     let to_list = [to.as_str()];
     let to_slice: &[&str] = &to_list;
-    tx.query_typed(&sql.delete, &[(&to_slice, Type::TEXT_ARRAY)])
+    tx.query_typed(&sql.delete_rows, &[(&to_slice, Type::TEXT_ARRAY)])
         .await
         .map_err(pg)?;
     tx.query_typed(&sql.copy, &args).await.map_err(pg)?;

@@ -91,7 +91,10 @@ async fn builder_options_apply_and_the_schema_is_created() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(tables, 5, "checkpoints, blobs, writes, heads, migrations");
+    assert_eq!(
+        tables, 6,
+        "checkpoints, blobs, writes, heads, owners, migrations"
+    );
     support::drop_schema(&url, &schema).await;
 }
 

@@ -10,6 +10,7 @@
 //! | `<base>:blobs:<ns>` | hash | `<version><channel>` → `S<data>` or `D<base version><data>` |
 //! | `<base>:writes:<ns>` | hash | `<checkpoint><task><idx>` → write |
 //! | `<base>:wix:<ns>` | sorted set | the same fields, score 0, ordered |
+//! | `<base>:epoch` | string | the epoch of the run that last claimed the thread |
 //! | `<prefix>:threads` | sorted set | every thread id, score 0 (the one key outside a thread) |
 //!
 //! Checkpoint ids are UUIDv7 strings of fixed length (36), whose lexicographic order is their

@@ -37,8 +37,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use stategraph_runtime::{
-    CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
-    PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery,
+    CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
+    PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
 
 use crate::config::{Config, redact};
@@ -238,6 +238,10 @@ impl Checkpointer for RedisSaver {
         self.list_tuples(query).await
     }
 
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        self.claim_thread(thread_id).await
+    }
+
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         self.put_checkpoint(checkpoint).await
     }
@@ -248,8 +252,9 @@ impl Checkpointer for RedisSaver {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
-        self.put_task_writes(thread_id, ns, id, writes).await
+        self.put_task_writes(thread_id, ns, id, writes, epoch).await
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
@@ -265,6 +270,7 @@ impl Checkpointer for RedisSaver {
     }
 
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
+        limits::check_thread_query(query)?;
         self.threads(query).await
     }
 }

@@ -6,7 +6,7 @@ use futures::{StreamExt, TryStreamExt};
 use redis::Value;
 use stategraph_runtime::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointTuple, ListQuery,
-    ThreadId, ThreadInfo, ThreadQuery,
+    ThreadId, ThreadInfo, ThreadQuery, limits,
 };
 
 use crate::RedisSaver;
@@ -32,6 +32,8 @@ impl RedisSaver {
         ns: &str,
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError> {
+        limits::check_thread_id(thread)?;
+        limits::check_namespace(ns)?;
         let id = id.map(|id| id.to_string()).unwrap_or_default();
         let mut tuples = self
             .load(
@@ -47,6 +49,7 @@ impl RedisSaver {
         &self,
         query: &ListQuery,
     ) -> Result<Vec<CheckpointTuple>, CheckpointError> {
+        limits::check_query(query)?;
         let limit = query.limit.unwrap_or(usize::MAX);
         if limit == 0 {
             return Ok(Vec::new());

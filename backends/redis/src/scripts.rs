@@ -16,6 +16,7 @@ macro_rules! script {
 
 /// Every script, hashed once per saver.
 pub(crate) struct Scripts {
+    pub(crate) claim: Script,
     pub(crate) put: Script,
     pub(crate) put_writes: Script,
     pub(crate) page: Script,
@@ -29,6 +30,7 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
+            claim: script!("scripts/claim.lua"),
             put: script!("scripts/put.lua"),
             put_writes: script!("scripts/put_writes.lua"),
             page: script!("scripts/page.lua"),
@@ -40,8 +42,9 @@ impl Scripts {
         }
     }
 
-    pub(crate) fn all(&self) -> [&Script; 8] {
+    pub(crate) fn all(&self) -> [&Script; 9] {
         [
+            &self.claim,
             &self.put,
             &self.put_writes,
             &self.page,

@@ -2,8 +2,8 @@
 
 use redis::Value;
 use stategraph_runtime::{
-    CheckpointError, CheckpointId, CheckpointMetadata, NewCheckpoint, PendingWrite, Prune, PutMode,
-    ThreadId,
+    CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, Prune, PutMode, ThreadId,
+    limits,
 };
 
 use crate::RedisSaver;
@@ -12,20 +12,29 @@ use crate::error::Context;
 use crate::reply::{array, text};
 
 impl RedisSaver {
+    pub(crate) async fn claim_thread(&self, thread: &ThreadId) -> Result<Epoch, CheckpointError> {
+        limits::check_thread_id(thread)?;
+        let ctx = Context::new("claim", Some(thread));
+        let epoch: i64 = self
+            .scripts
+            .claim
+            .key(self.keys.thread(thread))
+            .arg(Epoch::next_after(None).get())
+            .arg(self.config.write_ttl_ms())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        Ok(Epoch::from_i64(epoch))
+    }
+
     pub(crate) async fn put_checkpoint(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
+        limits::check_put(&new)?;
         let NewCheckpoint {
             checkpoint,
             blobs,
             mode,
+            epoch,
         } = new;
-        if let Some(key) = checkpoint
-            .metadata
-            .user
-            .keys()
-            .find(|k| CheckpointMetadata::RESERVED_KEYS.contains(&k.as_str()))
-        {
-            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
-        }
         let thread = &checkpoint.thread_id;
         let ctx = Context::new("put", Some(thread));
         let mut invocation = self.scripts.put.prepare_invoke();
@@ -46,7 +55,8 @@ impl RedisSaver {
             )
             .arg(Record::encode(&checkpoint))
             .arg(thread.as_str())
-            .arg(self.config.write_ttl_ms());
+            .arg(self.config.write_ttl_ms())
+            .arg(epoch_arg(epoch));
         for blob in &blobs {
             invocation.arg(blob_field(blob)).arg(blob_value(blob));
         }
@@ -57,6 +67,7 @@ impl RedisSaver {
         let reply = array(reply).unwrap_or_default();
         match reply.first().and_then(text) {
             Some("ok") => Ok(()),
+            Some("fenced") => Err(fenced_error(thread, epoch, &reply, ctx)),
             Some("conflict") => {
                 let latest = reply.get(1).and_then(text).unwrap_or("");
                 Err(CheckpointError::Conflict {
@@ -90,7 +101,9 @@ impl RedisSaver {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
+        limits::check_writes(thread, ns, &writes)?;
         if writes.is_empty() {
             return Ok(());
         }
@@ -99,18 +112,26 @@ impl RedisSaver {
         invocation
             .key(self.keys.thread(thread))
             .arg(ns)
-            .arg(self.config.write_ttl_ms());
+            .arg(self.config.write_ttl_ms())
+            .arg(epoch_arg(epoch));
         for write in &writes {
             invocation
                 .arg(write_field(id, write))
                 .arg(write_value(write))
                 .arg(if write.idx < 0 { "1" } else { "0" });
         }
-        let _: Value = invocation
+        let reply: Value = invocation
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|e| ctx.redis(e))?;
-        Ok(())
+        let reply = array(reply).unwrap_or_default();
+        match reply.first().and_then(text) {
+            Some("ok") => Ok(()),
+            Some("fenced") => Err(fenced_error(thread, epoch, &reply, ctx)),
+            _ => Err(ctx.other(format!(
+                "unexpected reply from the put_writes script: {reply:?}"
+            ))),
+        }
     }
 
     pub(crate) async fn delete(
@@ -118,6 +139,7 @@ impl RedisSaver {
         thread: &ThreadId,
         operation: &'static str,
     ) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread)?;
         let ctx = Context::new(operation, Some(thread));
         let _: Value = self
             .scripts
@@ -132,6 +154,8 @@ impl RedisSaver {
     }
 
     pub(crate) async fn copy(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(from)?;
+        limits::check_thread_id(to)?;
         let ctx = Context::new("copy_thread", Some(from));
         let reply: Value = self
             .scripts
@@ -166,6 +190,7 @@ impl RedisSaver {
     }
 
     async fn keep_latest(&self, thread: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread)?;
         let ctx = Context::new("prune", Some(thread));
         let reply: Value = self
             .scripts
@@ -194,5 +219,32 @@ impl RedisSaver {
             }
             _ => Err(ctx.other(format!("unexpected reply from the prune script: {reply:?}"))),
         }
+    }
+}
+
+/// An epoch as the scripts compare it: its decimal digits, or `''` for an unfenced write.
+fn epoch_arg(epoch: Option<Epoch>) -> String {
+    epoch.map(|e| e.to_string()).unwrap_or_default()
+}
+
+/// The error for a script's `{'fenced', current}` reply.
+fn fenced_error(
+    thread: &ThreadId,
+    epoch: Option<Epoch>,
+    reply: &[Value],
+    ctx: Context<'_>,
+) -> CheckpointError {
+    let Some(epoch) = epoch else {
+        return ctx.other("an unfenced write was refused as fenced");
+    };
+    let current = reply
+        .get(1)
+        .and_then(text)
+        .and_then(|c| c.parse::<i64>().ok())
+        .map(Epoch::from_i64);
+    CheckpointError::Fenced {
+        thread_id: thread.clone(),
+        epoch,
+        current,
     }
 }

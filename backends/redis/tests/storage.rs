@@ -40,6 +40,7 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
             data: step.to_string().into_bytes(),
         }],
         mode: PutMode::Advance,
+        epoch: None,
     }
 }
 

@@ -39,6 +39,7 @@ fn checkpoint(thread: &ThreadId, ns: &str, parent: Option<CheckpointId>) -> NewC
             data: b"1".to_vec(),
         }],
         mode: PutMode::Advance,
+        epoch: None,
     }
 }
 
@@ -65,7 +66,10 @@ async fn fill(saver: &RedisSaver, thread: &ThreadId) -> CheckpointId {
         channel: "count".into(),
         value: b"2".to_vec(),
     };
-    saver.put_writes(thread, "", id, vec![write]).await.unwrap();
+    saver
+        .put_writes(thread, "", id, vec![write], None)
+        .await
+        .unwrap();
     id
 }
 

@@ -69,6 +69,7 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
         checkpoint,
         blobs,
         mode: PutMode::Advance,
+        epoch: None,
     }
 }
 

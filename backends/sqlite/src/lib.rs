@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use stategraph_runtime::{
-    CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
-    PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery,
+    CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
+    PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
 
 use crate::config::{Config, Location, Role};
@@ -216,6 +216,8 @@ impl Checkpointer for SqliteSaver {
         ns: &str,
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        limits::check_namespace(ns)?;
         let (thread, ns_owned) = (thread_id.clone(), ns.to_owned());
         self.reader()
             .run(Context::new("get", Some(thread_id)), move |conn| {
@@ -225,12 +227,23 @@ impl Checkpointer for SqliteSaver {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
+        limits::check_query(query)?;
         let owned = query.clone();
         self.reader()
             .run(
                 Context::new("list", query.thread_id.as_ref()),
                 move |conn| read::list(conn, &owned),
             )
+            .await
+    }
+
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let thread = thread_id.clone();
+        self.writer
+            .run(Context::new("claim", Some(thread_id)), move |conn| {
+                write::claim(conn, &thread)
+            })
             .await
     }
 
@@ -250,16 +263,19 @@ impl Checkpointer for SqliteSaver {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
         let (thread, ns_owned) = (thread_id.clone(), ns.to_owned());
         self.writer
             .write(Context::new("put_writes", Some(thread_id)), move |conn| {
-                write::put_writes(conn, &thread, &ns_owned, id, &writes)
+                write::put_writes(conn, &thread, &ns_owned, id, &writes, epoch)
             })
             .await
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
         let thread = thread_id.clone();
         self.writer
             .write(
@@ -270,6 +286,8 @@ impl Checkpointer for SqliteSaver {
     }
 
     async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(from)?;
+        limits::check_thread_id(to)?;
         let (from_owned, to_owned) = (from.clone(), to.clone());
         self.writer
             .write(Context::new("copy_thread", Some(from)), move |conn| {
@@ -279,6 +297,9 @@ impl Checkpointer for SqliteSaver {
     }
 
     async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError> {
+        for thread_id in thread_ids {
+            limits::check_thread_id(thread_id)?;
+        }
         let threads = thread_ids.to_vec();
         // All threads in one write, so a prune is all or nothing.
         self.writer
@@ -292,6 +313,7 @@ impl Checkpointer for SqliteSaver {
     }
 
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
+        limits::check_thread_query(query)?;
         let owned = query.clone();
         self.reader()
             .run(Context::new("list_threads", None), move |conn| {

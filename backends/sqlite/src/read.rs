@@ -509,6 +509,7 @@ mod tests {
                 checkpoint,
                 blobs,
                 mode: PutMode::Advance,
+                epoch: None,
             })
             .unwrap();
             put(conn, &encoded).unwrap();
@@ -519,7 +520,7 @@ mod tests {
                 channel: "log".to_owned(),
                 value: b"1".to_vec(),
             };
-            put_writes(conn, thread, "", id, &[write(0), write(1)]).unwrap();
+            put_writes(conn, thread, "", id, &[write(0), write(1)], None).unwrap();
             parent = Some(id);
         }
     }

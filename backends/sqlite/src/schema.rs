@@ -21,10 +21,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "checkpoints, channel blobs, pending writes, thread heads",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "checkpoints, channel blobs, pending writes, thread heads",
+        sql: "
         -- One row per checkpoint. `metadata` is CheckpointMetadata::to_json() (user keys
         -- flattened into it); `step` and `source` are copied out of it for queries.
         CREATE TABLE stategraph_checkpoints (
@@ -85,7 +86,18 @@ const MIGRATIONS: &[Migration] = &[Migration {
         -- Retention sweeps: threads not updated since a time.
         CREATE INDEX stategraph_threads_by_update ON stategraph_threads (updated_at);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "thread owners: the fencing epoch of the run that last claimed each thread",
+        sql: "
+        CREATE TABLE stategraph_owners (
+            thread_id TEXT    NOT NULL PRIMARY KEY,
+            epoch     INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+    ",
+    },
+];
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use stategraph_runtime::{
-    BlobKind, CheckpointError, CheckpointId, CheckpointMetadata, NewCheckpoint, PendingWrite,
-    PutMode, Source, ThreadId, to_micros,
+    BlobKind, CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, PutMode, Source,
+    ThreadId, limits, to_micros,
 };
 
 use crate::error::Context;
@@ -21,6 +21,7 @@ pub(crate) struct EncodedCheckpoint {
     id: CheckpointId,
     parent_id: Option<CheckpointId>,
     mode: PutMode,
+    epoch: Option<Epoch>,
     created_at: i64,
     step: i64,
     source: &'static str,
@@ -41,21 +42,15 @@ struct EncodedBlob {
 }
 
 impl EncodedCheckpoint {
-    /// Checks the metadata and encodes every column.
+    /// Checks the checkpoint against the contract's limits and encodes every column.
     pub(crate) fn new(new: NewCheckpoint) -> Result<Self, CheckpointError> {
+        limits::check_put(&new)?;
         let NewCheckpoint {
             checkpoint,
             blobs,
             mode,
+            epoch,
         } = new;
-        if let Some(key) = checkpoint
-            .metadata
-            .user
-            .keys()
-            .find(|key| CheckpointMetadata::RESERVED_KEYS.contains(&key.as_str()))
-        {
-            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
-        }
         let context = Context::new("put", Some(&checkpoint.thread_id));
         let json = |value: serde_json::Result<String>| {
             value.map_err(|error| context.other(format!("cannot encode the checkpoint: {error}")))
@@ -95,6 +90,7 @@ impl EncodedCheckpoint {
             id: checkpoint.id,
             parent_id: checkpoint.parent_id,
             mode,
+            epoch,
         })
     }
 }
@@ -113,6 +109,7 @@ fn source_name(source: Source) -> &'static str {
 pub(crate) fn put(conn: &Connection, c: &EncodedCheckpoint) -> Result<(), CheckpointError> {
     let context = Context::new("put", Some(&c.thread_id));
     let sqlite = |error| context.sqlite(error);
+    check_epoch(conn, &c.thread_id, c.epoch, context)?;
     let latest: Option<String> = conn
         .prepare_cached(
             "SELECT max(id) FROM stategraph_checkpoints WHERE thread_id = ?1 AND ns = ?2",
@@ -247,9 +244,11 @@ pub(crate) fn put_writes(
     ns: &str,
     checkpoint: CheckpointId,
     writes: &[PendingWrite],
+    epoch: Option<Epoch>,
 ) -> Result<(), CheckpointError> {
     let context = Context::new("put_writes", Some(thread_id));
     let sqlite = |error| context.sqlite(error);
+    check_epoch(conn, thread_id, epoch, context)?;
     let checkpoint = checkpoint.to_string();
     for write in writes {
         let sql = if write.idx < 0 {
@@ -289,13 +288,54 @@ const TABLES: [&str; 4] = [
     "stategraph_threads",
 ];
 
-/// Deletes every row of the thread.
+/// Takes ownership of the thread: a new epoch, greater than the last.
+pub(crate) fn claim(conn: &Connection, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+    let context = Context::new("claim", Some(thread_id));
+    let now = Epoch::next_after(None).get();
+    conn.prepare_cached(
+        "INSERT INTO stategraph_owners (thread_id, epoch) VALUES (?1, ?2)
+         ON CONFLICT (thread_id) DO UPDATE SET epoch = max(epoch + 1, excluded.epoch)
+         RETURNING epoch",
+    )
+    .and_then(|mut s| s.query_row(params![thread_id.as_str(), now], |r| r.get(0)))
+    .map(Epoch::from_i64)
+    .map_err(|error| context.sqlite(error))
+}
+
+/// Refuses a write whose epoch is no longer the thread's. Runs inside the write transaction,
+/// which no claim can interleave with.
+fn check_epoch(
+    conn: &Connection,
+    thread_id: &ThreadId,
+    epoch: Option<Epoch>,
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let Some(epoch) = epoch else {
+        return Ok(());
+    };
+    let current: Option<i64> = conn
+        .prepare_cached("SELECT epoch FROM stategraph_owners WHERE thread_id = ?1")
+        .and_then(|mut s| s.query_row([thread_id.as_str()], |r| r.get(0)).optional())
+        .map_err(|error| context.sqlite(error))?;
+    CheckpointError::check_fence(thread_id, Some(epoch), current.map(Epoch::from_i64))
+}
+
+/// Deletes every row of the thread, its owner's epoch included.
 pub(crate) fn delete_thread(
     conn: &Connection,
     thread_id: &ThreadId,
 ) -> Result<(), CheckpointError> {
+    delete_rows(conn, thread_id, &["stategraph_owners"])?;
+    delete_rows(conn, thread_id, &TABLES)
+}
+
+fn delete_rows(
+    conn: &Connection,
+    thread_id: &ThreadId,
+    tables: &[&str],
+) -> Result<(), CheckpointError> {
     let context = Context::new("delete_thread", Some(thread_id));
-    for table in TABLES {
+    for table in tables {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE thread_id = ?1"))
             .and_then(|mut s| s.execute([thread_id.as_str()]))
             .map_err(|error| context.sqlite(error))?;
@@ -329,8 +369,8 @@ pub(crate) fn copy_thread(
         return Ok(());
     }
     // The destination may hold stray writes (saved against no checkpoint); the copy replaces
-    // them, as it replaces the whole thread.
-    delete_thread(conn, to)?;
+    // them, as it replaces the whole thread. Its owner, if a run claimed it, stays.
+    delete_rows(conn, to, &TABLES)?;
     let copies = [
         "INSERT INTO stategraph_checkpoints (thread_id, ns, id, parent_id, created_at, step,
              source, channel_versions, next, barriers, metadata)

@@ -42,6 +42,7 @@ async fn advance(saver: &impl Checkpointer, thread: ThreadId, steps: usize) {
                     channel: "count".to_owned(),
                     value: b"1".to_vec(),
                 }],
+                None,
             )
             .await
             .unwrap_or_else(|e| panic!("put_writes on {thread}: {e}"));

@@ -32,6 +32,7 @@ async fn thread_with_delta(saver: &TempSaver) -> (ThreadId, CheckpointId, Checkp
                 channel: "log".to_owned(),
                 value: b"[\"c\"]".to_vec(),
             }],
+            None,
         )
         .await
         .unwrap();

@@ -154,7 +154,7 @@ async fn put_writes_keeps_the_first_regular_write_and_the_last_error() {
     let ids = chain(&*saver, &thread, 1).await;
     let (t1, t2) = (task(), task());
     saver
-        .put_writes(&thread, "", ids[0], vec![write(t1, 0, "a", json!(1))])
+        .put_writes(&thread, "", ids[0], vec![write(t1, 0, "a", json!(1))], None)
         .await
         .unwrap();
     saver
@@ -172,6 +172,7 @@ async fn put_writes_keeps_the_first_regular_write_and_the_last_error() {
                 ),
                 write(t2, 0, "b", json!(2)),
             ],
+            None,
         )
         .await
         .unwrap();
@@ -186,6 +187,7 @@ async fn put_writes_keeps_the_first_regular_write_and_the_last_error() {
                 PendingWrite::ERROR,
                 json!("e2"),
             )],
+            None,
         )
         .await
         .unwrap();
@@ -212,7 +214,13 @@ async fn delete_thread_removes_every_row_of_that_thread_only() {
     let (gone, kept) = (ThreadId::new("gone"), ThreadId::new("kept"));
     let ids = chain(&*saver, &gone, 3).await;
     saver
-        .put_writes(&gone, "", ids[2], vec![write(task(), 0, "a", json!(1))])
+        .put_writes(
+            &gone,
+            "",
+            ids[2],
+            vec![write(task(), 0, "a", json!(1))],
+            None,
+        )
         .await
         .unwrap();
     let sub = Step::new(&gone, "sub", None).snapshot("x", json!(1));
@@ -247,7 +255,7 @@ async fn copy_thread_copies_every_namespace_and_refuses_a_used_destination() {
     let ids = chain(&*saver, &from, 3).await;
     let t = task();
     saver
-        .put_writes(&from, "", ids[2], vec![write(t, 0, "a", json!(1))])
+        .put_writes(&from, "", ids[2], vec![write(t, 0, "a", json!(1))], None)
         .await
         .unwrap();
     let sub = Step::new(&from, "sub", None).snapshot("x", json!("sub"));
@@ -311,7 +319,7 @@ async fn prune_keep_latest_keeps_the_head_of_each_namespace_with_its_chains() {
         .delta("log", c, json!(["d"]));
     saver.put(s4.build()).await.unwrap();
     saver
-        .put_writes(&thread, "", a, vec![write(task(), 0, "x", json!(1))])
+        .put_writes(&thread, "", a, vec![write(task(), 0, "x", json!(1))], None)
         .await
         .unwrap();
     let sub1 = Step::new(&thread, "sub", None).snapshot("y", json!(1));
@@ -528,6 +536,7 @@ async fn a_copied_thread_lists_in_the_same_order_as_memory_saver() {
                 checkpoint: tuple.checkpoint,
                 blobs,
                 mode: stategraph_runtime::PutMode::Fork,
+                epoch: None,
             })
             .await
             .unwrap();

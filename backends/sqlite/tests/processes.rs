@@ -81,6 +81,7 @@ fn helper_process() {
                         checkpoint,
                         blobs: vec![blob],
                         mode: stategraph_runtime::PutMode::Advance,
+                        epoch: None,
                     })
                     .await
                     .unwrap_or_else(|e| panic!("{name}: put {i} failed: {e}"));
@@ -139,6 +140,9 @@ async fn processes_opening_one_new_file_at_once_all_set_up_and_write() {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(migrations, 1, "round {round}: the schema was applied once");
+        assert_eq!(
+            migrations, 2,
+            "round {round}: each migration was applied once"
+        );
     }
 }

@@ -6,8 +6,9 @@
 use proc_macro2::Span;
 use quote::ToTokens;
 use syn::Ident;
+use syn::ext::IdentExt;
 
-use super::model::{END, GraphModule, Group, LocalEnum, RouteTable, START, arg_type};
+use super::model::{END, GraphArgs, GraphModule, Group, LocalEnum, RouteTable, START, arg_type};
 use crate::errors::Errors;
 use crate::suggest::did_you_mean;
 
@@ -36,8 +37,8 @@ pub(crate) struct Plan {
     pub(crate) start: Vec<Edge>,
     pub(crate) edges: Vec<Vec<Edge>>,
     pub(crate) joins: Vec<(Vec<usize>, usize)>,
-    /// The first `START` written in `edges!`.
-    start_token: Option<Span>,
+    /// Where each node is first written as the source of an edge in `edges!`.
+    source_tokens: Vec<Option<Span>>,
 }
 
 impl Plan {
@@ -92,12 +93,20 @@ enum Name {
     Unknown,
 }
 
-pub(crate) fn check(module: &mut GraphModule, errors: &mut Errors) -> Plan {
+pub(crate) fn check(
+    module: &mut GraphModule,
+    args: Option<&GraphArgs>,
+    errors: &mut Errors,
+) -> Plan {
     check_signatures(module, errors);
+    if let Some(args) = args {
+        check_returns(module, &args.state, errors);
+    }
     let before = errors.len();
     let plan = resolve(module, errors);
     if errors.len() == before && !module.edges_broken {
         check_shape(module, &plan, errors);
+        check_routes_used(module, errors);
     }
     plan
 }
@@ -117,7 +126,13 @@ fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
             );
             ok = false;
         }
-        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        // Lifetimes are fine (`async fn a<'a>(s: &'a S)`); type and const parameters are not.
+        let generic = sig
+            .generics
+            .params
+            .iter()
+            .any(|param| !matches!(param, syn::GenericParam::Lifetime(_)));
+        if generic || sig.generics.where_clause.is_some() {
             errors.spanned(
                 &sig.generics,
                 format!(
@@ -141,7 +156,7 @@ fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
             );
             ok = false;
         }
-        node.signature_ok = ok;
+        node.signature_ok &= ok;
         let variant = upper_camel_case(&node.name);
         if let Some((_, first)) = variants.iter().find(|(v, _)| *v == variant) {
             errors.spanned(
@@ -159,12 +174,13 @@ fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
         if let Some(asyncness) = sig.asyncness {
             errors.spanned(asyncness, format!("route `{}` must be a plain `fn`: it picks the next node from the state; remove `async`", route.name));
         }
-        if sig.inputs.len() != 1 || sig.receiver().is_some() {
+        if sig.inputs.is_empty() || sig.inputs.len() > 2 || sig.receiver().is_some() {
             errors.at(
                 sig.paren_token.span.join(),
                 format!(
-                    "route `{}` must take the state by reference: `fn {}(state: &S) -> MyEnum`",
-                    route.name, route.ident
+                    "route `{}` must take the state by reference, and optionally the graph's \
+                     dependencies: `fn {}(state: &S) -> MyEnum` or `fn {}(state: &S, deps: &Deps) -> MyEnum`",
+                    route.name, route.ident, route.ident
                 ),
             );
         }
@@ -178,6 +194,100 @@ fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
                 syn::ReturnType::Default => errors.spanned(&route.ident, message),
             }
         }
+    }
+}
+
+/// The two ways to misspell a node's return type that rustc reports poorly: the update without
+/// a `Result` (`-> SUpdate`), and `NodeResult` of the update instead of the state
+/// (`-> NodeResult<SUpdate>`). Other types are left to the type checker, which points at them.
+fn check_returns(module: &mut GraphModule, state: &syn::Type, errors: &mut Errors) {
+    let syn::Type::Path(state_path) = state else {
+        return;
+    };
+    let Some(state_ident) = state_path.path.segments.last().map(|s| &s.ident) else {
+        return;
+    };
+    let update = format!("{}Update", state_ident.unraw());
+    let state_text = state.to_token_stream().to_string();
+    let expected = |node: &super::model::NodeFn| {
+        format!(
+            "a node returns `NodeResult<{state_text}>` (or `Result<{update}, E>` with an error type of \
+             yours): `async fn {}(state: &{state_text}) -> NodeResult<{state_text}>`",
+            node.ident
+        )
+    };
+    for node in &mut module.nodes {
+        let output = match &node.sig.output {
+            syn::ReturnType::Type(_, ty) => &**ty,
+            syn::ReturnType::Default => {
+                errors.spanned(
+                    &node.sig.ident,
+                    format!("node `{}` returns nothing; {}", node.name, expected(node)),
+                );
+                node.signature_ok = false;
+                continue;
+            }
+        };
+        let syn::Type::Path(path) = output else {
+            continue;
+        };
+        let Some(last) = path.path.segments.last() else {
+            continue;
+        };
+        if last.ident == update {
+            errors.spanned(
+                output,
+                format!(
+                    "node `{}` returns `{update}` without a `Result`; {}",
+                    node.name,
+                    expected(node)
+                ),
+            );
+            node.signature_ok = false;
+        } else if last.ident == "NodeResult"
+            && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+            && let Some(syn::GenericArgument::Type(syn::Type::Path(inner))) = args.args.first()
+            && inner
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == update)
+        {
+            errors.spanned(
+                output,
+                format!(
+                    "`NodeResult` takes the state type, not its update: write `NodeResult<{state_text}>`, \
+                     which is `Result<{update}, NodeError>`"
+                ),
+            );
+            fix_return_type(module_items(&mut module.items), &node.ident, state);
+        }
+    }
+}
+
+fn module_items(items: &mut [syn::Item]) -> impl Iterator<Item = &mut syn::ItemFn> {
+    items.iter_mut().filter_map(|item| match item {
+        syn::Item::Fn(function) => Some(function),
+        _ => None,
+    })
+}
+
+/// Emits node `ident` returning `NodeResult<state>` (its `NodeResult` as written, given the
+/// state), as it meant to, so the one mistake reported above does not come back as rustc
+/// errors about the same signature.
+fn fix_return_type<'a>(
+    mut functions: impl Iterator<Item = &'a mut syn::ItemFn>,
+    ident: &Ident,
+    state: &syn::Type,
+) {
+    let Some(function) = functions.find(|f| f.sig.ident == *ident) else {
+        return;
+    };
+    if let syn::ReturnType::Type(_, ty) = &mut function.sig.output
+        && let syn::Type::Path(path) = &mut **ty
+        && let Some(last) = path.path.segments.last_mut()
+    {
+        last.arguments = syn::PathArguments::AngleBracketed(syn::parse_quote!(<#state>));
     }
 }
 
@@ -294,6 +404,7 @@ fn target_of(name: Name) -> Option<Target> {
 fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
     let mut plan = Plan {
         edges: module.nodes.iter().map(|_| Vec::new()).collect(),
+        source_tokens: vec![None; module.nodes.len()],
         ..Plan::default()
     };
     if module.edges.is_empty() && !module.edges_broken {
@@ -315,13 +426,26 @@ fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
             .map(|(k, group)| {
                 let as_source = k < last || statement.route.is_some();
                 let in_list = matches!(group, Group::Many(..));
-                group
-                    .names()
+                let names = group.names();
+                for (n, ident) in names.iter().enumerate() {
+                    if names[..n].iter().any(|earlier| earlier == ident) {
+                        errors.spanned(
+                            ident,
+                            format!(
+                                "`{ident}` is listed twice in this list; name each node once: \
+                                 a node runs once per step however many edges lead to it"
+                            ),
+                        );
+                    }
+                }
+                names
                     .iter()
                     .map(|ident| {
                         let name = resolve_name(module, ident, as_source, k > 0, in_list, errors);
-                        if name == Name::Start && plan.start_token.is_none() {
-                            plan.start_token = Some(ident.span());
+                        if let Name::Node(i) = name
+                            && as_source
+                        {
+                            plan.source_tokens[i].get_or_insert(ident.span());
                         }
                         name
                     })
@@ -631,9 +755,37 @@ fn check_shape(module: &GraphModule, plan: &Plan, errors: &mut Errors) {
             "no path from START reaches END: {looping} without an exit; add an edge or a route arm {from} to END"
         )
     };
-    match (start_ends, plan.start_token) {
-        (false, Some(span)) => errors.at(span, message),
-        _ => errors.spanned(&module.nodes[stuck[0]].ident, message),
+    // Point at the loop: where the first stuck node leads on in `edges!`.
+    match plan.source_tokens[stuck[0]] {
+        Some(span) => errors.at(span, message),
+        None => errors.spanned(&module.nodes[stuck[0]].ident, message),
+    }
+}
+
+/// A `#[route]` function no routing table uses would never run: say so, rather than leave
+/// rustc's dead-code warning to hint at it.
+fn check_routes_used(module: &GraphModule, errors: &mut Errors) {
+    let used: Vec<String> = module
+        .edges
+        .iter()
+        .flat_map(|block| &block.statements)
+        .filter_map(|statement| statement.route.as_ref())
+        .map(|table| table.route.to_string())
+        .collect();
+    for route in &module.routes {
+        if !used
+            .iter()
+            .any(|name| name.trim_start_matches("r#") == route.name)
+        {
+            errors.spanned(
+                &route.ident,
+                format!(
+                    "route `{0}` is used by no edge, so it would never run; use it in `edges!` \
+                     (`node -> {0} {{ Variant => target, … }};`) or remove it",
+                    route.name
+                ),
+            );
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! and its builder (`expand`).
 
 mod check;
+mod diagram;
 mod expand;
 mod model;
 mod parse;
@@ -38,7 +39,7 @@ pub(crate) fn graph(args: TokenStream, input: TokenStream) -> TokenStream {
             return tokens;
         }
     };
-    let plan = check::check(&mut module, &mut errors);
+    let plan = check::check(&mut module, args.as_ref(), &mut errors);
     let plan = errors.is_empty().then_some(&plan);
     let mut tokens = expand::expand(&module, args.as_ref(), plan);
     if let Some(error) = errors.combined() {

@@ -3,9 +3,11 @@
 
 use syn::{Attribute, Ident, Item, Path, Signature, Type, Visibility};
 
-/// `#[graph(state = S)]`.
+/// `#[graph(state = S)]` or `#[graph(state = S, deps = D)]`.
 pub(crate) struct GraphArgs {
     pub(crate) state: Type,
+    /// The dependencies nodes and routes may use; `()` when not given.
+    pub(crate) deps: Option<Type>,
 }
 
 /// The annotated module.
@@ -59,6 +61,13 @@ pub(crate) struct RouteFn {
     pub(crate) sig: Signature,
     /// The enum it returns, as written (`AfterReview`, `crate::x::AfterReview`).
     pub(crate) returns: Option<Path>,
+}
+
+impl RouteFn {
+    /// Whether the route takes the graph's dependencies as a second argument.
+    pub(crate) fn takes_deps(&self) -> bool {
+        self.sig.inputs.len() == 2
+    }
 }
 
 /// An enum declared in the graph module.

@@ -4,7 +4,7 @@
 use proc_macro2::Span;
 use quote::format_ident;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
+use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
 
 use super::attr::{self, Reducer};
 use crate::errors::Errors;
@@ -16,6 +16,8 @@ pub(crate) struct StateStruct<'a> {
     /// `<Name>Update`.
     pub(crate) update: Ident,
     pub(crate) fields: Vec<StateField<'a>>,
+    /// Names of fields removed on purpose (`#[state(removed("old"))]`).
+    pub(crate) removed: Vec<LitStr>,
 }
 
 /// One field, which is one channel.
@@ -26,6 +28,8 @@ pub(crate) struct StateField<'a> {
     pub(crate) vis: &'a Visibility,
     pub(crate) ty: &'a Type,
     pub(crate) reducer: Reducer,
+    /// Earlier names of the field (`#[state(renamed_from = "old")]`).
+    pub(crate) renamed_from: Vec<LitStr>,
 }
 
 /// Why the input cannot be a state at all; the derive then emits only a fallback.
@@ -75,12 +79,14 @@ impl<'a> StateStruct<'a> {
             .iter()
             .map(|field| {
                 let ident = field.ident.as_ref().expect("named fields have idents");
+                let attrs = attr::field_attrs(&field.attrs, errors);
                 StateField {
                     ident,
                     name: ident.unraw().to_string(),
                     vis: &field.vis,
                     ty: &field.ty,
-                    reducer: attr::field_reducer(&field.attrs, errors),
+                    reducer: attrs.reducer,
+                    renamed_from: attrs.renamed_from,
                 }
             })
             .collect();
@@ -89,6 +95,7 @@ impl<'a> StateStruct<'a> {
             vis: &input.vis,
             update: update_ident(&input.ident),
             fields,
+            removed: attr::removed(&input.attrs, errors),
         })
     }
 }

@@ -1,14 +1,19 @@
-//! `#[state(...)]` on a field: which reducer merges the field's writes.
+//! `#[state(...)]`: on a field, which reducer merges the field's writes and which names the
+//! field had before; on the struct, which fields were removed.
 
-use syn::{Attribute, Path};
+use syn::{Attribute, LitStr, Path};
 
 use crate::errors::Errors;
 use crate::suggest::edit_distance;
 
 /// The attribute's name.
 pub(crate) const STATE: &str = "state";
-/// The one key it takes.
+/// The field key naming the reducer.
 pub(crate) const REDUCER: &str = "reducer";
+/// The field key naming an earlier name of the field.
+pub(crate) const RENAMED_FROM: &str = "renamed_from";
+/// The struct key listing removed fields.
+pub(crate) const REMOVED: &str = "removed";
 
 /// A built-in reducer, named by a bare ident in `#[state(reducer = …)]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,13 +68,24 @@ pub(crate) enum Reducer {
     Function(Path),
 }
 
+/// What `#[state(...)]` says about one field.
+pub(crate) struct FieldAttrs {
+    pub(crate) reducer: Reducer,
+    /// Earlier names (`renamed_from = "old"`, any number of times).
+    pub(crate) renamed_from: Vec<LitStr>,
+}
+
 /// Reads every `#[state(...)]` on a field. A bad attribute is reported and leaves the field
 /// plain, so the rest of the derive still expands.
-pub(crate) fn field_reducer(attrs: &[Attribute], errors: &mut Errors) -> Reducer {
+pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
     let mut reducer: Option<Reducer> = None;
+    let mut renamed_from = Vec::new();
     for attr in attrs.iter().filter(|attr| attr.path().is_ident(STATE)) {
         let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(REDUCER) {
+            if meta.path.is_ident(RENAMED_FROM) {
+                renamed_from.push(meta.value()?.parse::<LitStr>()?);
+                Ok(())
+            } else if meta.path.is_ident(REDUCER) {
                 let path: Path = meta.value()?.parse()?;
                 if reducer.is_some() {
                     errors.spanned(&meta.path, "duplicate `reducer`: a field has one reducer; remove one of them");
@@ -88,7 +104,10 @@ pub(crate) fn field_reducer(attrs: &[Attribute], errors: &mut Errors) -> Reducer
                 }
                 errors.spanned(
                     &meta.path,
-                    format!("unknown `state` attribute `{key}`; the only key is `reducer`, as in `#[state(reducer = append)]`"),
+                    format!(
+                        "unknown `state` attribute `{key}` on a field; the keys are `reducer` \
+                         (`#[state(reducer = append)]`) and `renamed_from` (`#[state(renamed_from = \"old_name\")]`)"
+                    ),
                 );
                 Ok(())
             }
@@ -97,7 +116,38 @@ pub(crate) fn field_reducer(attrs: &[Attribute], errors: &mut Errors) -> Reducer
             errors.push(error);
         }
     }
-    reducer.unwrap_or(Reducer::Plain)
+    FieldAttrs {
+        reducer: reducer.unwrap_or(Reducer::Plain),
+        renamed_from,
+    }
+}
+
+/// Reads `#[state(removed("a", "b"))]` on the struct: the names of fields removed on purpose.
+pub(crate) fn removed(attrs: &[Attribute], errors: &mut Errors) -> Vec<LitStr> {
+    let mut removed = Vec::new();
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(STATE)) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(REMOVED) {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let names =
+                    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
+                        &content,
+                    )?;
+                removed.extend(names);
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown `state` attribute on the struct; the only key is `removed`, as in \
+                     `#[state(removed(\"old_field\"))]`",
+                ))
+            }
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    removed
 }
 
 /// A bare ident names a built-in reducer; anything else is a user function. A bare ident close

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::ast::{StateField, StateStruct};
-use super::attr::Reducer;
+use super::attr::{Builtin, Reducer};
 
 /// Where generated code finds the runtime.
 fn private() -> TokenStream {
@@ -40,6 +40,11 @@ fn reducer_bound(field: &StateField<'_>) -> Option<TokenStream> {
     };
     let ty = field.ty;
     let private = private_at(ty.span());
+    // `append` fields also get `push_<field>`, which names the item type: the bound on the
+    // collection gives both, and still one error for a field that is not one.
+    if *builtin == Builtin::Append {
+        return Some(quote_spanned!(ty.span()=> #ty: #private::Appendable));
+    }
     let reducer = format_ident!("{}", builtin.type_name(), span = ty.span());
     Some(quote_spanned!(ty.span()=> #private::#reducer: #private::Reducer<#ty>))
 }
@@ -62,7 +67,20 @@ pub(crate) fn expand(state: &StateStruct<'_>) -> TokenStream {
         };
         let ty = field.ty;
         let name = reducer_fn_const(field);
-        Some(quote_spanned!(path.span()=> const #name: fn(&mut #ty, #ty) = #path;))
+        let private = private_at(path.span());
+        // Checked through `ReducerProbe`, so a function of the wrong shape is reported with
+        // what a reducer is, at the path.
+        Some(quote_spanned! {path.span()=>
+            const #name: fn(&mut #ty, #ty) = {
+                #[allow(non_snake_case)]
+                fn #name(current: &mut #ty, write: #ty) {
+                    #[allow(unused_imports)]
+                    use #private::{InPlace as _, NotAReducer as _, ReturnsMerged as _};
+                    (&&&#private::ReducerProbe::<_, #ty>::new(#path)).merge(current, write)
+                }
+                #name
+            };
+        })
     });
     quote! {
         #update_struct
@@ -229,7 +247,27 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
                     "Replaces the whole of `{name}` with `value`, bypassing its reducer \
                      (what a summarization node does to a history)."
                 );
+                let push = matches!(field.reducer, Reducer::Builtin(Builtin::Append)).then(|| {
+                    let push = format_ident!("push_{}", name, span = ident.span());
+                    let push_doc = format!(
+                        "Appends one item to `{name}`; calls add up: \
+                         `.push_{name}(a).push_{name}(b)` appends both."
+                    );
+                    quote! {
+                        #[doc = #push_doc]
+                        #[must_use]
+                        #vis fn #push(
+                            mut self,
+                            item: impl ::core::convert::Into<<#ty as #private::Appendable>::Item>,
+                        ) -> Self {
+                            #private::push_write(&mut self.#ident, ::core::convert::Into::into(item));
+                            self
+                        }
+                    }
+                });
                 quote! {
+                    #push
+
                     #[doc = #doc]
                     #[must_use]
                     #vis fn #ident(mut self, value: #input_ty) -> Self {
@@ -306,8 +344,17 @@ fn state_impl(state: &StateStruct<'_>) -> TokenStream {
                 )
             }
         };
-        quote!(#private::ChannelSpec { name: #name, reducer: #reducer, delta: #delta })
+        let renamed_from = &field.renamed_from;
+        quote!(#private::ChannelSpec {
+            name: #name,
+            reducer: #reducer,
+            delta: #delta,
+            renamed_from: &[#(#renamed_from),*],
+        })
     });
+    let removed = &state.removed;
+    let removed = (!removed.is_empty())
+        .then(|| quote!(const REMOVED: &'static [&'static str] = &[#(#removed),*];));
     let applies = state.fields.iter().map(|field| {
         let ident = field.ident;
         match &field.reducer {
@@ -352,6 +399,8 @@ fn state_impl(state: &StateStruct<'_>) -> TokenStream {
             type Update = #update;
 
             const CHANNELS: &'static [#private::ChannelSpec] = &[#(#specs),*];
+
+            #removed
 
             fn apply(&mut self, update: #update) {
                 #(#applies)*

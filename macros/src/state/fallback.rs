@@ -14,9 +14,29 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let ident = &input.ident;
     let update = update_ident(ident);
     let error = error.into_compile_error();
-    let state_impl = if input.generics.params.is_empty() && input.generics.where_clause.is_none() {
+    // Generic structs get the stub too, for every instance that has the state's supertraits,
+    // so a graph over `S<u32>` adds no errors of its own.
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut predicates: Vec<TokenStream> = where_clause
+        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+        .unwrap_or_default();
+    if !input.generics.params.is_empty() {
+        predicates.push(quote! {
+            Self: ::core::clone::Clone
+                + ::core::default::Default
+                + ::core::fmt::Debug
+                + ::core::marker::Send
+                + ::core::marker::Sync
+                + ::stategraph::__private::serde::Serialize
+                + ::stategraph::__private::serde::de::DeserializeOwned
+                + 'static
+        });
+    }
+    let state_impl = {
         quote! {
-            impl ::stategraph::__private::State for #ident {
+            impl #impl_generics ::stategraph::__private::State for #ident #ty_generics
+            where #(#predicates,)*
+            {
                 type Update = #update;
                 const CHANNELS: &'static [::stategraph::__private::ChannelSpec] = &[];
                 fn apply(&mut self, _: #update) {
@@ -38,8 +58,6 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
                 }
             }
         }
-    } else {
-        TokenStream::new()
     };
     quote! {
         #error

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 
 use super::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, ListQuery,
-    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery, walk_chain,
+    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery, limits, walk_chain,
 };
-use crate::ids::{CheckpointId, TaskId, ThreadId};
+use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 
 /// Checkpoints kept in process memory: lost when the process exits, so for tests and
 /// development only. It stores the same encoded blobs, versions and writes as the durable
@@ -42,6 +42,8 @@ struct ThreadData {
     blobs: HashMap<BlobKey, (BlobKind, Vec<u8>)>,
     /// Writes by namespace and checkpoint, keyed by task and index.
     writes: HashMap<(String, CheckpointId), BTreeMap<(TaskId, i32), PendingWrite>>,
+    /// The epoch of the thread's owner, once a run claimed it.
+    epoch: Option<Epoch>,
 }
 
 impl MemorySaver {
@@ -114,6 +116,15 @@ impl ThreadData {
             .and_then(|c| c.values().next_back())
     }
 
+    /// Refuses a write whose epoch is no longer the thread's.
+    fn check_epoch(
+        &self,
+        thread_id: &ThreadId,
+        epoch: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        CheckpointError::check_fence(thread_id, epoch, self.epoch)
+    }
+
     fn is_empty(&self) -> bool {
         self.checkpoints.values().all(BTreeMap::is_empty)
     }
@@ -151,6 +162,8 @@ impl Checkpointer for MemorySaver {
         ns: &str,
         id: Option<CheckpointId>,
     ) -> Result<Option<CheckpointTuple>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        limits::check_namespace(ns)?;
         let threads = self.lock();
         let Some(thread) = threads.get(thread_id) else {
             return Ok(None);
@@ -163,6 +176,7 @@ impl Checkpointer for MemorySaver {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
+        limits::check_query(query)?;
         let threads = self.lock();
         let mut found: Vec<(&ThreadData, &Checkpoint)> = threads
             .values()
@@ -178,22 +192,26 @@ impl Checkpointer for MemorySaver {
         found.into_iter().map(|(t, c)| t.tuple(c)).collect()
     }
 
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let mut threads = self.lock();
+        let thread = threads.entry(thread_id.clone()).or_default();
+        let epoch = Epoch::next_after(thread.epoch);
+        thread.epoch = Some(epoch);
+        Ok(epoch)
+    }
+
     async fn put(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
+        limits::check_put(&new)?;
         let NewCheckpoint {
             checkpoint,
             blobs,
             mode,
+            epoch,
         } = new;
-        if let Some(key) = checkpoint
-            .metadata
-            .user
-            .keys()
-            .find(|k| super::CheckpointMetadata::RESERVED_KEYS.contains(&k.as_str()))
-        {
-            return Err(CheckpointError::ReservedMetadataKey(key.clone()));
-        }
         let mut threads = self.lock();
         let thread = threads.entry(checkpoint.thread_id.clone()).or_default();
+        thread.check_epoch(&checkpoint.thread_id, epoch)?;
         let latest = thread.latest(&checkpoint.ns).map(|c| c.id);
         match mode {
             PutMode::Advance if checkpoint.parent_id != latest => {
@@ -240,14 +258,13 @@ impl Checkpointer for MemorySaver {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
         let mut threads = self.lock();
-        let stored = threads
-            .entry(thread_id.clone())
-            .or_default()
-            .writes
-            .entry((ns.to_owned(), id))
-            .or_default();
+        let thread = threads.entry(thread_id.clone()).or_default();
+        thread.check_epoch(thread_id, epoch)?;
+        let stored = thread.writes.entry((ns.to_owned(), id)).or_default();
         for write in writes {
             let key = (write.task_id, write.idx);
             if write.idx < 0 {
@@ -260,11 +277,14 @@ impl Checkpointer for MemorySaver {
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
         self.lock().remove(thread_id);
         Ok(())
     }
 
     async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
+        limits::check_thread_id(from)?;
+        limits::check_thread_id(to)?;
         let mut threads = self.lock();
         if threads.get(to).is_some_and(|t| !t.is_empty()) {
             return Err(CheckpointError::ThreadExists(to.clone()));
@@ -273,6 +293,8 @@ impl Checkpointer for MemorySaver {
             return Ok(());
         };
         let mut copy = source.clone();
+        // The copy is a new thread: the destination's own owner (if any) stays.
+        copy.epoch = threads.get(to).and_then(|t| t.epoch);
         for checkpoints in copy.checkpoints.values_mut() {
             for checkpoint in checkpoints.values_mut() {
                 checkpoint.thread_id = to.clone();
@@ -283,6 +305,9 @@ impl Checkpointer for MemorySaver {
     }
 
     async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError> {
+        for thread_id in thread_ids {
+            limits::check_thread_id(thread_id)?;
+        }
         let mut threads = self.lock();
         for thread_id in thread_ids {
             match policy {
@@ -300,6 +325,7 @@ impl Checkpointer for MemorySaver {
     }
 
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
+        limits::check_thread_query(query)?;
         let threads = self.lock();
         Ok(threads
             .values()

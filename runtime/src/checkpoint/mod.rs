@@ -8,6 +8,7 @@
 //! snapshot when the chain grows as large as the snapshot it extends.
 
 mod chain;
+pub mod limits;
 mod memory;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CheckpointId, TaskId, ThreadId};
+use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 
 pub use chain::walk_chain;
 pub use memory::MemorySaver;
@@ -196,6 +197,11 @@ pub struct NewCheckpoint {
     pub blobs: Vec<ChannelBlob>,
     /// Whether the parent must be the latest checkpoint.
     pub mode: PutMode,
+    /// The ownership epoch of the writer ([`Checkpointer::claim`]): the put is refused with
+    /// [`CheckpointError::Fenced`] unless it is still the thread's epoch. `None` writes without
+    /// that check — for tools that own the store alone (imports, tests); the runtime always
+    /// claims the thread and sets it.
+    pub epoch: Option<Epoch>,
 }
 
 /// A stored checkpoint with what is needed to rebuild its state.
@@ -404,6 +410,37 @@ pub enum CheckpointError {
         "metadata key `{0}` is reserved by stategraph (source, step, parents, writes); pick another name"
     )]
     ReservedMetadataKey(String),
+    /// A value outside the limits of the contract (see [`limits`]); nothing was stored.
+    #[error("refused before anything was stored: {0}")]
+    Limit(#[from] limits::LimitError),
+    /// A write carries an ownership epoch that is no longer the thread's: another run took the
+    /// thread over ([`Checkpointer::claim`]) after this one did. Nothing was stored.
+    #[error(
+        "thread `{thread_id}` was taken over by another run (this run holds epoch {epoch}, the thread is now at {}); this run stops without writing, and the thread goes on with its new owner",
+        show_epoch(current)
+    )]
+    Fenced {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The epoch the write carried.
+        epoch: Epoch,
+        /// The thread's epoch now, if it has one.
+        current: Option<Epoch>,
+    },
+    /// A stored channel that the current state type does not have, and that the type does not
+    /// declare renamed (`#[state(renamed_from = "…")]`) or removed (`#[state(removed(…))]`).
+    /// Reading on would drop its value silently.
+    #[error(
+        "checkpoint {checkpoint} of thread `{thread_id}` holds channel `{channel}`, which the state type does not have; if the field was renamed, mark the new field `#[state(renamed_from = \"{channel}\")]`, if it was removed on purpose, list it in `#[state(removed(\"{channel}\"))]` on the struct"
+    )]
+    UnknownChannel {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
+        /// The stored channel's name (at most [`limits::MAX_NAME_BYTES`] long).
+        channel: String,
+    },
     /// A channel's stored history is broken (a delta whose base is missing).
     #[error("checkpoint {checkpoint} of thread `{thread_id}` is corrupt: {detail}")]
     Corrupt {
@@ -436,17 +473,31 @@ pub trait Checkpointer: Send + Sync + 'static {
     /// Checkpoints matching `query`, newest first.
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError>;
 
+    /// Takes ownership of thread `thread_id` for a run and returns the run's epoch: greater than
+    /// every epoch the thread had (`max(previous + 1, now in microseconds)`, so it grows even
+    /// across a deletion of the thread). From then on, a put or put_writes carrying an older
+    /// epoch is refused with [`CheckpointError::Fenced`].
+    ///
+    /// A write already in flight when the claim is made either completes before the claim does
+    /// (so a reader after the claim sees it) or is refused: a process that resumes a thread
+    /// never loses to a write of a dead one. Claiming a thread with no checkpoints is allowed
+    /// (a run claims before its first put).
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError>;
+
     /// Stores a checkpoint and the blobs of the channels it changed, all or nothing.
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError>;
 
     /// Stores one task's writes against checkpoint `id`. Idempotent per task and index; a
-    /// write at a negative index (an error) replaces the earlier one.
+    /// write at a negative index (an error) replaces the earlier one. With `epoch`, the writes
+    /// are refused ([`CheckpointError::Fenced`]) unless it is still the thread's epoch, as for
+    /// [`NewCheckpoint::epoch`].
     async fn put_writes(
         &self,
         thread_id: &ThreadId,
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError>;
 
     /// Deletes every checkpoint, blob and write of the thread in every namespace. Deleting a
@@ -467,6 +518,24 @@ pub trait Checkpointer: Send + Sync + 'static {
 }
 
 impl CheckpointError {
+    /// Whether a write carrying `epoch` may go ahead on thread `thread_id`, whose epoch is now
+    /// `current`: it may when it carries none or the current one, and is
+    /// [`CheckpointError::Fenced`] otherwise. Every backend decides with this.
+    pub fn check_fence(
+        thread_id: &ThreadId,
+        epoch: Option<Epoch>,
+        current: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        match epoch {
+            Some(epoch) if current != Some(epoch) => Err(CheckpointError::Fenced {
+                thread_id: thread_id.clone(),
+                epoch,
+                current,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// A stored value of checkpoint `checkpoint` of `thread_id` that cannot be read back:
     /// [`CheckpointError::Corrupt`].
     pub fn corrupt(
@@ -520,6 +589,13 @@ impl std::fmt::Display for Operation {
     }
 }
 
+fn show_epoch(epoch: &Option<Epoch>) -> String {
+    match epoch {
+        Some(epoch) => format!("epoch {epoch}"),
+        None => "no epoch (it was deleted)".to_owned(),
+    }
+}
+
 fn show(id: &Option<CheckpointId>) -> String {
     match id {
         Some(id) => format!("checkpoint {id}"),
@@ -543,6 +619,9 @@ impl<C: Checkpointer + ?Sized> Checkpointer for std::sync::Arc<C> {
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
         (**self).list(query).await
     }
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        (**self).claim(thread_id).await
+    }
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         (**self).put(checkpoint).await
     }
@@ -552,8 +631,9 @@ impl<C: Checkpointer + ?Sized> Checkpointer for std::sync::Arc<C> {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
-        (**self).put_writes(thread_id, ns, id, writes).await
+        (**self).put_writes(thread_id, ns, id, writes, epoch).await
     }
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
         (**self).delete_thread(thread_id).await

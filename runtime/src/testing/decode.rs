@@ -141,16 +141,14 @@ pub async fn delta_chain_rebuilds_state<C: Checkpointer + ?Sized>(saver: &C) {
 }
 
 /// A checkpoint without a channel the state has (a field added later) rebuilds that field
-/// from `Default`; a stored channel the state no longer has is ignored.
+/// from `Default`.
 pub async fn missing_field_keeps_default<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("decode-missing");
     let cp = checkpoint(&t, "")
         .snapshot("count", json!(5))
-        .snapshot("legacy", json!({"old": "field"}))
         .put_ok(saver)
         .await;
     let got = must_get(saver, &t, "", Some(cp.id)).await;
-    assert_eq!(value(&got, "legacy"), json!({"old": "field"}));
     let state: Counter = restore(&got).unwrap_or_else(|e| panic!("the state should decode: {e}"));
     assert_eq!(
         state,
@@ -159,4 +157,31 @@ pub async fn missing_field_keeps_default<C: Checkpointer + ?Sized>(saver: &C) {
             log: Vec::new()
         }
     );
+}
+
+/// A stored channel the state does not have (a field renamed or removed without saying so) is
+/// returned by the backend as stored, and rebuilding the state is
+/// [`CheckpointError::UnknownChannel`] naming the thread, checkpoint and channel: never a state
+/// that silently lost the value.
+pub async fn unknown_channel_is_an_error<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("decode-unknown");
+    let cp = checkpoint(&t, "")
+        .snapshot("count", json!(5))
+        .snapshot("legacy", json!({"old": "field"}))
+        .put_ok(saver)
+        .await;
+    let got = must_get(saver, &t, "", Some(cp.id)).await;
+    assert_eq!(value(&got, "legacy"), json!({"old": "field"}));
+    match restore::<Counter>(&got) {
+        Err(CheckpointError::UnknownChannel {
+            thread_id,
+            checkpoint,
+            channel,
+        }) => {
+            assert_eq!(thread_id, t);
+            assert_eq!(checkpoint, cp.id);
+            assert_eq!(channel, "legacy");
+        }
+        other => panic!("a stored channel the state lacks should be UnknownChannel, got {other:?}"),
+    }
 }

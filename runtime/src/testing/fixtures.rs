@@ -14,8 +14,8 @@ use crate::__private as p;
 use crate::reducer::{Append, Reducer};
 use crate::{
     BlobKind, ChannelBlob, ChannelSet, ChannelSpec, Checkpoint, CheckpointError, CheckpointId,
-    CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint, PendingWrite,
-    PutMode, Source, State, StateUpdate, TaskId, ThreadId, Write,
+    CheckpointMetadata, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
+    PendingWrite, PutMode, Source, State, StateUpdate, TaskId, ThreadId, Write,
 };
 
 /// A fresh thread id, unique across processes (`conf-{label}-{uuidv7}`), so cases never
@@ -96,6 +96,7 @@ pub fn checkpoint(thread_id: &ThreadId, ns: &str) -> CheckpointBuilder {
         },
         blobs: Vec::new(),
         mode: PutMode::Advance,
+        epoch: None,
     }
 }
 
@@ -115,6 +116,7 @@ pub struct CheckpointBuilder {
     checkpoint: Checkpoint,
     blobs: Vec<ChannelBlob>,
     mode: PutMode,
+    epoch: Option<Epoch>,
 }
 
 impl CheckpointBuilder {
@@ -195,6 +197,12 @@ impl CheckpointBuilder {
     /// Sets `created_at`.
     pub fn created_at(mut self, at: SystemTime) -> Self {
         self.checkpoint.created_at = at;
+        self
+    }
+
+    /// Writes it as the owner holding `epoch` ([`Checkpointer::claim`]).
+    pub fn epoch(mut self, epoch: Epoch) -> Self {
+        self.epoch = Some(epoch);
         self
     }
 
@@ -281,6 +289,7 @@ impl CheckpointBuilder {
             checkpoint: self.checkpoint,
             blobs: self.blobs,
             mode: self.mode,
+            epoch: self.epoch,
         }
     }
 
@@ -391,7 +400,7 @@ pub async fn put_writes_ok<C: Checkpointer + ?Sized>(
     writes: Vec<PendingWrite>,
 ) {
     saver
-        .put_writes(&at.thread_id, &at.ns, at.id, writes)
+        .put_writes(&at.thread_id, &at.ns, at.id, writes, None)
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -545,11 +554,13 @@ impl State for Counter {
             name: "count",
             reducer: None,
             delta: false,
+            renamed_from: &[],
         },
         ChannelSpec {
             name: "log",
             reducer: Some("append"),
             delta: true,
+            renamed_from: &[],
         },
     ];
 

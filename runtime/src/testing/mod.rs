@@ -49,8 +49,10 @@ pub mod conflict;
 pub mod copy;
 pub mod decode;
 pub mod delete;
+pub mod fencing;
 pub mod fixtures;
 pub mod get;
+pub mod limits;
 pub mod list;
 pub mod metadata;
 pub mod prune;
@@ -217,6 +219,25 @@ macro_rules! __checkpointer_conformance_cases {
                 fork_without_parent,
                 concurrent_advance_exactly_one_wins,
             }
+            limits {
+                longest_thread_id_round_trips,
+                odd_ids_round_trip,
+                bad_thread_ids_are_refused,
+                namespace_limits,
+                name_limits,
+                metadata_limits,
+                value_depth_limits,
+                numbers_round_trip_exactly,
+            }
+            fencing {
+                claims_grow,
+                stale_epoch_is_fenced_and_stores_nothing,
+                unclaimed_thread_refuses_epochs,
+                delete_forgets_the_owner,
+                copy_does_not_carry_the_owner,
+                racing_owners_exactly_one_wins,
+                concurrent_claims_are_distinct,
+            }
             concurrency {
                 puts_to_many_threads,
                 put_writes_to_many_threads,
@@ -228,6 +249,7 @@ macro_rules! __checkpointer_conformance_cases {
                 typed_state_round_trips,
                 delta_chain_rebuilds_state,
                 missing_field_keeps_default,
+                unknown_channel_is_an_error,
             }
         }
     };

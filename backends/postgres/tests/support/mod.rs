@@ -370,6 +370,12 @@ impl PrivatePostgres {
         self.pg_ctl(&["restart", "-m", "fast"]);
     }
 
+    /// `pg_ctl restart -m immediate`: the server quits at once, as in a crash, and comes back
+    /// after recovering from its log.
+    pub fn restart_immediate(&self) {
+        self.pg_ctl(&["restart", "-m", "immediate"]);
+    }
+
     /// `pg_ctl stop -m fast`.
     pub fn stop(&self) {
         self.pg_ctl(&["stop", "-m", "fast"]);

@@ -25,7 +25,21 @@ local function expire_thread(base, ttl_ms)
     for _, key in ipairs(thread_keys(base)) do
       redis.call('PEXPIRE', key, ttl_ms)
     end
+    redis.call('PEXPIRE', base .. ':epoch', ttl_ms)
   end
+end
+
+-- Nil if a write carrying `epoch` ('' = none) may go ahead, else the thread's epoch ('' if it
+-- has none): a write of an owner that another run has since claimed the thread from.
+local function fenced(base, epoch)
+  if epoch == '' then
+    return nil
+  end
+  local current = redis.call('GET', base .. ':epoch')
+  if current == epoch then
+    return nil
+  end
+  return current or ''
 end
 
 local function latest(base, ns)

@@ -2,9 +2,13 @@
 -- parent against the namespace's latest checkpoint.
 -- KEYS: thread base, thread registry.
 -- ARGV: mode ('advance' | 'fork'), ns, id, parent ('' = none), record, thread id, ttl ms,
---       then blob field/value pairs.
+--       epoch ('' = none), then blob field/value pairs.
 local base, registry = KEYS[1], KEYS[2]
 local mode, ns, id, parent = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local current = fenced(base, ARGV[8])
+if current then
+  return { 'fenced', current }
+end
 local cp = base .. ':cp:' .. ns
 local head = latest(base, ns) or ''
 if mode == 'advance' then
@@ -15,7 +19,7 @@ elseif parent ~= '' and redis.call('HEXISTS', cp, parent) == 0 then
   return { 'missing_parent' }
 end
 local blobs = base .. ':blobs:' .. ns
-for i = 8, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 1])
 end
 redis.call('HSET', cp, id, ARGV[5])

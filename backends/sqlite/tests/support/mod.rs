@@ -9,8 +9,8 @@ use std::ops::Deref;
 use async_trait::async_trait;
 use stategraph_runtime::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata,
-    CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint, PendingWrite, Prune, PutMode, Source,
-    ThreadId, ThreadInfo, ThreadQuery, now,
+    CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint, PendingWrite, Prune, PutMode,
+    Source, ThreadId, ThreadInfo, ThreadQuery, now,
 };
 use stategraph_sqlite::SqliteSaver;
 use tempfile::TempDir;
@@ -66,6 +66,9 @@ impl Checkpointer for TempSaver {
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
         self.saver.list(query).await
     }
+    async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
+        self.saver.claim(thread_id).await
+    }
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         self.saver.put(checkpoint).await
     }
@@ -75,8 +78,11 @@ impl Checkpointer for TempSaver {
         ns: &str,
         id: CheckpointId,
         writes: Vec<PendingWrite>,
+        epoch: Option<Epoch>,
     ) -> Result<(), CheckpointError> {
-        self.saver.put_writes(thread_id, ns, id, writes).await
+        self.saver
+            .put_writes(thread_id, ns, id, writes, epoch)
+            .await
     }
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
         self.saver.delete_thread(thread_id).await
@@ -192,6 +198,7 @@ impl Step {
             checkpoint: self.checkpoint,
             blobs: self.blobs,
             mode: self.mode,
+            epoch: None,
         }
     }
 }

@@ -1,0 +1,24 @@
+use serde::{Deserialize, Serialize};
+use stategraph::{NodeResult, State};
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+pub struct S {
+    pub n: u32,
+}
+
+#[stategraph::graph(state = S)]
+mod g {
+    use super::*;
+
+    #[node]
+    async fn a(_: &S) -> NodeResult<S> {
+        Ok(SUpdate::new())
+    }
+
+    edges! {
+        START -> a;
+        a -> a;
+    }
+}
+
+fn main() {}
