@@ -72,6 +72,20 @@ pub enum GraphError {
         /// The graph's name.
         graph: &'static str,
     },
+    /// An update named no node, and the checkpoint it applies to was written by several: say
+    /// which one it is written as (`.as_node(…)`).
+    #[error(
+        "checkpoint {checkpoint} of thread `{thread_id}` was written by several nodes ({}); say which one the update is written as with `.as_node(…)`",
+        nodes.join(", ")
+    )]
+    AmbiguousUpdate {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The checkpoint the update applies to.
+        checkpoint: CheckpointId,
+        /// The nodes that wrote it.
+        nodes: Vec<String>,
+    },
     /// A node's update could not be encoded for the checkpoint.
     #[error("the write of node `{node}` to field `{field}` cannot be encoded as JSON: {source}")]
     Encode {

@@ -37,4 +37,4 @@ pub use reducer::{
     MessagesUpdate, Reducer, Summable,
 };
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
-pub use thread::{History, StateSnapshot, Thread};
+pub use thread::{History, StateSnapshot, Thread, Update};

@@ -2,6 +2,8 @@
 //! and fork goes; with the [`History`] query and the [`StateSnapshot`] it returns.
 
 use std::future::{Future, IntoFuture};
+
+use futures::{Stream, TryStreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,7 +14,7 @@ use crate::checkpoint::{
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
-use crate::executor::{Executor, Persistence, restore_state, scheduled};
+use crate::executor::{Executor, Persistence, Writer, restore_state, scheduled};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::state::State;
@@ -183,6 +185,33 @@ impl<G: GraphDef> Thread<G> {
         self.executor()?.start_or_resume(input).await
     }
 
+    /// Writes `values` to the thread as if a node had written them — LangGraph's
+    /// `update_state`, the way to correct a run. Say whom with `.as_node(node)` (that node's
+    /// reducers apply and its edges and routes decide what runs next), `.as_input()` (the
+    /// graph starts over from START) or `.to_end()` (nothing is scheduled); without one, the
+    /// node that wrote the checkpoint is taken. `.at(checkpoint)` applies it to an earlier
+    /// checkpoint, which forks the thread: the new checkpoint's parent is that one, and the
+    /// later history stays listed. `.await` returns the new checkpoint, now the thread's head;
+    /// [`Thread::resume`] runs on from it.
+    ///
+    /// Writes saved on the checkpoint by tasks that had finished (a step cut short) are not
+    /// carried over: the nodes still scheduled run again on resume.
+    pub fn update(&self, values: <G::State as State>::Update) -> Update<'_, G> {
+        Update {
+            thread: self,
+            values,
+            writer: Writer::Inferred,
+            at: None,
+        }
+    }
+
+    /// Runs the thread again from checkpoint `id`: forks there ([`Thread::fork`]), then
+    /// resumes, so every node scheduled from that checkpoint on runs again.
+    pub async fn replay(&self, id: CheckpointId) -> Result<G::State, GraphError> {
+        self.fork(id).await?;
+        self.resume().await
+    }
+
     /// The thread's latest state, or `None` if it has no checkpoint.
     pub async fn state(&self) -> Result<Option<StateSnapshot<G>>, GraphError> {
         self.snapshot(None).await
@@ -205,12 +234,63 @@ impl<G: GraphDef> Thread<G> {
     }
 
     /// The thread's checkpoints, newest first; narrow with `.before(id)`, `.limit(n)` and
-    /// `.filter(key, value)`, then `.await`.
+    /// `.filter(key, value)`, then `.await` the list, or walk it page by page with
+    /// [`History::stream`].
     pub fn history(&self) -> History<'_, G> {
         History {
             thread: self,
             query: ListQuery::thread(self.id.clone()).ns(""),
+            page_size: History::<G>::DEFAULT_PAGE_SIZE,
         }
+    }
+}
+
+/// An update being written to a thread ([`Thread::update`]); `.await` it.
+pub struct Update<'t, G: GraphDef> {
+    thread: &'t Thread<G>,
+    values: <G::State as State>::Update,
+    writer: Writer,
+    at: Option<CheckpointId>,
+}
+
+impl<G: GraphDef> Update<'_, G> {
+    /// Written as node `node`: its reducers apply, it counts as having run, and its edges and
+    /// routes decide what runs next.
+    pub fn as_node(mut self, node: G::Node) -> Self {
+        self.writer = Writer::Node(node.index());
+        self
+    }
+
+    /// Written as the thread's input: the graph starts over from START.
+    pub fn as_input(mut self) -> Self {
+        self.writer = Writer::Input;
+        self
+    }
+
+    /// Written as the end of the run: nothing is scheduled after it.
+    pub fn to_end(mut self) -> Self {
+        self.writer = Writer::End;
+        self
+    }
+
+    /// Applied to checkpoint `id` of this thread instead of the latest: the thread forks there.
+    pub fn at(mut self, id: CheckpointId) -> Self {
+        self.at = Some(id);
+        self
+    }
+}
+
+impl<'t, G: GraphDef> IntoFuture for Update<'t, G> {
+    type Output = Result<CheckpointId, GraphError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 't>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            self.thread
+                .executor()?
+                .update(self.at, self.values, self.writer)
+                .await
+        })
     }
 }
 
@@ -218,9 +298,64 @@ impl<G: GraphDef> Thread<G> {
 pub struct History<'t, G: GraphDef> {
     thread: &'t Thread<G>,
     query: ListQuery,
+    page_size: usize,
 }
 
 impl<'t, G: GraphDef> History<'t, G> {
+    /// How many checkpoints [`History::stream`] reads at a time unless told otherwise.
+    pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+    /// How many checkpoints [`History::stream`] reads from the checkpointer at a time (at
+    /// least 1).
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// The checkpoints as a stream, newest first, read one page at a time: a thread with
+    /// 100,000 checkpoints is walked without holding them all. `before`, `limit` and `filter`
+    /// apply as for the list.
+    ///
+    /// ```
+    /// # async fn walk<G: stategraph_runtime::GraphDef>(thread: &stategraph_runtime::Thread<G>)
+    /// # -> Result<(), stategraph_runtime::GraphError> {
+    /// use futures::TryStreamExt;
+    /// let mut pages = std::pin::pin!(thread.history().filter("run_id", "r-1").stream());
+    /// while let Some(snapshot) = pages.try_next().await? {
+    ///     println!("{} at step {}", snapshot.checkpoint_id, snapshot.metadata.step);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> impl Stream<Item = Result<StateSnapshot<G>, GraphError>> + Send + 't {
+        let Self {
+            thread,
+            query,
+            page_size,
+        } = self;
+        let remaining = query.limit;
+        futures::stream::try_unfold(
+            (query, remaining, false),
+            move |(mut query, remaining, done)| async move {
+                if done || remaining == Some(0) {
+                    return Ok::<_, GraphError>(None);
+                }
+                let page = remaining.map_or(page_size, |r| r.min(page_size));
+                query.limit = Some(page);
+                thread.check_id()?;
+                let tuples = thread.saver().list(&query).await?;
+                let read = tuples.len();
+                query.before = tuples.last().map(|t| t.checkpoint.id);
+                let snapshots = tuples
+                    .into_iter()
+                    .map(|tuple| StateSnapshot::from_tuple(&thread.inner.spec, tuple))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let remaining = remaining.map(|r| r - read);
+                Ok(Some((snapshots, (query, remaining, read < page))))
+            },
+        )
+        .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
+        .try_flatten()
+    }
     /// Only checkpoints older than `id`.
     pub fn before(mut self, id: CheckpointId) -> Self {
         self.query = self.query.before(id);

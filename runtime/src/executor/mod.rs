@@ -1,5 +1,10 @@
 //! The superstep loop: run the scheduled nodes concurrently on one snapshot, merge their
-//! updates in node order, write one checkpoint, follow the edges.
+//! updates in node order, write one checkpoint, follow the edges. Updates written as if a node
+//! had run (time travel) are in `update.rs`.
+
+mod update;
+
+pub(crate) use update::Writer;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -140,7 +145,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             None => Vec::new(),
         };
         let finished = vec![Finished::<S> {
-            node: usize::MAX,
+            node: INPUT_WRITER,
             update: input,
             writes,
         }];
@@ -463,6 +468,19 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         source: Source,
         writes: StepWrites,
     ) -> Result<(), GraphError> {
+        self.save_as(head, parent, source, writes, PutMode::Advance)
+            .await
+    }
+
+    /// [`Executor::save`] with a put mode: a fork for an update on a past checkpoint.
+    async fn save_as(
+        &self,
+        head: &Head<S>,
+        parent: Option<CheckpointId>,
+        source: Source,
+        writes: StepWrites,
+        mode: PutMode,
+    ) -> Result<(), GraphError> {
         let Some(p) = &self.persistence else {
             return Ok(());
         };
@@ -502,7 +520,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let new = NewCheckpoint {
             checkpoint,
             blobs: writes.blobs,
-            mode: PutMode::Advance,
+            mode,
             epoch: head.epoch,
         };
         p.saver.put(new).await?;
@@ -510,7 +528,11 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     }
 
     fn node_name(&self, node: usize) -> &'static str {
-        self.spec.nodes.get(node).map_or(INPUT, |n| n.name)
+        match self.spec.nodes.get(node) {
+            Some(spec) => spec.name,
+            None if node == END_WRITER => END,
+            None => INPUT,
+        }
     }
 
     /// The nodes the edges of the nodes that just ran lead to, given the merged state.
@@ -591,6 +613,12 @@ enum TaskFailure {
 
 /// The name under which checkpoints record the writes of an `invoke`'s input.
 const INPUT: &str = "__input__";
+/// The name under which checkpoints record the writes of an update that ends the run.
+const END: &str = "__end__";
+/// The writer index of an input, in place of a node index.
+const INPUT_WRITER: usize = usize::MAX;
+/// The writer index of an update that ends the run.
+const END_WRITER: usize = usize::MAX - 1;
 
 /// Where a task saves what it did.
 struct SaveTo {

@@ -1,0 +1,153 @@
+//! Writing to a thread as if a node had run — LangGraph's `update_state(values, as_node)`, the
+//! seed's "replay with modified state". The values go through the reducers as that node's writes
+//! would, the node's edges and routes decide what runs next, and the result is saved as a new
+//! checkpoint (source `update`) whose parent is the checkpoint it was applied to: on the latest
+//! one it continues the thread, on an earlier one it forks it.
+
+use std::sync::Arc;
+
+use super::{
+    ChannelChain, END_WRITER, Executor, Finished, Head, INPUT, INPUT_WRITER, encode_writes, follow,
+};
+use crate::checkpoint::{CheckpointError, CheckpointTuple, PutMode, Source};
+use crate::error::GraphError;
+use crate::ids::CheckpointId;
+use crate::state::State;
+
+/// Whom an update is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer {
+    /// Node `index`: its reducers apply and its edges decide what runs next.
+    Node(usize),
+    /// The thread's input: what START leads to runs next.
+    Input,
+    /// The end of the run: nothing is scheduled.
+    End,
+    /// The node that wrote the checkpoint the update is applied to.
+    Inferred,
+}
+
+impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
+    /// Applies `values` to checkpoint `at` (the latest when `None`) as written by `writer`, and
+    /// saves the result as the thread's new head. Returns its id.
+    pub(crate) async fn update(
+        &self,
+        at: Option<CheckpointId>,
+        values: S::Update,
+        writer: Writer,
+    ) -> Result<CheckpointId, GraphError> {
+        let p = self.persistence.as_ref().expect("an update needs a thread");
+        let epoch = p.saver.claim(&p.thread_id).await?;
+        let tuple = p.saver.get(&p.thread_id, &p.ns, at).await?;
+        if let (None, Some(parent)) = (&tuple, at) {
+            return Err(CheckpointError::MissingParent {
+                thread_id: p.thread_id.clone(),
+                parent,
+            }
+            .into());
+        }
+        let writer = match writer {
+            Writer::Inferred => self.infer_writer(tuple.as_ref())?,
+            writer => writer,
+        };
+        let (mut head, parent) = match tuple {
+            Some(tuple) => {
+                let head = self.restore(tuple, epoch)?;
+                let parent = head.id;
+                (head, Some(parent))
+            }
+            // A thread's first checkpoint is step -1, whoever writes it.
+            None => (
+                Head {
+                    epoch: Some(epoch),
+                    id: CheckpointId::new(),
+                    step: -2,
+                    state: Arc::new(S::default()),
+                    chains: vec![ChannelChain::default(); S::CHANNELS.len()],
+                    next: Vec::new(),
+                    barriers: Default::default(),
+                    pending: Vec::new(),
+                },
+                None,
+            ),
+        };
+        let index = match writer {
+            Writer::Node(index) => index,
+            Writer::End => END_WRITER,
+            Writer::Input | Writer::Inferred => INPUT_WRITER,
+        };
+        let writes = encode_writes::<S>(&values, self.node_name(index))?;
+        let id = CheckpointId::new();
+        let step = head.step + 1;
+        let finished = vec![Finished::<S> {
+            node: index,
+            update: values,
+            writes,
+        }];
+        let step_writes = self.merge(&mut head, finished, step, id)?;
+        head.next = match writer {
+            Writer::Node(node) => {
+                // The node counts as having run: it leaves what was scheduled, and what its
+                // edges lead to joins it.
+                let mut next: Vec<usize> =
+                    head.next.iter().copied().filter(|&n| n != node).collect();
+                next.extend(self.next_nodes(&[node], &head.state, &mut head.barriers));
+                next.sort_unstable();
+                next.dedup();
+                next
+            }
+            Writer::Input | Writer::Inferred => {
+                let mut next = Vec::new();
+                follow(&self.spec.start, &head.state, &self.deps, &mut next);
+                next.sort_unstable();
+                next.dedup();
+                next
+            }
+            Writer::End => Vec::new(),
+        };
+        head.id = id;
+        head.step = step;
+        let mode = if at.is_some() {
+            PutMode::Fork
+        } else {
+            PutMode::Advance
+        };
+        self.save_as(&head, parent, Source::Update, step_writes, mode)
+            .await?;
+        Ok(id)
+    }
+
+    /// The writer of an update that names none, as LangGraph infers it: the input on a thread
+    /// with no step yet, else the one node that wrote the checkpoint.
+    fn infer_writer(&self, base: Option<&CheckpointTuple>) -> Result<Writer, GraphError> {
+        let Some(base) = base else {
+            return Ok(Writer::Input);
+        };
+        let checkpoint = &base.checkpoint;
+        let nodes: Vec<&String> = checkpoint
+            .metadata
+            .writes
+            .keys()
+            .filter(|name| name.as_str() != INPUT)
+            .collect();
+        match nodes.as_slice() {
+            [] => Ok(Writer::Input),
+            [node] => {
+                self.spec
+                    .index_of(node)
+                    .map(Writer::Node)
+                    .ok_or_else(|| GraphError::UnknownNode {
+                        thread_id: checkpoint.thread_id.clone(),
+                        checkpoint: checkpoint.id,
+                        node: (*node).clone(),
+                        graph: self.spec.name,
+                    })
+            }
+            several => Err(GraphError::AmbiguousUpdate {
+                thread_id: checkpoint.thread_id.clone(),
+                checkpoint: checkpoint.id,
+                nodes: several.iter().map(|n| (*n).clone()).collect(),
+            }),
+        }
+    }
+}
