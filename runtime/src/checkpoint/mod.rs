@@ -10,6 +10,7 @@
 mod chain;
 pub mod limits;
 mod memory;
+mod transfer;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +22,7 @@ use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 
 pub use chain::walk_chain;
 pub use memory::MemorySaver;
+pub use transfer::{Transferred, transfer_thread};
 
 /// The current time, truncated to the microsecond precision every backend keeps.
 pub fn now() -> SystemTime {
