@@ -2,6 +2,7 @@
 
 use crate::checkpoint::CheckpointError;
 use crate::ids::{CheckpointId, ThreadId};
+use crate::interrupt::{Interrupt, InterruptId};
 use crate::node::NodeError;
 
 /// A graph run failed. Every variant names the thread, step, node or field involved; after
@@ -86,6 +87,77 @@ pub enum GraphError {
         /// The nodes that wrote it.
         nodes: Vec<String>,
     },
+    /// The run paused: nodes asked questions (`ctx.interrupt`) that wait for answers. Nothing
+    /// is lost: answer them with `thread.resume_with(Resume::…)`.
+    #[error(
+        "thread `{thread_id}` is waiting for {} answer(s) ({}) at checkpoint {checkpoint}; answer with `resume_with(Resume::answer(id, value))`",
+        interrupts.len(),
+        ids(interrupts)
+    )]
+    Interrupted {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The checkpoint the paused step started from.
+        checkpoint: CheckpointId,
+        /// The questions, in the order they were asked.
+        interrupts: Vec<Interrupt>,
+    },
+    /// New input for a thread that waits for answers: it would be silently dropped, so it is
+    /// refused. Answer the interrupts first (`resume_with`).
+    #[error(
+        "thread `{thread_id}` is waiting for {} answer(s) ({}); answer with `resume_with` before giving it new input",
+        interrupts.len(),
+        ids(interrupts)
+    )]
+    ThreadInterrupted {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The questions waiting.
+        interrupts: Vec<Interrupt>,
+    },
+    /// A resume answers no pending interrupt of the thread; nothing was written.
+    #[error(
+        "thread `{thread_id}` has no pending interrupt {id}; its pending ones are: {}",
+        ids(pending)
+    )]
+    UnknownInterrupt {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The id the resume named.
+        id: InterruptId,
+        /// The interrupts that are pending.
+        pending: Vec<Interrupt>,
+    },
+    /// A resume without an interrupt id, or with two answers to one, while which interrupt it
+    /// answers is unclear; nothing was written.
+    #[error(
+        "a resume of thread `{thread_id}` must name which interrupt each answer is for: {} are pending ({})",
+        pending.len(),
+        ids(pending)
+    )]
+    AmbiguousResume {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The interrupts that are pending.
+        pending: Vec<Interrupt>,
+    },
+    /// A resume of a thread with nothing waiting for an answer; nothing was written.
+    #[error("thread `{0}` has no interrupt waiting for an answer")]
+    NothingPending(ThreadId),
+    /// An answer did not decode as the type the node expects; answer again with the right type.
+    #[error(
+        "the answer to interrupt {interrupt} of node `{node}` on thread `{thread_id}` is not of the type the node expects: {message}"
+    )]
+    ResumeValue {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The node.
+        node: &'static str,
+        /// The interrupt.
+        interrupt: InterruptId,
+        /// Why it does not decode.
+        message: String,
+    },
     /// A node's update could not be encoded for the checkpoint.
     #[error("the write of node `{node}` to field `{field}` cannot be encoded as JSON: {source}")]
     Encode {
@@ -113,6 +185,19 @@ pub enum GraphError {
     /// The checkpointer failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+}
+
+/// The first interrupt ids, for a message of bounded length.
+fn ids(interrupts: &[Interrupt]) -> String {
+    let mut shown: Vec<String> = interrupts
+        .iter()
+        .take(5)
+        .map(|i| format!("{} from `{}`", i.id, i.node))
+        .collect();
+    if interrupts.len() > 5 {
+        shown.push(format!("and {} more", interrupts.len() - 5));
+    }
+    shown.join(", ")
 }
 
 fn thread(thread_id: &Option<ThreadId>) -> String {

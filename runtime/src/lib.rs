@@ -10,6 +10,7 @@ mod error;
 mod executor;
 mod graph;
 mod ids;
+mod interrupt;
 mod node;
 mod reducer;
 mod reducer_fn;
@@ -32,6 +33,7 @@ pub use compiled::{Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Eph
 pub use error::GraphError;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};
+pub use interrupt::{Interrupt, InterruptError, InterruptId, Resume};
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,

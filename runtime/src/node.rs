@@ -4,7 +4,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::ids::{CheckpointId, ThreadId};
+use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::state::State;
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
@@ -28,6 +32,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) step: i64,
     pub(crate) node: &'static str,
     pub(crate) deps: Arc<D>,
+    /// The task's interrupts (`None` without a checkpointer).
+    pub(crate) interrupts: Option<Arc<TaskInterrupts>>,
 }
 
 impl<D> NodeContext<D> {
@@ -56,6 +62,36 @@ impl<D> NodeContext<D> {
     pub fn deps(&self) -> &D {
         &self.deps
     }
+
+    /// Asks a question and pauses the thread until it is answered: returns the answer once
+    /// the thread is resumed with one ([`Thread::resume_with`](crate::Thread::resume_with)),
+    /// and until then an [`InterruptError::Pending`] to propagate with `?`.
+    ///
+    /// The node runs again from its top when the thread resumes, so the code before this call
+    /// runs again: keep side effects after it, or in a node of their own before it. Each call
+    /// of a task is its own interrupt (its own id); a task may ask several questions in turn.
+    ///
+    /// ```
+    /// # use stategraph_runtime::{NodeContext, InterruptError};
+    /// #[derive(serde::Serialize)]
+    /// struct Question { draft: String }
+    /// #[derive(serde::Deserialize)]
+    /// struct Approval { approved: bool }
+    ///
+    /// async fn ask(ctx: &NodeContext, draft: String) -> Result<bool, InterruptError> {
+    ///     let answer: Approval = ctx.interrupt(Question { draft }).await?;
+    ///     Ok(answer.approved)
+    /// }
+    /// ```
+    pub async fn interrupt<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        payload: Q,
+    ) -> Result<A, InterruptError> {
+        match &self.interrupts {
+            Some(task) => task.call(serde_json::to_value(payload)),
+            None => Err(InterruptError::NoCheckpointer),
+        }
+    }
 }
 
 impl<D> Clone for NodeContext<D> {
@@ -66,6 +102,7 @@ impl<D> Clone for NodeContext<D> {
             step: self.step,
             node: self.node,
             deps: Arc::clone(&self.deps),
+            interrupts: self.interrupts.clone(),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::error::GraphError;
 use crate::executor::{Executor, Persistence, Writer, restore_state, scheduled};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
+use crate::interrupt::{self, Interrupt, Resume};
 use crate::state::State;
 
 /// A graph bound to one thread id. Cheap to clone.
@@ -203,6 +204,16 @@ impl<G: GraphDef> Thread<G> {
             writer: Writer::Inferred,
             at: None,
         }
+    }
+
+    /// Answers the thread's pending interrupts and runs on: each answer names the interrupt it
+    /// answers ([`Resume::answer`]), or is the one answer to the one pending interrupt
+    /// ([`Resume::value`]). An answer to no pending interrupt, or an unclear one, is an error
+    /// before anything is written. The tasks that asked run again from their top, and each
+    /// `ctx.interrupt` call returns its answer; tasks of the step that had finished do not run
+    /// again.
+    pub async fn resume_with(&self, resume: Resume) -> Result<G::State, GraphError> {
+        self.executor()?.resume_with(resume).await
     }
 
     /// Runs the thread again from checkpoint `id`: forks there ([`Thread::fork`]), then
@@ -407,6 +418,8 @@ pub struct StateSnapshot<G: GraphDef> {
     pub created_at: SystemTime,
     /// Source, step, node writes and user keys.
     pub metadata: CheckpointMetadata,
+    /// The questions nodes asked at this checkpoint that wait for an answer, oldest first.
+    pub interrupts: Vec<Interrupt>,
 }
 
 impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
@@ -417,6 +430,7 @@ impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
             .field("checkpoint_id", &self.checkpoint_id)
             .field("parent_id", &self.parent_id)
             .field("metadata", &self.metadata)
+            .field("interrupts", &self.interrupts)
             .finish()
     }
 }
@@ -427,6 +441,7 @@ impl<G: GraphDef> StateSnapshot<G> {
         tuple: CheckpointTuple,
     ) -> Result<Self, GraphError> {
         let (values, _) = restore_state::<G::State>(&tuple)?;
+        let interrupts = interrupt::open(&tuple.pending_writes);
         let checkpoint = tuple.checkpoint;
         let mut next = Vec::new();
         for index in scheduled(spec, &checkpoint)? {
@@ -449,6 +464,7 @@ impl<G: GraphDef> StateSnapshot<G> {
             parent_id: checkpoint.parent_id,
             created_at: checkpoint.created_at,
             metadata: checkpoint.metadata,
+            interrupts,
         })
     }
 }

@@ -173,6 +173,15 @@ impl PendingWrite {
     pub const NO_WRITES: &'static str = "__no_writes__";
     /// The index of an error write; a later error write for the same task replaces it.
     pub const ERROR_IDX: i32 = -1;
+    /// The special channel recording a question a task asked (`ctx.interrupt`): its id, call
+    /// number, payload and time.
+    pub const INTERRUPT: &'static str = "__interrupt__";
+    /// The index of an interrupt write; a later interrupt of the same task replaces it.
+    pub const INTERRUPT_IDX: i32 = -2;
+    /// The special channel recording the answers to a task's interrupts, by call number.
+    pub const RESUME: &'static str = "__resume__";
+    /// The index of an answers write; later answers (which include the earlier) replace it.
+    pub const RESUME_IDX: i32 = -3;
 }
 
 /// How a put relates to the thread's history.

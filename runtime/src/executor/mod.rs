@@ -2,6 +2,7 @@
 //! updates in node order, write one checkpoint, follow the edges. Updates written as if a node
 //! had run (time travel) are in `update.rs`.
 
+mod resume;
 mod update;
 
 pub(crate) use update::Writer;
@@ -21,6 +22,7 @@ use crate::checkpoint::{
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
+use crate::interrupt::{self, Interrupt, Raised, TaskInterrupts};
 use crate::node::{NodeContext, NodeError, NodeFn};
 use crate::state::{ChannelSet, State, StateUpdate, Stored};
 
@@ -111,6 +113,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     /// Starts a run from START with `input` on top of the thread's latest state.
     pub(crate) async fn invoke(&self, input: S::Update) -> Result<S, GraphError> {
         let (epoch, previous) = self.claim_latest().await?;
+        if let Some(head) = &previous {
+            let interrupts = interrupt::open(&head.pending);
+            if !interrupts.is_empty() {
+                return Err(GraphError::ThreadInterrupted {
+                    thread_id: self.thread_id().expect("a thread has an id"),
+                    interrupts,
+                });
+            }
+        }
         self.start(epoch, previous, input).await
     }
 
@@ -264,12 +275,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let thread_id = self.thread_id();
         let task = |node: usize, task_id: Option<TaskId>| {
             let spec = &self.spec.nodes[node];
+            let interrupts =
+                task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
             let ctx = NodeContext {
                 thread_id: thread_id.clone(),
                 checkpoint_id: self.persistence.as_ref().map(|_| head.id),
                 step,
                 node: spec.name,
                 deps: Arc::clone(&self.deps),
+                interrupts,
             };
             // A step's only task needs no pending writes: the checkpoint that follows saves its
             // result. With siblings they protect its work when a sibling fails or the process
@@ -310,9 +324,11 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             outcomes
         };
         let mut first_failure = None;
+        let mut interrupts = Vec::new();
         for outcome in outcomes {
             match outcome {
                 Ok(done) => finished.push(done),
+                Err(TaskFailure::Interrupt(interrupt)) => interrupts.push(interrupt),
                 Err(failure) => {
                     first_failure.get_or_insert(failure);
                 }
@@ -327,6 +343,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                     source,
                 },
                 TaskFailure::Graph(error) => error,
+                TaskFailure::Interrupt(_) => unreachable!("interrupts are collected above"),
+            });
+        }
+        if !interrupts.is_empty() {
+            interrupts.sort_by_key(|i: &Interrupt| (i.raised_at, i.id));
+            return Err(GraphError::Interrupted {
+                thread_id: thread_id.expect("interrupts need a checkpointer"),
+                checkpoint: head.id,
+                interrupts,
             });
         }
         finished.sort_by_key(|f| f.node);
@@ -609,6 +634,8 @@ fn follow<S, D>(edges: &[Edge<S, D>], state: &S, deps: &D, next: &mut Vec<usize>
 enum TaskFailure {
     Node(usize, NodeError),
     Graph(GraphError),
+    /// The task asked a question; its interrupt is saved.
+    Interrupt(Interrupt),
 }
 
 /// The name under which checkpoints record the writes of an `invoke`'s input.
@@ -641,8 +668,43 @@ async fn run_task<S: State, D: Send + Sync + 'static>(
     persist: Option<SaveTo>,
 ) -> Result<Finished<S>, TaskFailure> {
     let name = ctx.node;
+    let interrupts = ctx.interrupts.clone();
+    let thread_id = ctx.thread_id.clone();
     let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
     let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
+    // What its `interrupt` calls raised decides, whatever the node returned after them.
+    match interrupts.as_deref().and_then(TaskInterrupts::take) {
+        Some(Raised::Question(question)) => {
+            if let Some(SaveTo {
+                persistence: p,
+                epoch,
+                checkpoint,
+                ..
+            }) = &persist
+            {
+                p.saver
+                    .put_writes(
+                        &p.thread_id,
+                        &p.ns,
+                        *checkpoint,
+                        vec![interrupt::interrupt_write(&question)],
+                        *epoch,
+                    )
+                    .await
+                    .map_err(|e| TaskFailure::Graph(e.into()))?;
+            }
+            return Err(TaskFailure::Interrupt(question));
+        }
+        Some(Raised::WrongType { id, message }) => {
+            return Err(TaskFailure::Graph(GraphError::ResumeValue {
+                thread_id: thread_id.expect("answers need a checkpointer"),
+                node: name,
+                interrupt: id,
+                message,
+            }));
+        }
+        None => {}
+    }
     let Some(SaveTo {
         persistence: p,
         epoch,
@@ -762,8 +824,13 @@ fn saved_task<S: State>(
     write_thread: &ThreadId,
     write_checkpoint: CheckpointId,
 ) -> Option<Result<Finished<S>, GraphError>> {
-    let writes: Vec<&PendingWrite> = pending.iter().filter(|w| w.task_id == task_id).collect();
-    if writes.is_empty() || writes.iter().any(|w| w.channel == PendingWrite::ERROR) {
+    // A task finished if it saved its writes (at indexes 0 and up); an error, an interrupt or
+    // the answers to one (negative indexes) do not make it finished.
+    let writes: Vec<&PendingWrite> = pending
+        .iter()
+        .filter(|w| w.task_id == task_id && w.idx >= 0)
+        .collect();
+    if writes.is_empty() {
         return None;
     }
     let mut update = S::Update::default();

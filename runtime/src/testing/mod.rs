@@ -107,6 +107,7 @@ macro_rules! __checkpointer_conformance_cases {
                 regular_write_is_insert_or_ignore,
                 error_write_replaces_earlier,
                 special_channels,
+                interrupt_and_answers_replace_by_index,
                 across_namespaces,
                 cleared_on_next_checkpoint,
                 ordered_by_task_and_index,

@@ -209,6 +209,61 @@ pub async fn special_channels<C: Checkpointer + ?Sized>(saver: &C) {
     assert!(got.contains(&(b, 0, "__no_writes__".to_owned(), json!(null))));
 }
 
+/// The interrupt protocol: a task's question (channel `__interrupt__`, index -2) and its answers
+/// (`__resume__`, -3) are each replaced by a later write of the same task, stay beside its error
+/// (-1) and regular writes, and come back ordered by task and index.
+pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("writes-interrupt");
+    let cp = checkpoint(&t, "").put_ok(saver).await;
+    let a = task();
+    let special = |idx: i32, channel: &str, value: serde_json::Value| PendingWrite {
+        task_id: a,
+        node: "review".to_owned(),
+        idx,
+        channel: channel.to_owned(),
+        value: encode(&value),
+    };
+    let question = |n: u32| {
+        special(
+            PendingWrite::INTERRUPT_IDX,
+            PendingWrite::INTERRUPT,
+            json!({"index": n, "payload": format!("q{n}")}),
+        )
+    };
+    let answers = |v: serde_json::Value| special(PendingWrite::RESUME_IDX, PendingWrite::RESUME, v);
+    put_writes_ok(saver, &cp, vec![question(0)]).await;
+    put_writes_ok(saver, &cp, vec![answers(json!({"0": true}))]).await;
+    put_writes_ok(saver, &cp, vec![question(1)]).await;
+    put_writes_ok(saver, &cp, vec![answers(json!({"0": true, "1": "x"}))]).await;
+    put_writes_ok(
+        saver,
+        &cp,
+        vec![error_write(a, "failed"), write(a, 0, "log", json!("done"))],
+    )
+    .await;
+    let got = writes(&must_get(saver, &t, "", Some(cp.id)).await);
+    assert_eq!(
+        got,
+        [
+            (
+                a,
+                PendingWrite::RESUME_IDX,
+                PendingWrite::RESUME.to_owned(),
+                json!({"0": true, "1": "x"})
+            ),
+            (
+                a,
+                PendingWrite::INTERRUPT_IDX,
+                PendingWrite::INTERRUPT.to_owned(),
+                json!({"index": 1, "payload": "q1"})
+            ),
+            (a, -1, PendingWrite::ERROR.to_owned(), json!("failed")),
+            (a, 0, "log".to_owned(), json!("done")),
+        ],
+        "the latest question and answers, the error and the write, by index"
+    );
+}
+
 /// Writes are stored per namespace: the root and `child:1` checkpoints each see exactly their
 /// own write, even under the same task id.
 pub async fn across_namespaces<C: Checkpointer + ?Sized>(saver: &C) {

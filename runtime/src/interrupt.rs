@@ -1,0 +1,300 @@
+//! Dynamic interrupts: a node asks a question with `ctx.interrupt(payload).await?`, the thread
+//! pauses, and a later [`Resume`] answers it.
+//!
+//! An interrupt is saved as a pending write of its task (channel [`PendingWrite::INTERRUPT`]) on
+//! the checkpoint its step started from; the answers to a task's interrupts are another pending
+//! write of that task (channel [`PendingWrite::RESUME`]). No checkpoint is written for the interrupted step, so sibling
+//! tasks that finished keep their saved writes, and on resume only the interrupted task runs
+//! again — from its top: code before the `interrupt` call runs again, and each `interrupt` call
+//! it passes returns its answer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::checkpoint::{PendingWrite, from_micros, to_micros};
+use crate::ids::TaskId;
+
+const INTERRUPT: &str = PendingWrite::INTERRUPT;
+const RESUME: &str = PendingWrite::RESUME;
+
+/// The id of one interrupt: derived from its task and the number of the `interrupt` call
+/// within the task, so a task that runs again raises the same id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InterruptId(Uuid);
+
+impl InterruptId {
+    fn derive(task: TaskId, index: u32) -> Self {
+        Self(Uuid::new_v5(&task.as_uuid(), &index.to_be_bytes()))
+    }
+}
+
+impl fmt::Display for InterruptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for InterruptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for InterruptId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// A question a node asked, waiting for an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interrupt {
+    /// Its id, which a [`Resume`] names to answer it.
+    pub id: InterruptId,
+    /// The node that asked.
+    pub node: String,
+    /// What it asked, as JSON; [`Interrupt::payload_as`] reads it back as its type.
+    pub payload: serde_json::Value,
+    /// When it was raised (microseconds, as stored).
+    pub raised_at: SystemTime,
+    pub(crate) task_id: TaskId,
+    pub(crate) index: u32,
+}
+
+impl Interrupt {
+    /// The payload as the type the node asked with.
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.payload)
+    }
+}
+
+/// An interrupt as saved.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: InterruptId,
+    index: u32,
+    payload: serde_json::Value,
+    raised_at: i64,
+}
+
+/// Why `ctx.interrupt(…)` did not return an answer. Propagate it with `?`: the runtime knows
+/// what happened whatever the node returns after it.
+#[derive(Debug, thiserror::Error)]
+pub enum InterruptError {
+    /// The question waits for an answer: the thread pauses once the step's other tasks finish.
+    #[error("interrupt {0} waits for an answer")]
+    Pending(InterruptId),
+    /// The answer given does not decode as the type the node expects.
+    #[error("the answer to interrupt {id} is not of the type the node expects: {source}")]
+    WrongType {
+        /// The interrupt.
+        id: InterruptId,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The payload cannot be encoded as JSON.
+    #[error("the interrupt's payload cannot be encoded as JSON: {0}")]
+    Payload(#[source] serde_json::Error),
+    /// The graph runs without a checkpointer, so nothing could be resumed.
+    #[error("interrupts need a checkpointer: a paused run is resumed from its checkpoint")]
+    NoCheckpointer,
+}
+
+/// What a task's `interrupt` calls did, for the runtime to act on once the task returns.
+#[derive(Debug)]
+pub(crate) enum Raised {
+    /// A question without an answer.
+    Question(Interrupt),
+    /// An answer of the wrong type.
+    WrongType { id: InterruptId, message: String },
+}
+
+/// One task's interrupts: the answers it was given and what its calls raised.
+#[derive(Debug)]
+pub(crate) struct TaskInterrupts {
+    task_id: TaskId,
+    node: &'static str,
+    answers: BTreeMap<u32, serde_json::Value>,
+    /// The question the task asked before, if it was paused: asked again, it keeps its time.
+    earlier: Option<(InterruptId, SystemTime)>,
+    calls: AtomicU32,
+    raised: Mutex<Option<Raised>>,
+}
+
+impl TaskInterrupts {
+    /// The interrupts of task `task_id` running `node`, with the answers saved among `pending`.
+    pub(crate) fn new(task_id: TaskId, node: &'static str, pending: &[PendingWrite]) -> Self {
+        let earlier = open(pending)
+            .into_iter()
+            .find(|i| i.task_id == task_id)
+            .map(|i| (i.id, i.raised_at));
+        Self {
+            task_id,
+            node,
+            answers: answers_of(pending, task_id),
+            earlier,
+            calls: AtomicU32::new(0),
+            raised: Mutex::new(None),
+        }
+    }
+
+    /// One `interrupt` call: its answer, or the question recorded.
+    pub(crate) fn call<A: DeserializeOwned>(
+        &self,
+        payload: Result<serde_json::Value, serde_json::Error>,
+    ) -> Result<A, InterruptError> {
+        let index = self.calls.fetch_add(1, Ordering::SeqCst);
+        let id = InterruptId::derive(self.task_id, index);
+        if let Some(answer) = self.answers.get(&index) {
+            return A::deserialize(answer).map_err(|source| {
+                self.raise(Raised::WrongType {
+                    id,
+                    message: source.to_string(),
+                });
+                InterruptError::WrongType { id, source }
+            });
+        }
+        let payload = payload.map_err(InterruptError::Payload)?;
+        let raised_at = match self.earlier {
+            Some((earlier, at)) if earlier == id => at,
+            _ => crate::checkpoint::now(),
+        };
+        self.raise(Raised::Question(Interrupt {
+            id,
+            node: self.node.to_owned(),
+            payload,
+            raised_at,
+            task_id: self.task_id,
+            index,
+        }));
+        Err(InterruptError::Pending(id))
+    }
+
+    fn raise(&self, raised: Raised) {
+        let mut slot = self.raised.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(raised);
+    }
+
+    /// What the task's calls raised, if anything.
+    pub(crate) fn take(&self) -> Option<Raised> {
+        self.raised.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// The answers saved for `task_id` among `pending`, by call number.
+fn answers_of(pending: &[PendingWrite], task_id: TaskId) -> BTreeMap<u32, serde_json::Value> {
+    pending
+        .iter()
+        .find(|w| w.task_id == task_id && w.channel == RESUME)
+        .and_then(|w| serde_json::from_slice(&w.value).ok())
+        .unwrap_or_default()
+}
+
+/// The pending write saving `interrupt`.
+pub(crate) fn interrupt_write(interrupt: &Interrupt) -> PendingWrite {
+    let record = Record {
+        id: interrupt.id,
+        index: interrupt.index,
+        payload: interrupt.payload.clone(),
+        raised_at: to_micros(interrupt.raised_at),
+    };
+    PendingWrite {
+        task_id: interrupt.task_id,
+        node: interrupt.node.clone(),
+        idx: PendingWrite::INTERRUPT_IDX,
+        channel: INTERRUPT.to_owned(),
+        value: serde_json::to_vec(&record).expect("an interrupt record encodes"),
+    }
+}
+
+/// The pending write saving `answers` (all of them, the earlier included) for the task of
+/// `interrupt`.
+pub(crate) fn answers_write(
+    interrupt: &Interrupt,
+    pending: &[PendingWrite],
+    new: impl IntoIterator<Item = (u32, serde_json::Value)>,
+) -> PendingWrite {
+    let mut answers = answers_of(pending, interrupt.task_id);
+    answers.extend(new);
+    PendingWrite {
+        task_id: interrupt.task_id,
+        node: interrupt.node.clone(),
+        idx: PendingWrite::RESUME_IDX,
+        channel: RESUME.to_owned(),
+        value: serde_json::to_vec(&answers).expect("answers encode"),
+    }
+}
+
+/// The interrupts saved among `pending` whose task has not finished, in the order they were
+/// raised: the questions the paused step waits on. One answered but not yet run on (a resume cut
+/// short) is still one: a later answer replaces the saved one.
+pub(crate) fn open(pending: &[PendingWrite]) -> Vec<Interrupt> {
+    let mut found: Vec<Interrupt> = pending
+        .iter()
+        .filter(|w| w.channel == INTERRUPT)
+        .filter_map(|w| {
+            let record: Record = serde_json::from_slice(&w.value).ok()?;
+            Some(Interrupt {
+                id: record.id,
+                node: w.node.clone(),
+                payload: record.payload,
+                raised_at: from_micros(record.raised_at),
+                task_id: w.task_id,
+                index: record.index,
+            })
+        })
+        .filter(|i| !pending.iter().any(|w| w.task_id == i.task_id && w.idx >= 0))
+        .collect();
+    found.sort_by_key(|i| (i.raised_at, i.id));
+    found
+}
+
+/// The answers of a [`Resume`]: values for interrupts, by id — or one value for the only
+/// pending interrupt.
+///
+/// ```
+/// use stategraph_runtime::Resume;
+/// #[derive(serde::Serialize)]
+/// struct Approval { approved: bool }
+/// let only = Resume::value(Approval { approved: true });
+/// ```
+#[derive(Debug, Default)]
+pub struct Resume {
+    pub(crate) answers: Vec<(
+        Option<InterruptId>,
+        Result<serde_json::Value, serde_json::Error>,
+    )>,
+}
+
+impl Resume {
+    /// The answer to the thread's one pending interrupt (an error when several are pending).
+    pub fn value<T: Serialize>(answer: T) -> Self {
+        Self::default().with(None, answer)
+    }
+
+    /// An answer to interrupt `id`.
+    pub fn answer<T: Serialize>(id: InterruptId, answer: T) -> Self {
+        Self::default().with(Some(id), answer)
+    }
+
+    /// This resume with an answer to interrupt `id` too.
+    pub fn and<T: Serialize>(self, id: InterruptId, answer: T) -> Self {
+        self.with(Some(id), answer)
+    }
+
+    fn with<T: Serialize>(mut self, id: Option<InterruptId>, answer: T) -> Self {
+        self.answers.push((id, serde_json::to_value(answer)));
+        self
+    }
+}

@@ -1,0 +1,449 @@
+//! Dynamic interrupts: a node asks a typed question with `ctx.interrupt`, the run pauses, and
+//! `resume_with` answers it — by id when several wait, strictly, before anything is written.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+use stategraph::{
+    CheckpointError, GraphError, InterruptError, MemorySaver, NodeContext, NodeResult, Resume,
+    State,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Question {
+    draft: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Approval {
+    approved: bool,
+    edit: Option<String>,
+}
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+struct Doc {
+    draft: String,
+    approved: bool,
+    #[state(reducer = append)]
+    log: Vec<String>,
+}
+
+/// Runs of `review` on threads whose id starts with `counted`.
+static REVIEWS: AtomicU32 = AtomicU32::new(0);
+/// Runs of `work` on threads whose id starts with `counted`.
+static WORK: AtomicU32 = AtomicU32::new(0);
+
+fn counted(ctx: &NodeContext, counter: &AtomicU32) {
+    if ctx
+        .thread_id()
+        .is_some_and(|t| t.as_str().starts_with("counted"))
+    {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[stategraph::graph(state = Doc)]
+mod approval {
+    use super::*;
+
+    #[node]
+    async fn write(s: &Doc) -> NodeResult<Doc> {
+        Ok(DocUpdate::new().draft(format!("{} v{}", s.draft, s.log.len() + 1)))
+    }
+
+    #[node]
+    async fn review(s: &Doc, ctx: &NodeContext) -> NodeResult<Doc> {
+        // Before the question: runs again when the thread resumes.
+        counted(ctx, &REVIEWS);
+        let answer: Approval = ctx
+            .interrupt(Question {
+                draft: s.draft.clone(),
+            })
+            .await?;
+        let mut update = DocUpdate::new().approved(answer.approved);
+        if let Some(edit) = answer.edit {
+            update = update.draft(edit);
+        }
+        Ok(update.push_log(format!("reviewed {}", s.draft)))
+    }
+
+    pub enum Verdict {
+        Approved,
+        Rejected,
+    }
+
+    #[route]
+    fn verdict(s: &Doc) -> Verdict {
+        if s.approved {
+            Verdict::Approved
+        } else {
+            Verdict::Rejected
+        }
+    }
+
+    edges! {
+        START -> write -> review;
+        review -> verdict { Approved => END, Rejected => write };
+    }
+}
+
+#[stategraph::graph(state = Doc)]
+mod panel {
+    use super::*;
+
+    #[node]
+    async fn legal(_: &Doc, ctx: &NodeContext) -> NodeResult<Doc> {
+        let ok: bool = ctx.interrupt("legal: ship it?").await?;
+        Ok(DocUpdate::new().push_log(format!("legal {ok}")))
+    }
+
+    #[node]
+    async fn brand(_: &Doc, ctx: &NodeContext) -> NodeResult<Doc> {
+        // Two questions in turn.
+        let tone: String = ctx.interrupt("brand: tone?").await?;
+        let logo: bool = ctx.interrupt("brand: logo?").await?;
+        Ok(DocUpdate::new().push_log(format!("brand {tone} {logo}")))
+    }
+
+    #[node]
+    async fn work(_: &Doc, ctx: &NodeContext) -> NodeResult<Doc> {
+        counted(ctx, &WORK);
+        Ok(DocUpdate::new().push_log("work"))
+    }
+
+    #[node]
+    async fn publish(_: &Doc) -> NodeResult<Doc> {
+        Ok(DocUpdate::new().push_log("published"))
+    }
+
+    edges! {
+        START -> [legal, brand, work] -> publish -> END;
+    }
+}
+
+fn interrupted(err: GraphError) -> Vec<stategraph::Interrupt> {
+    match err {
+        GraphError::Interrupted { interrupts, .. } => interrupts,
+        other => panic!("expected the run to pause, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_node_asks_the_run_pauses_and_an_answer_resumes_it() {
+    let graph = approval::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("counted-approval");
+    let asked = interrupted(
+        thread
+            .invoke(DocUpdate::new().draft("essay"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(asked.len(), 1);
+    let question = &asked[0];
+    assert_eq!(question.node, "review");
+    assert_eq!(
+        question.payload_as::<Question>().unwrap(),
+        Question {
+            draft: "essay v1".into()
+        }
+    );
+    assert!(question.raised_at.elapsed().unwrap().as_secs() < 60);
+
+    // The paused thread shows the question, and `review` still scheduled.
+    let paused = thread.state().await.unwrap().unwrap();
+    assert_eq!(paused.interrupts, asked);
+    assert_eq!(paused.next, [approval::Node::Review]);
+
+    // New input is refused rather than dropped; a plain resume asks again, the same question.
+    let err = thread.invoke(DocUpdate::new()).await.unwrap_err();
+    assert!(
+        matches!(&err, GraphError::ThreadInterrupted { interrupts, .. } if *interrupts == asked),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&question.id.to_string()), "{err}");
+    let again = interrupted(thread.resume().await.unwrap_err());
+    assert_eq!(again[0].id, question.id, "the same question keeps its id");
+
+    // Rejected with an edit: the graph writes again and asks again (a new question).
+    let err = thread
+        .resume_with(Resume::value(Approval {
+            approved: false,
+            edit: Some("better essay".into()),
+        }))
+        .await
+        .unwrap_err();
+    let second = interrupted(err);
+    assert_ne!(second[0].id, question.id);
+    assert_eq!(
+        second[0].payload_as::<Question>().unwrap().draft,
+        "better essay v2"
+    );
+    let done = thread
+        .resume_with(Resume::answer(
+            second[0].id,
+            Approval {
+                approved: true,
+                edit: None,
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(done.approved);
+    assert_eq!(done.log, ["reviewed essay v1", "reviewed better essay v2"]);
+    // `review` ran: asked (1), asked again on the plain resume (2), answered (3), asked the
+    // second question (4), answered (5).
+    assert_eq!(REVIEWS.load(Ordering::SeqCst), 5);
+    assert!(thread.state().await.unwrap().unwrap().interrupts.is_empty());
+}
+
+#[tokio::test]
+async fn several_pending_questions_are_answered_by_id_and_strictly() {
+    let graph = panel::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("counted-panel");
+    let asked = interrupted(thread.invoke(DocUpdate::new()).await.unwrap_err());
+    let nodes: Vec<&str> = asked.iter().map(|i| i.node.as_str()).collect();
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes.contains(&"legal") && nodes.contains(&"brand"));
+    let legal = asked.iter().find(|i| i.node == "legal").unwrap().id;
+    let brand = asked.iter().find(|i| i.node == "brand").unwrap().id;
+    assert_eq!(WORK.load(Ordering::SeqCst), 1, "the sibling finished");
+
+    // A bare value with two pending, an unknown id, two answers to one: refused, nothing
+    // written.
+    let head = thread.state().await.unwrap().unwrap();
+    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    assert!(matches!(err, GraphError::AmbiguousResume { ref pending, .. } if pending.len() == 2));
+    let unknown = other_interrupt_id().await;
+    let err = thread
+        .resume_with(Resume::answer(unknown, true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::UnknownInterrupt { id, .. } if id == unknown));
+    let err = thread
+        .resume_with(Resume::answer(legal, true).and(legal, false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::AmbiguousResume { .. }));
+    let after = thread.state().await.unwrap().unwrap();
+    assert_eq!(after.checkpoint_id, head.checkpoint_id);
+    assert_eq!(after.interrupts.len(), 2, "nothing was answered");
+
+    // Answer legal and brand's first question: brand asks its second.
+    let err = thread
+        .resume_with(Resume::answer(legal, true).and(brand, "warm"))
+        .await
+        .unwrap_err();
+    let second = interrupted(err);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].node, "brand");
+    assert_eq!(second[0].payload_as::<String>().unwrap(), "brand: logo?");
+
+    // A wrong type is a typed error; the right one then goes through.
+    let err = thread
+        .resume_with(Resume::value("not a bool"))
+        .await
+        .unwrap_err();
+    match &err {
+        GraphError::ResumeValue {
+            node, interrupt, ..
+        } => {
+            assert_eq!(*node, "brand");
+            assert_eq!(*interrupt, second[0].id);
+        }
+        other => panic!("expected a typed resume error, got {other:?}"),
+    }
+    let done = thread.resume_with(Resume::value(true)).await.unwrap();
+    let mut log = done.log.clone();
+    log[..3].sort();
+    assert_eq!(log, ["brand warm true", "legal true", "work", "published"]);
+    assert_eq!(
+        WORK.load(Ordering::SeqCst),
+        1,
+        "the sibling never ran again"
+    );
+}
+
+/// An interrupt id from another thread.
+async fn other_interrupt_id() -> stategraph::InterruptId {
+    let graph = approval::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let asked = interrupted(
+        graph
+            .thread("elsewhere")
+            .invoke(DocUpdate::new())
+            .await
+            .unwrap_err(),
+    );
+    asked[0].id
+}
+
+#[tokio::test]
+async fn resuming_without_a_pending_question_is_an_error() {
+    let graph = approval::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let empty = graph.thread("empty");
+    let err = empty.resume_with(Resume::value(true)).await.unwrap_err();
+    assert!(matches!(err, GraphError::NothingToResume(_)), "{err:?}");
+    let thread = graph.thread("answered");
+    thread.invoke(DocUpdate::new()).await.unwrap_err();
+    thread
+        .resume_with(Resume::value(Approval {
+            approved: true,
+            edit: None,
+        }))
+        .await
+        .unwrap();
+    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    assert!(matches!(err, GraphError::NothingPending(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn without_a_checkpointer_a_question_is_a_node_error() {
+    let graph = approval::graph().compile().unwrap();
+    let err = graph.invoke(DocUpdate::new()).await.unwrap_err();
+    match &err {
+        GraphError::Node { node, source, .. } => {
+            assert_eq!(*node, "review");
+            assert!(matches!(
+                source.downcast_ref::<InterruptError>(),
+                Some(InterruptError::NoCheckpointer)
+            ));
+        }
+        other => panic!("expected a node error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_answers_to_one_question_at_once_exactly_one_wins() {
+    let saver = Arc::new(MemorySaver::new());
+    let graph = approval::graph().checkpointer(saver).compile().unwrap();
+    for round in 0..20 {
+        let id = format!("race-{round}");
+        graph
+            .thread(id.as_str())
+            .invoke(DocUpdate::new())
+            .await
+            .unwrap_err();
+        let (a, b) = (graph.thread(id.as_str()), graph.thread(id.as_str()));
+        let answer = || Approval {
+            approved: true,
+            edit: None,
+        };
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { a.resume_with(Resume::value(answer())).await }),
+            tokio::spawn(async move { b.resume_with(Resume::value(answer())).await }),
+        );
+        let outcomes = [ra.unwrap(), rb.unwrap()];
+        let won = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {outcomes:?}");
+        for outcome in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            assert!(
+                matches!(
+                    outcome,
+                    GraphError::NothingPending(_)
+                        | GraphError::Checkpoint(CheckpointError::Fenced { .. })
+                ),
+                "round {round}: the loser is refused cleanly, got {outcome:?}"
+            );
+        }
+        let history = graph.thread(id.as_str()).history().await.unwrap();
+        let mut parents: Vec<_> = history.iter().filter_map(|s| s.parent_id).collect();
+        let all = parents.len();
+        parents.sort();
+        parents.dedup();
+        assert_eq!(parents.len(), all, "round {round}: no fork");
+    }
+}
+
+#[tokio::test]
+async fn after_a_restart_only_the_open_questions_remain_and_answered_work_is_kept() {
+    let graph = panel::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("saved-answer");
+    let asked = interrupted(thread.invoke(DocUpdate::new()).await.unwrap_err());
+    let legal = asked.iter().find(|i| i.node == "legal").unwrap().id;
+    // Only legal answered: it finishes and its writes are saved; brand asks again.
+    interrupted(
+        thread
+            .resume_with(Resume::answer(legal, false))
+            .await
+            .unwrap_err(),
+    );
+    // A new handle (as after a restart) sees only brand's question.
+    let fresh = graph.thread("saved-answer");
+    let pending = fresh.state().await.unwrap().unwrap().interrupts;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].node, "brand");
+    let err = fresh
+        .resume_with(Resume::answer(legal, true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::UnknownInterrupt { .. }),
+        "legal was answered"
+    );
+    // A plain resume asks brand again; legal does not run again.
+    let again = interrupted(fresh.resume().await.unwrap_err());
+    assert_eq!(again, pending);
+    let brand = pending[0].id;
+    interrupted(
+        fresh
+            .resume_with(Resume::answer(brand, "bold"))
+            .await
+            .unwrap_err(),
+    );
+    let done = fresh.resume_with(Resume::value(false)).await.unwrap();
+    let legal_runs = done.log.iter().filter(|l| l.starts_with("legal")).count();
+    assert_eq!(legal_runs, 1);
+    assert!(done.log.contains(&"legal false".to_owned()));
+    assert!(done.log.contains(&"brand bold false".to_owned()));
+}
+
+#[tokio::test]
+async fn a_question_waits_in_sqlite_and_another_saver_on_the_file_answers_it() {
+    let dir = std::env::temp_dir().join(format!("sg-interrupts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hitl.db");
+    let asked = {
+        let saver = stategraph::sqlite::SqliteSaver::open(&path).await.unwrap();
+        let graph = approval::graph().checkpointer(saver).compile().unwrap();
+        interrupted(
+            graph
+                .thread("hitl")
+                .invoke(DocUpdate::new().draft("memo"))
+                .await
+                .unwrap_err(),
+        )
+    };
+    // A second saver on the same file, as a process started days later would open it.
+    let saver = stategraph::sqlite::SqliteSaver::open(&path).await.unwrap();
+    let graph = approval::graph().checkpointer(saver).compile().unwrap();
+    let thread = graph.thread("hitl");
+    let waiting = thread.state().await.unwrap().unwrap().interrupts;
+    assert_eq!(waiting, asked, "id, payload and time survive");
+    let done = thread
+        .resume_with(Resume::answer(
+            asked[0].id,
+            Approval {
+                approved: true,
+                edit: Some("final memo".into()),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(done.draft, "final memo");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
