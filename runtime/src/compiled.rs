@@ -4,6 +4,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::checkpoint::Checkpointer;
 use crate::error::GraphError;
 use crate::executor::Executor;
@@ -30,6 +32,7 @@ pub struct Builder<G: GraphDef, M = Ephemeral> {
     saver: Option<Arc<dyn Checkpointer>>,
     recursion_limit: usize,
     deps: Arc<G::Deps>,
+    stop: Option<CancellationToken>,
     mode: PhantomData<(G, M)>,
 }
 
@@ -40,6 +43,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             saver: None,
             recursion_limit: DEFAULT_RECURSION_LIMIT,
             deps: deps.into(),
+            stop: None,
             mode: PhantomData,
         }
     }
@@ -51,8 +55,20 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             saver: Some(Arc::new(saver)),
             recursion_limit: self.recursion_limit,
             deps: self.deps,
+            stop: self.stop,
             mode: PhantomData,
         }
+    }
+}
+
+impl<G: GraphDef> Builder<G, Durable> {
+    /// Stops every run of the compiled graph at its next step boundary once `stop` is
+    /// cancelled — what a server does on SIGTERM: the step in flight finishes and is saved, the
+    /// call returns [`GraphError::Stopped`], and `resume()` continues later. A thread may have
+    /// its own token ([`Thread::stop_on`](crate::Thread::stop_on)).
+    pub fn stop_on(mut self, stop: CancellationToken) -> Self {
+        self.stop = Some(stop);
+        self
     }
 }
 
@@ -74,6 +90,7 @@ impl<G: GraphDef, M> Builder<G, M> {
                 saver: self.saver,
                 recursion_limit: self.recursion_limit,
                 deps: self.deps,
+                stop: self.stop,
             }),
             mode: PhantomData,
         })
@@ -96,6 +113,8 @@ pub(crate) struct Inner<G: GraphDef> {
     pub(crate) recursion_limit: usize,
     /// The dependencies threads use unless they are given their own.
     pub(crate) deps: Arc<G::Deps>,
+    /// The token that stops runs at a step boundary, unless a thread has its own.
+    pub(crate) stop: Option<CancellationToken>,
 }
 
 /// A graph ready to run. Cheap to clone; share one across tasks.

@@ -158,6 +158,18 @@ pub enum GraphError {
         /// Why it does not decode.
         message: String,
     },
+    /// The run was asked to stop (its [`CancellationToken`](crate::CancellationToken) was
+    /// cancelled) and stopped at a step boundary: the step in flight finished and was saved,
+    /// and `resume()` continues from checkpoint `checkpoint`.
+    #[error(
+        "thread `{thread_id}` stopped as asked at checkpoint {checkpoint}, before its next step; `resume()` continues it"
+    )]
+    Stopped {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The last checkpoint saved.
+        checkpoint: CheckpointId,
+    },
     /// A node's update could not be encoded for the checkpoint.
     #[error("the write of node `{node}` to field `{field}` cannot be encoded as JSON: {source}")]
     Encode {

@@ -41,3 +41,6 @@ pub use reducer::{
 };
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
 pub use thread::{History, StateSnapshot, Thread, Update};
+/// The token that asks running graphs to stop at their next step boundary
+/// ([`Thread::stop_on`], [`Builder::stop_on`]); from `tokio-util`.
+pub use tokio_util::sync::CancellationToken;

@@ -7,6 +7,7 @@ use futures::{Stream, TryStreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{
     CheckpointError, CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
@@ -27,6 +28,7 @@ pub struct Thread<G: GraphDef> {
     recursion_limit: usize,
     metadata: serde_json::Map<String, serde_json::Value>,
     deps: Arc<G::Deps>,
+    stop: Option<CancellationToken>,
 }
 
 impl<G: GraphDef> Clone for Thread<G> {
@@ -37,6 +39,7 @@ impl<G: GraphDef> Clone for Thread<G> {
             recursion_limit: self.recursion_limit,
             metadata: self.metadata.clone(),
             deps: Arc::clone(&self.deps),
+            stop: self.stop.clone(),
         }
     }
 }
@@ -45,12 +48,14 @@ impl<G: GraphDef> Thread<G> {
     pub(crate) fn new(inner: Arc<Inner<G>>, id: ThreadId) -> Self {
         let recursion_limit = inner.recursion_limit;
         let deps = Arc::clone(&inner.deps);
+        let stop = inner.stop.clone();
         Self {
             inner,
             id,
             recursion_limit,
             metadata: serde_json::Map::new(),
             deps,
+            stop,
         }
     }
 
@@ -70,6 +75,23 @@ impl<G: GraphDef> Thread<G> {
     /// whatever the handle that resumes holds.
     pub fn with_deps(mut self, deps: impl Into<Arc<G::Deps>>) -> Self {
         self.deps = deps.into();
+        self
+    }
+
+    /// This handle's runs stop at their next step boundary once `stop` is cancelled: the step
+    /// in flight finishes and is saved, the call returns [`GraphError::Stopped`], and
+    /// [`Thread::resume`] continues later.
+    ///
+    /// ```
+    /// # async fn demo<G: stategraph_runtime::GraphDef>(thread: stategraph_runtime::Thread<G>) {
+    /// use stategraph_runtime::CancellationToken;
+    /// let stop = CancellationToken::new();
+    /// let thread = thread.stop_on(stop.clone());
+    /// // On SIGTERM: stop.cancel();
+    /// # }
+    /// ```
+    pub fn stop_on(mut self, stop: CancellationToken) -> Self {
+        self.stop = Some(stop);
         self
     }
 
@@ -152,7 +174,8 @@ impl<G: GraphDef> Thread<G> {
             Some(persistence),
             self.recursion_limit,
             Arc::clone(&self.deps),
-        ))
+        )
+        .stop_on(self.stop.clone()))
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default

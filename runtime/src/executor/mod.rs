@@ -12,6 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::checkpoint::limits;
@@ -89,6 +90,8 @@ pub(crate) struct Executor<'g, S: State, D> {
     recursion_limit: usize,
     /// What nodes and routes use; never persisted.
     deps: Arc<D>,
+    /// Cancelled when the run should stop at its next step boundary.
+    stop: Option<CancellationToken>,
 }
 
 impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
@@ -103,7 +106,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             persistence,
             recursion_limit,
             deps,
+            stop: None,
         }
+    }
+
+    /// This executor, stopping at a step boundary once `stop` is cancelled.
+    pub(crate) fn stop_on(mut self, stop: Option<CancellationToken>) -> Self {
+        self.stop = stop;
+        self
     }
 
     fn thread_id(&self) -> Option<ThreadId> {
@@ -225,6 +235,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     async fn run(&self, mut head: Head<S>) -> Result<S, GraphError> {
         let mut steps = 0usize;
         while !head.next.is_empty() {
+            if let (Some(stop), Some(p)) = (&self.stop, &self.persistence)
+                && stop.is_cancelled()
+            {
+                return Err(GraphError::Stopped {
+                    thread_id: p.thread_id.clone(),
+                    checkpoint: head.id,
+                });
+            }
             if steps == self.recursion_limit {
                 return Err(GraphError::RecursionLimit {
                     thread_id: self.thread_id(),
