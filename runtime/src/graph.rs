@@ -77,6 +77,10 @@ pub struct GraphSpec<S: State, D = ()> {
     pub edges: Vec<Vec<Edge<S, D>>>,
     /// The fan-ins.
     pub joins: Vec<Join>,
+    /// The nodes every run pauses before (`interrupt_before`), by index.
+    pub interrupt_before: Vec<usize>,
+    /// The nodes every run pauses after (`interrupt_after`), by index.
+    pub interrupt_after: Vec<usize>,
 }
 
 impl<S: State, D> GraphSpec<S, D> {
@@ -88,7 +92,22 @@ impl<S: State, D> GraphSpec<S, D> {
             start: Vec::new(),
             edges: Vec::new(),
             joins: Vec::new(),
+            interrupt_before: Vec::new(),
+            interrupt_after: Vec::new(),
         }
+    }
+
+    /// Pauses every run before node `node` runs, until the pause is answered.
+    pub fn interrupt_before(mut self, node: usize) -> Self {
+        self.interrupt_before.push(node);
+        self
+    }
+
+    /// Pauses every run after node `node` ran (once its step is saved), until the pause is
+    /// answered.
+    pub fn interrupt_after(mut self, node: usize) -> Self {
+        self.interrupt_after.push(node);
+        self
     }
 
     /// Adds a node; nodes must be added in the order of their indexes.

@@ -201,6 +201,37 @@ fn answers_of(pending: &[PendingWrite], task_id: TaskId) -> BTreeMap<u32, serde_
         .unwrap_or_default()
 }
 
+/// The call number of a pause (`interrupt_before` / `interrupt_after`): one per synthetic task.
+pub(crate) const PAUSE: u32 = u32::MAX;
+
+/// The pause of synthetic task `task_id` (`payload` says before or after which node), keeping
+/// the time it was first raised if it was raised before.
+pub(crate) fn pause(
+    task_id: TaskId,
+    node: &str,
+    payload: serde_json::Value,
+    pending: &[PendingWrite],
+) -> Interrupt {
+    let id = InterruptId::derive(task_id, PAUSE);
+    let raised_at = open(pending)
+        .into_iter()
+        .find(|i| i.id == id)
+        .map_or_else(crate::checkpoint::now, |i| i.raised_at);
+    Interrupt {
+        id,
+        node: node.to_owned(),
+        payload,
+        raised_at,
+        task_id,
+        index: PAUSE,
+    }
+}
+
+/// Whether call `index` of task `task_id` has an answer among `pending`.
+pub(crate) fn is_answered(pending: &[PendingWrite], task_id: TaskId, index: u32) -> bool {
+    answers_of(pending, task_id).contains_key(&index)
+}
+
 /// The pending write saving `interrupt`.
 pub(crate) fn interrupt_write(interrupt: &Interrupt) -> PendingWrite {
     let record = Record {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{
     CheckpointError, CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
-    PutMode, Source, limits,
+    Pauses, PutMode, Source, limits,
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
@@ -29,6 +29,7 @@ pub struct Thread<G: GraphDef> {
     metadata: serde_json::Map<String, serde_json::Value>,
     deps: Arc<G::Deps>,
     stop: Option<CancellationToken>,
+    pauses: Option<Pauses>,
 }
 
 impl<G: GraphDef> Clone for Thread<G> {
@@ -40,6 +41,7 @@ impl<G: GraphDef> Clone for Thread<G> {
             metadata: self.metadata.clone(),
             deps: Arc::clone(&self.deps),
             stop: self.stop.clone(),
+            pauses: self.pauses.clone(),
         }
     }
 }
@@ -56,6 +58,7 @@ impl<G: GraphDef> Thread<G> {
             metadata: serde_json::Map::new(),
             deps,
             stop,
+            pauses: None,
         }
     }
 
@@ -78,6 +81,24 @@ impl<G: GraphDef> Thread<G> {
         self
     }
 
+    /// Pauses this thread's runs before each of `nodes` runs (on top of the graph's own
+    /// `interrupt_before`), until the pause is answered (`resume_with(Resume::value(()))`).
+    /// The list is saved with the thread's checkpoints, so a resume from another process keeps
+    /// it; an empty list clears it.
+    pub fn interrupt_before(mut self, nodes: impl IntoIterator<Item = G::Node>) -> Self {
+        let pauses = self.pauses.get_or_insert_with(Default::default);
+        pauses.before = nodes.into_iter().map(|n| n.name().to_owned()).collect();
+        self
+    }
+
+    /// Pauses this thread's runs after each of `nodes` ran and its step was saved, as
+    /// [`Thread::interrupt_before`] does before.
+    pub fn interrupt_after(mut self, nodes: impl IntoIterator<Item = G::Node>) -> Self {
+        let pauses = self.pauses.get_or_insert_with(Default::default);
+        pauses.after = nodes.into_iter().map(|n| n.name().to_owned()).collect();
+        self
+    }
+
     /// This handle's runs stop at their next step boundary once `stop` is cancelled: the step
     /// in flight finishes and is saved, the call returns [`GraphError::Stopped`], and
     /// [`Thread::resume`] continues later.
@@ -97,7 +118,7 @@ impl<G: GraphDef> Thread<G> {
 
     /// This handle with a user metadata key stored in every checkpoint its runs write (a run
     /// id, a user, an approver), so history can be filtered on it. The keys `source`, `step`,
-    /// `parents` and `writes` are reserved.
+    /// `parents`, `writes` and `pauses` are reserved.
     pub fn with_metadata(
         mut self,
         key: impl Into<String>,
@@ -175,7 +196,8 @@ impl<G: GraphDef> Thread<G> {
             self.recursion_limit,
             Arc::clone(&self.deps),
         )
-        .stop_on(self.stop.clone()))
+        .stop_on(self.stop.clone())
+        .pauses(self.pauses.clone()))
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default

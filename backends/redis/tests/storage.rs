@@ -30,6 +30,7 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
                 step,
                 parents: BTreeMap::new(),
                 writes: BTreeMap::new(),
+                pauses: Default::default(),
                 user,
             },
         },

@@ -29,6 +29,7 @@ fn checkpoint(thread: &ThreadId, ns: &str, parent: Option<CheckpointId>) -> NewC
                 step: 0,
                 parents: BTreeMap::new(),
                 writes: BTreeMap::new(),
+                pauses: Default::default(),
                 user: serde_json::Map::new(),
             },
         },

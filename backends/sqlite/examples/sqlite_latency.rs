@@ -48,6 +48,7 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
             step: i64::try_from(i).unwrap(),
             parents: Default::default(),
             writes: [("synthesize".to_owned(), vec!["messages".to_owned()])].into(),
+            pauses: Default::default(),
             user: [("run_id".to_owned(), json!("run-1"))]
                 .into_iter()
                 .collect(),

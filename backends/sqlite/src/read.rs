@@ -502,6 +502,7 @@ mod tests {
                     step: i64::try_from(i).unwrap(),
                     parents: BTreeMap::new(),
                     writes: BTreeMap::new(),
+                    pauses: Default::default(),
                     user: [("run".to_owned(), json!("r"))].into_iter().collect(),
                 },
             };

@@ -67,6 +67,7 @@ fn helper_process() {
                         step: i64::try_from(i).unwrap(),
                         parents: Default::default(),
                         writes: Default::default(),
+                        pauses: Default::default(),
                         user: Default::default(),
                     },
                 };

@@ -31,6 +31,14 @@ pub(crate) enum Edge {
     },
 }
 
+/// The index of the node `ident` names, once checked.
+pub(crate) fn node_index(module: &GraphModule, ident: &Ident) -> Option<usize> {
+    match lookup(module, ident) {
+        Name::Node(i) => Some(i),
+        _ => None,
+    }
+}
+
 /// The resolved graph, by node index.
 #[derive(Default)]
 pub(crate) struct Plan {
@@ -101,6 +109,11 @@ pub(crate) fn check(
     check_signatures(module, errors);
     if let Some(args) = args {
         check_returns(module, &args.state, errors);
+        for ident in args.interrupt_before.iter().chain(&args.interrupt_after) {
+            if !matches!(lookup(module, ident), Name::Node(_)) {
+                no_such_node(module, ident, false, false, errors);
+            }
+        }
     }
     let before = errors.len();
     let plan = resolve(module, errors);

@@ -149,6 +149,16 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
     let edges = plan
         .map(|plan| edges(module, args, plan))
         .unwrap_or_default();
+    let gates = |idents: &[syn::Ident], method: &str| {
+        let method = format_ident!("{}", method);
+        let indexes = idents
+            .iter()
+            .filter_map(|ident| super::check::node_index(module, ident))
+            .map(proc_macro2::Literal::usize_unsuffixed);
+        quote!(#(let spec = #private::GraphSpec::#method(spec, #indexes);)*)
+    };
+    let before = gates(&args.interrupt_before, "interrupt_before");
+    let after = gates(&args.interrupt_after, "interrupt_after");
     let spec_doc = format!("The graph `{graph_name}` as written in its `edges!` block.");
     // Without a plan the graph has errors, reported already; the drawings stay empty.
     let (mermaid, dot) = plan
@@ -195,6 +205,8 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 let spec = #private::GraphSpec::new(#graph_name)
                     #(#nodes)*;
                 #edges
+                #before
+                #after
                 spec
             }
         }

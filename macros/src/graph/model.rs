@@ -8,6 +8,10 @@ pub(crate) struct GraphArgs {
     pub(crate) state: Type,
     /// The dependencies nodes and routes may use; `()` when not given.
     pub(crate) deps: Option<Type>,
+    /// Nodes the run pauses before (`interrupt_before = [a, b]`).
+    pub(crate) interrupt_before: Vec<Ident>,
+    /// Nodes the run pauses after (`interrupt_after = [a, b]`).
+    pub(crate) interrupt_after: Vec<Ident>,
 }
 
 /// The annotated module.

@@ -35,6 +35,8 @@ pub(crate) const RESERVED: [(&str, &str); 3] = [
 pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Option<GraphArgs> {
     let mut state: Option<Type> = None;
     let mut deps: Option<Type> = None;
+    let mut interrupt_before: Vec<Ident> = Vec::new();
+    let mut interrupt_after: Vec<Ident> = Vec::new();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("state") {
             if state.is_some() {
@@ -50,10 +52,23 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Option<GraphArgs
             }
             deps = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("interrupt_before") || meta.path.is_ident("interrupt_after") {
+            let value = meta.value()?;
+            let content;
+            bracketed!(content in value);
+            let names =
+                Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)?;
+            if meta.path.is_ident("interrupt_before") {
+                interrupt_before.extend(names);
+            } else {
+                interrupt_after.extend(names);
+            }
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown `graph` argument; the arguments are `state` and `deps`, as in \
-                 `#[graph(state = MyState, deps = MyDeps)]`",
+                "unknown `graph` argument; the arguments are `state`, `deps`, `interrupt_before` \
+                 and `interrupt_after`, as in `#[graph(state = MyState, deps = MyDeps, \
+                 interrupt_before = [review])]`",
             ))
         }
     });
@@ -67,7 +82,12 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Option<GraphArgs
             "`#[graph]` needs the state type: `#[graph(state = MyState)]`",
         );
     }
-    state.map(|state| GraphArgs { state, deps })
+    state.map(|state| GraphArgs {
+        state,
+        deps,
+        interrupt_before,
+        interrupt_after,
+    })
 }
 
 /// Reads the module, taking out the `#[node]`/`#[route]` markers and the `edges!` blocks.

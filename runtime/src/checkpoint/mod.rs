@@ -73,6 +73,11 @@ pub struct CheckpointMetadata {
     /// The channels each node wrote in the step this checkpoint ends, by node name.
     #[serde(default)]
     pub writes: BTreeMap<String, Vec<String>>,
+    /// The nodes this thread's runs pause before and after, set on its thread handle
+    /// ([`Thread::interrupt_before`](crate::Thread::interrupt_before)) and carried from
+    /// checkpoint to checkpoint, so a resume in another process keeps them.
+    #[serde(default, skip_serializing_if = "Pauses::is_empty")]
+    pub pauses: Pauses,
     /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
     /// flat beside the keys above, which a user key may not shadow.
     #[serde(flatten)]
@@ -81,7 +86,8 @@ pub struct CheckpointMetadata {
 
 impl CheckpointMetadata {
     /// The keys stategraph writes itself; user metadata may not use them.
-    pub const RESERVED_KEYS: &'static [&'static str] = &["source", "step", "parents", "writes"];
+    pub const RESERVED_KEYS: &'static [&'static str] =
+        &["source", "step", "parents", "writes", "pauses"];
 
     /// The metadata as one JSON object, as backends store and filter it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -96,6 +102,24 @@ impl CheckpointMetadata {
         }
         let json = self.to_json();
         filter.iter().all(|(key, want)| json.get(key) == Some(want))
+    }
+}
+
+/// The nodes a thread's runs pause before and after, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Pauses {
+    /// Pause before these nodes run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<String>,
+    /// Pause after these nodes ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+}
+
+impl Pauses {
+    /// Whether no pause is set.
+    pub fn is_empty(&self) -> bool {
+        self.before.is_empty() && self.after.is_empty()
     }
 }
 
@@ -418,7 +442,7 @@ pub enum CheckpointError {
     },
     /// User metadata uses a key stategraph writes itself.
     #[error(
-        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes); pick another name"
+        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses); pick another name"
     )]
     ReservedMetadataKey(String),
     /// A value outside the limits of the contract (see [`limits`]); nothing was stored.

@@ -2,6 +2,7 @@
 //! updates in node order, write one checkpoint, follow the edges. Updates written as if a node
 //! had run (time travel) are in `update.rs`.
 
+mod pauses;
 mod resume;
 mod update;
 
@@ -18,7 +19,7 @@ use tracing::Instrument;
 use crate::checkpoint::limits;
 use crate::checkpoint::{
     self, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
-    Checkpointer, NewCheckpoint, PendingWrite, PutMode, Source,
+    Checkpointer, NewCheckpoint, Pauses, PendingWrite, PutMode, Source,
 };
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
@@ -68,6 +69,8 @@ struct Head<S> {
     barriers: BTreeMap<String, Vec<String>>,
     /// Writes saved against `id` by tasks that finished before the run stopped.
     pending: Vec<PendingWrite>,
+    /// The pauses set on the thread, carried into every checkpoint.
+    pauses: Pauses,
 }
 
 /// What a step (or an input) wrote: the channels per node, and the blobs to store.
@@ -92,6 +95,8 @@ pub(crate) struct Executor<'g, S: State, D> {
     deps: Arc<D>,
     /// Cancelled when the run should stop at its next step boundary.
     stop: Option<CancellationToken>,
+    /// The pauses the thread handle sets, replacing those its checkpoints carry.
+    pauses: Option<Pauses>,
 }
 
 impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
@@ -107,7 +112,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             recursion_limit,
             deps,
             stop: None,
+            pauses: None,
         }
+    }
+
+    /// This executor, with the thread's pauses set to `pauses` (when given).
+    pub(crate) fn pauses(mut self, pauses: Option<Pauses>) -> Self {
+        self.pauses = pauses;
+        self
     }
 
     /// This executor, stopping at a step boundary once `stop` is cancelled.
@@ -151,13 +163,20 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         previous: Option<Head<S>>,
         input: S::Update,
     ) -> Result<S, GraphError> {
-        let (parent, step, state, chains) = match previous {
-            Some(head) => (Some(head.id), head.step + 1, head.state, head.chains),
+        let (parent, step, state, chains, pauses) = match previous {
+            Some(head) => (
+                Some(head.id),
+                head.step + 1,
+                head.state,
+                head.chains,
+                head.pauses,
+            ),
             None => (
                 None,
                 -1,
                 Arc::new(S::default()),
                 vec![ChannelChain::default(); S::CHANNELS.len()],
+                self.pauses.clone().unwrap_or_default(),
             ),
         };
         let id = CheckpointId::new();
@@ -179,6 +198,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             next: Vec::new(),
             barriers: BTreeMap::new(),
             pending: Vec::new(),
+            pauses,
         };
         let writes = self.merge(&mut head, finished, step, id)?;
         let mut next: Vec<usize> = Vec::new();
@@ -227,6 +247,10 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             state: Arc::new(state),
             chains,
             next,
+            pauses: self
+                .pauses
+                .clone()
+                .unwrap_or_else(|| checkpoint.metadata.pauses.clone()),
             barriers: checkpoint.barriers,
             pending: tuple.pending_writes,
         })
@@ -243,6 +267,8 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                     checkpoint: head.id,
                 });
             }
+            let step = head.step + 1;
+            self.pause_before(&head, step).await?;
             if steps == self.recursion_limit {
                 return Err(GraphError::RecursionLimit {
                     thread_id: self.thread_id(),
@@ -251,7 +277,6 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 });
             }
             steps += 1;
-            let step = head.step + 1;
             let span = tracing::debug_span!(
                 "step",
                 graph = self.spec.name,
@@ -268,6 +293,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             head.id = id;
             head.step = step;
             self.save(&head, Some(parent), Source::Loop, writes).await?;
+            self.pause_after(&head, &ran).await?;
         }
         Ok(take_state(head.state))
     }
@@ -557,6 +583,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 step: head.step,
                 parents: BTreeMap::new(),
                 writes: node_writes,
+                pauses: head.pauses.clone(),
                 user: p.metadata.clone(),
             },
         };

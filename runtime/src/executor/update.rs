@@ -67,6 +67,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     next: Vec::new(),
                     barriers: Default::default(),
                     pending: Vec::new(),
+                    pauses: self.pauses.clone().unwrap_or_default(),
                 },
                 None,
             ),

@@ -52,6 +52,7 @@ pub fn metadata(source: Source, step: i64) -> CheckpointMetadata {
         step,
         parents: BTreeMap::new(),
         writes: BTreeMap::new(),
+        pauses: Default::default(),
         user: serde_json::Map::new(),
     }
 }

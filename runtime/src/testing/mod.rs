@@ -284,12 +284,16 @@ macro_rules! __checkpointer_conformance_tests {
 macro_rules! __checkpointer_conformance_run {
     ({ $factory:ident $report:ident } $( $topic:ident { $($case:ident),* $(,)? } )*) => {
         $( $(
+            // Boxed, so the whole run's future holds one case at a time, not every case's.
             $report
-                .record(concat!(stringify!($topic), "::", stringify!($case)), async {
-                    let saver = $factory().await;
-                    $crate::testing::prepare(&saver).await;
-                    $crate::testing::$topic::$case(&saver).await;
-                })
+                .record(
+                    concat!(stringify!($topic), "::", stringify!($case)),
+                    ::std::boxed::Box::pin(async {
+                        let saver = $factory().await;
+                        $crate::testing::prepare(&saver).await;
+                        $crate::testing::$topic::$case(&saver).await;
+                    }),
+                )
                 .await;
         )* )*
     };

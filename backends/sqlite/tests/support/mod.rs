@@ -123,6 +123,7 @@ impl Step {
                     step: 0,
                     parents: BTreeMap::new(),
                     writes: BTreeMap::new(),
+                    pauses: Default::default(),
                     user: serde_json::Map::new(),
                 },
             },
