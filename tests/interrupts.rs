@@ -198,6 +198,29 @@ async fn a_node_asks_the_run_pauses_and_an_answer_resumes_it() {
     // second question (4), answered (5).
     assert_eq!(REVIEWS.load(Ordering::SeqCst), 5);
     assert!(thread.state().await.unwrap().unwrap().interrupts.is_empty());
+    // Each answer is recorded in the metadata of the checkpoint its step wrote.
+    let answered: Vec<(String, serde_json::Value)> = thread
+        .history()
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .flat_map(|s| s.metadata.answers)
+        .map(|a| (a.node, a.answer))
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            (
+                "review".to_owned(),
+                serde_json::json!({"approved": false, "edit": "better essay"})
+            ),
+            (
+                "review".to_owned(),
+                serde_json::json!({"approved": true, "edit": null})
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

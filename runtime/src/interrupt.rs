@@ -232,6 +232,23 @@ pub(crate) fn is_answered(pending: &[PendingWrite], task_id: TaskId, index: u32)
     answers_of(pending, task_id).contains_key(&index)
 }
 
+/// Every answer saved among `pending`, as checkpoint metadata records them.
+pub(crate) fn answers_in(pending: &[PendingWrite]) -> Vec<crate::checkpoint::Answer> {
+    pending
+        .iter()
+        .filter(|w| w.channel == RESUME)
+        .flat_map(|w| {
+            answers_of(pending, w.task_id)
+                .into_iter()
+                .map(move |(index, answer)| crate::checkpoint::Answer {
+                    id: InterruptId::derive(w.task_id, index),
+                    node: w.node.clone(),
+                    answer,
+                })
+        })
+        .collect()
+}
+
 /// The pending write saving `interrupt`.
 pub(crate) fn interrupt_write(interrupt: &Interrupt) -> PendingWrite {
     let record = Record {

@@ -24,10 +24,10 @@ pub mod testing;
 
 pub use checkpoint::limits;
 pub use checkpoint::{
-    BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
-    Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, Pauses, PendingWrite, Prune,
-    PutMode, Source, ThreadInfo, ThreadQuery, ThreadStatus, Transferred, from_micros, now,
-    to_micros, transfer_thread, walk_chain,
+    Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
+    CheckpointTuple, Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, Pauses,
+    PendingWrite, Prune, PutMode, Source, ThreadInfo, ThreadQuery, ThreadStatus, Transferred,
+    from_micros, now, to_micros, transfer_thread, walk_chain,
 };
 pub use compiled::{Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral};
 pub use error::GraphError;

@@ -118,7 +118,7 @@ impl<G: GraphDef> Thread<G> {
 
     /// This handle with a user metadata key stored in every checkpoint its runs write (a run
     /// id, a user, an approver), so history can be filtered on it. The keys `source`, `step`,
-    /// `parents`, `writes` and `pauses` are reserved.
+    /// `parents`, `writes`, `pauses` and `answers` are reserved.
     pub fn with_metadata(
         mut self,
         key: impl Into<String>,

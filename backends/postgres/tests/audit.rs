@@ -1,11 +1,11 @@
-//! The tables as an audit log: the two SQL queries documented in the README, run against
+//! The tables as an audit log: the SQL queries documented in the README, run against
 //! checkpoints a real graph wrote.
 
 mod support;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use stategraph::{NodeResult, State};
+use stategraph::{GraphError, NodeContext, NodeResult, Resume, State};
 use stategraph_postgres::PostgresSaver;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,35 @@ mod expense {
         approve -> END;
     }
 }
+
+/// A graph whose `approve` node asks a human.
+#[stategraph::graph(state = Expense)]
+mod reviewed {
+    use super::*;
+
+    #[node]
+    async fn approve(s: &Expense, ctx: &NodeContext) -> NodeResult<Expense> {
+        let approval: Approval = ctx.interrupt(format!("approve {}?", s.amount)).await?;
+        Ok(ExpenseUpdate::new().approval(Some(approval)))
+    }
+
+    edges! {
+        START -> approve -> END;
+    }
+}
+
+/// Query 3 of the README: every answer given to a question, who gave it, when, and what the
+/// state's `approval` became.
+const WHO_ANSWERED_WHAT: &str = r#"
+SELECT c.thread_id, c.created_at, c.metadata ->> 'reviewer' AS reviewer,
+       a ->> 'node' AS asked_by, a -> 'answer' AS answer, b.value AS approval
+FROM {s}.checkpoints AS c
+CROSS JOIN LATERAL jsonb_array_elements(c.metadata -> 'answers') AS a
+LEFT JOIN {s}.blobs AS b
+       ON b.thread_id = c.thread_id AND b.ns = c.ns AND b.channel = 'approval'
+      AND b.version = (c.channel_versions ->> 'approval')::uuid
+WHERE c.metadata ? 'answers'
+ORDER BY c.created_at"#;
 
 /// Query 1 of the README: every checkpoint of threads where `approved_by` is set, with its
 /// time and the `approval` channel's value at that checkpoint.
@@ -135,5 +164,51 @@ async fn who_approved_what_and_when_and_run_status_are_sql_queries() {
             ("claim-2".to_owned(), "pending".to_owned()),
         ]
     );
+    support::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_answered_which_question_and_what_it_changed_is_a_sql_query() {
+    let url = require_server!();
+    let schema = support::fresh_schema("audit_answers");
+    let saver = PostgresSaver::builder(url.clone())
+        .schema(schema.clone())
+        .connect()
+        .await
+        .unwrap();
+    let graph = reviewed::graph().checkpointer(saver).compile().unwrap();
+    let asked = graph
+        .thread("claim-9")
+        .invoke(ExpenseUpdate::new().amount(300u32))
+        .await
+        .unwrap_err();
+    assert!(matches!(asked, GraphError::Interrupted { .. }), "{asked:?}");
+    graph
+        .thread("claim-9")
+        .with_metadata("reviewer", "carol")
+        .resume_with(Resume::value(Approval {
+            decision: "approved".into(),
+            amount: 250,
+        }))
+        .await
+        .unwrap();
+
+    let client = support::sql_client(&url).await;
+    let rows = client
+        .query(
+            &WHO_ANSWERED_WHAT.replace("{s}", &format!("\"{schema}\"")),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one answer");
+    let row = &rows[0];
+    assert_eq!(row.get::<_, String>(0), "claim-9");
+    assert_eq!(row.get::<_, String>(2), "carol");
+    assert_eq!(row.get::<_, String>(3), "approve");
+    let answer: serde_json::Value = row.get(4);
+    assert_eq!(answer, json!({"decision": "approved", "amount": 250}));
+    let approval: serde_json::Value = row.get(5);
+    assert_eq!(approval, answer, "the state took the answer");
     support::drop_schema(&url, &schema).await;
 }

@@ -31,6 +31,7 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
                 parents: BTreeMap::new(),
                 writes: BTreeMap::new(),
                 pauses: Default::default(),
+                answers: Vec::new(),
                 user,
             },
         },

@@ -30,6 +30,7 @@ fn checkpoint(thread: &ThreadId, ns: &str, parent: Option<CheckpointId>) -> NewC
                 parents: BTreeMap::new(),
                 writes: BTreeMap::new(),
                 pauses: Default::default(),
+                answers: Vec::new(),
                 user: serde_json::Map::new(),
             },
         },

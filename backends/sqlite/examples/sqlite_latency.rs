@@ -49,6 +49,7 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
             parents: Default::default(),
             writes: [("synthesize".to_owned(), vec!["messages".to_owned()])].into(),
             pauses: Default::default(),
+            answers: Vec::new(),
             user: [("run_id".to_owned(), json!("run-1"))]
                 .into_iter()
                 .collect(),

@@ -503,6 +503,7 @@ mod tests {
                     parents: BTreeMap::new(),
                     writes: BTreeMap::new(),
                     pauses: Default::default(),
+                    answers: Vec::new(),
                     user: [("run".to_owned(), json!("r"))].into_iter().collect(),
                 },
             };

@@ -68,6 +68,7 @@ fn helper_process() {
                         parents: Default::default(),
                         writes: Default::default(),
                         pauses: Default::default(),
+                        answers: Vec::new(),
                         user: Default::default(),
                     },
                 };

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
+use crate::interrupt::InterruptId;
 
 pub use chain::walk_chain;
 pub use memory::MemorySaver;
@@ -78,6 +79,10 @@ pub struct CheckpointMetadata {
     /// checkpoint to checkpoint, so a resume in another process keeps them.
     #[serde(default, skip_serializing_if = "Pauses::is_empty")]
     pub pauses: Pauses,
+    /// The answers to interrupts the step this checkpoint ends ran on (`resume_with`), for
+    /// audits: who was asked, and what they answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
     /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
     /// flat beside the keys above, which a user key may not shadow.
     #[serde(flatten)]
@@ -87,7 +92,7 @@ pub struct CheckpointMetadata {
 impl CheckpointMetadata {
     /// The keys stategraph writes itself; user metadata may not use them.
     pub const RESERVED_KEYS: &'static [&'static str] =
-        &["source", "step", "parents", "writes", "pauses"];
+        &["source", "step", "parents", "writes", "pauses", "answers"];
 
     /// The metadata as one JSON object, as backends store and filter it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -103,6 +108,17 @@ impl CheckpointMetadata {
         let json = self.to_json();
         filter.iter().all(|(key, want)| json.get(key) == Some(want))
     }
+}
+
+/// An answer to an interrupt, as a checkpoint's metadata records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The interrupt answered.
+    pub id: InterruptId,
+    /// The node that asked.
+    pub node: String,
+    /// The answer, as JSON.
+    pub answer: serde_json::Value,
 }
 
 /// The nodes a thread's runs pause before and after, by name.
@@ -442,7 +458,7 @@ pub enum CheckpointError {
     },
     /// User metadata uses a key stategraph writes itself.
     #[error(
-        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses); pick another name"
+        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers); pick another name"
     )]
     ReservedMetadataKey(String),
     /// A value outside the limits of the contract (see [`limits`]); nothing was stored.

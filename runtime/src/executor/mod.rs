@@ -18,8 +18,8 @@ use tracing::Instrument;
 
 use crate::checkpoint::limits;
 use crate::checkpoint::{
-    self, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata, CheckpointTuple,
-    Checkpointer, NewCheckpoint, Pauses, PendingWrite, PutMode, Source,
+    self, Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
+    CheckpointTuple, Checkpointer, NewCheckpoint, Pauses, PendingWrite, PutMode, Source,
 };
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
@@ -77,6 +77,8 @@ struct Head<S> {
 struct StepWrites {
     written: Vec<(usize, ChannelSet)>,
     blobs: Vec<ChannelBlob>,
+    /// The answers to interrupts the step ran on, for the checkpoint's metadata.
+    answers: Vec<Answer>,
 }
 
 /// One finished task of a step.
@@ -287,7 +289,9 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             let finished = self.run_tasks(&head, step).instrument(span).await?;
             let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
             let id = CheckpointId::new();
-            let writes = self.merge(&mut head, finished, step, id)?;
+            let answers = interrupt::answers_in(&head.pending);
+            let mut writes = self.merge(&mut head, finished, step, id)?;
+            writes.answers = answers;
             head.next = self.next_nodes(&ran, &head.state, &mut head.barriers);
             let parent = head.id;
             head.id = id;
@@ -462,7 +466,11 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 blobs.push(blob);
             }
         }
-        Ok(StepWrites { written, blobs })
+        Ok(StepWrites {
+            written,
+            blobs,
+            answers: Vec::new(),
+        })
     }
 
     /// The blob storing `channel` at `version`: a delta of the step's writes when the channel's
@@ -584,6 +592,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 parents: BTreeMap::new(),
                 writes: node_writes,
                 pauses: head.pauses.clone(),
+                answers: writes.answers,
                 user: p.metadata.clone(),
             },
         };

@@ -53,6 +53,7 @@ pub fn metadata(source: Source, step: i64) -> CheckpointMetadata {
         parents: BTreeMap::new(),
         writes: BTreeMap::new(),
         pauses: Default::default(),
+        answers: Vec::new(),
         user: serde_json::Map::new(),
     }
 }

@@ -124,6 +124,7 @@ impl Step {
                     parents: BTreeMap::new(),
                     writes: BTreeMap::new(),
                     pauses: Default::default(),
+                    answers: Vec::new(),
                     user: serde_json::Map::new(),
                 },
             },
