@@ -2,6 +2,9 @@
 //! id, to the final state an uninterrupted run reaches; completed steps are not run again, and
 //! a task runs again only if its writes were not saved.
 //!
+//! Paused runs too: a process killed while a node asks a question, or right after an answer was
+//! saved, resumes in a new process without losing the question or the answer.
+//!
 //! This binary is its own child: run with `STATEGRAPH_CRASH_CHILD` set, it runs (or resumes)
 //! the pipeline graph on the backend named by `STATEGRAPH_CRASH_BACKEND` and prints the final
 //! state; without it, it drives the scenarios below, each in fresh child processes, on every
@@ -17,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
-use stategraph::{Checkpointer, ListQuery, MemorySaver, NodeResult, State};
+use stategraph::{
+    Checkpointer, GraphError, ListQuery, MemorySaver, NodeContext, NodeResult, Resume, State,
+};
 
 const ROUNDS: u32 = 3;
 
@@ -203,8 +208,75 @@ mod pipeline {
     }
 }
 
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Review {
+    approved: bool,
+    #[state(reducer = append)]
+    log: Vec<String>,
+}
+
+/// A question asked while a sibling works.
+#[stategraph::graph(state = Review)]
+mod review {
+    use super::*;
+
+    #[node]
+    async fn ask(_: &Review, ctx: &NodeContext) -> NodeResult<Review> {
+        work(5).await;
+        mark("ask", 0);
+        let approved: bool = ctx.interrupt("approve?").await?;
+        mark("answered", 0);
+        Ok(ReviewUpdate::new()
+            .approved(approved)
+            .push_log(format!("approved {approved}")))
+    }
+
+    #[node]
+    async fn side(_: &Review) -> NodeResult<Review> {
+        work(1).await;
+        mark("side", 0);
+        Ok(ReviewUpdate::new().push_log("side"))
+    }
+
+    #[node]
+    async fn finish(_: &Review) -> NodeResult<Review> {
+        mark("finish", 0);
+        Ok(ReviewUpdate::new().push_log("finish"))
+    }
+
+    edges! {
+        START -> [ask, side] -> finish -> END;
+    }
+}
+
+/// A child of the review scenarios: `ask` runs (or resumes) until the question and prints its
+/// id; `answer` answers it; `resume` runs on with what was saved. Each prints how it ended.
+async fn review_child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
+    let saver = backend.saver(dir).await.unwrap();
+    let graph = review::graph().checkpointer(saver).compile().unwrap();
+    let thread = graph.thread(thread_id);
+    let outcome = match mode {
+        "review-ask" => match thread.state().await.unwrap() {
+            Some(_) => thread.resume().await,
+            None => thread.invoke(ReviewUpdate::new()).await,
+        },
+        "review-answer" => thread.resume_with(Resume::value(true)).await,
+        _ => thread.resume().await,
+    };
+    match outcome {
+        Ok(done) => println!("FINAL {}", serde_json::to_string(&done).unwrap()),
+        Err(GraphError::Interrupted { interrupts, .. }) => {
+            println!("ASKED {}", interrupts[0].id);
+        }
+        Err(other) => panic!("the review child failed: {other}"),
+    }
+}
+
 /// The child: run (or resume) the pipeline and print the final state.
 async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
+    if mode.starts_with("review-") {
+        return review_child(mode, backend, dir, thread_id).await;
+    }
     let saver = backend.saver(dir).await.unwrap();
     let graph = pipeline::graph().checkpointer(saver).compile().unwrap();
     let thread = graph.thread(thread_id);
@@ -269,6 +341,25 @@ impl Scenario {
             .args(["-9", &child.id().to_string()])
             .status();
         child.wait().unwrap()
+    }
+
+    /// Runs a review child in `mode`, killed at `crash_at` if given; returns how it ended and
+    /// the line it printed (`ASKED <id>` or `FINAL <state>`).
+    fn review(&self, mode: &str, crash_at: Option<&str>) -> (ExitStatus, String) {
+        let out = self.command(mode, crash_at).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("ASKED ") || l.starts_with("FINAL "))
+            .unwrap_or_default()
+            .to_owned();
+        if crash_at.is_none() && !out.status.success() {
+            panic!(
+                "review child {mode} failed: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        (out.status, line)
     }
 
     /// Resumes in a new child and returns the final state it printed.
@@ -397,6 +488,45 @@ fn scenarios<'a>(
         ));
     }
 
+    // Paused runs: killed while the question is being asked (the sibling's write saved or
+    // not), the question is asked again in a new process and keeps its id there.
+    all.push((
+        "while a node asks a question".to_owned(),
+        Box::new(move || {
+            let s = Scenario::new(backend, "ask");
+            assert_killed(s.review("review-ask", Some("ask:0")).0)?;
+            let (_, asked) = s.review("review-ask", None);
+            let (_, again) = s.review("review-ask", None);
+            if !asked.starts_with("ASKED ") || asked != again {
+                return Err(format!(
+                    "the question should be asked, the same: {asked} / {again}"
+                ));
+            }
+            let (_, done) = s.review("review-answer", None);
+            check_review(&done)?;
+            expect_runs(&s, "answered", 0, 1)?;
+            expect_runs(&s, "finish", 0, 1)
+        }),
+    ));
+    // Killed right after the answer was saved, while the node ran on with it: a plain resume
+    // in a new process uses the saved answer.
+    all.push((
+        "right after an answer was saved".to_owned(),
+        Box::new(move || {
+            let s = Scenario::new(backend, "answer");
+            let (_, asked) = s.review("review-ask", None);
+            if !asked.starts_with("ASKED ") {
+                return Err(format!("expected a question, got {asked:?}"));
+            }
+            assert_killed(s.review("review-answer", Some("answered:0")).0)?;
+            let (_, done) = s.review("review-resume", None);
+            check_review(&done)?;
+            expect_runs(&s, "answered", 0, 2)?;
+            expect_runs(&s, "side", 0, 1)?;
+            expect_runs(&s, "finish", 0, 1)
+        }),
+    ));
+
     // At random instants, which include the middle of a checkpoint write.
     for i in 0..24u64 {
         let delay = Duration::from_micros(500 + (i * 7919 % 24) * 3500);
@@ -421,6 +551,21 @@ fn scenarios<'a>(
         ));
     }
     all
+}
+
+/// The final state of a review answered `true`.
+fn check_review(line: &str) -> Result<(), String> {
+    let Some(state) = line.strip_prefix("FINAL ") else {
+        return Err(format!("expected the review to finish, got {line:?}"));
+    };
+    let done: Review = serde_json::from_str(state).map_err(|e| e.to_string())?;
+    let mut log = done.log.clone();
+    log[..2].sort();
+    if done.approved && log == ["approved true", "side", "finish"] {
+        Ok(())
+    } else {
+        Err(format!("unexpected final review: {done:?}"))
+    }
 }
 
 fn assert_killed(status: ExitStatus) -> Result<(), String> {
