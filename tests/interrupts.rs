@@ -470,3 +470,73 @@ async fn a_question_waits_in_sqlite_and_another_saver_on_the_file_answers_it() {
     assert_eq!(done.draft, "final memo");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn an_answer_can_carry_an_update_and_a_goto_applied_with_its_step() {
+    let graph = approval::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("command");
+    thread
+        .invoke(DocUpdate::new().draft("memo"))
+        .await
+        .unwrap_err();
+    // Approved, with a note from the reviewer, and back to `write` for a last pass.
+    let again = interrupted(
+        thread
+            .resume_with(Resume::value(Approval {
+                approved: true,
+                edit: None,
+            }))
+            .update(DocUpdate::new().push_log("note from ops"))
+            .goto(approval::Node::Write)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        again[0].node, "review",
+        "write ran again, and review asks again"
+    );
+    let history = thread.history().await.unwrap();
+    let step = history
+        .iter()
+        .find(|s| s.metadata.writes.contains_key("__command__"))
+        .expect("the step that ran on the answer");
+    assert_eq!(step.metadata.writes["__command__"], ["log"]);
+    assert_eq!(step.values.log, ["reviewed memo v1", "note from ops"]);
+    let done = thread
+        .resume_with(Resume::value(Approval {
+            approved: true,
+            edit: None,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        done.log,
+        ["reviewed memo v1", "note from ops", "reviewed memo v1 v3"]
+    );
+}
+
+#[tokio::test]
+async fn a_command_survives_a_step_that_pauses_again() {
+    let graph = panel::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("command-kept");
+    let asked = interrupted(thread.invoke(DocUpdate::new()).await.unwrap_err());
+    let legal = asked.iter().find(|i| i.node == "legal").unwrap().id;
+    // Only legal answered: the step pauses again on brand, the command waits with it.
+    interrupted(
+        thread
+            .resume_with(Resume::answer(legal, true))
+            .update(DocUpdate::new().push_log("command"))
+            .await
+            .unwrap_err(),
+    );
+    interrupted(thread.resume_with(Resume::value("calm")).await.unwrap_err());
+    let done = thread.resume_with(Resume::value(false)).await.unwrap();
+    assert_eq!(done.log.iter().filter(|l| *l == "command").count(), 1);
+    assert_eq!(done.log.last().unwrap(), "published");
+}

@@ -15,7 +15,7 @@ use crate::checkpoint::{
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
-use crate::executor::{Executor, Persistence, Writer, restore_state, scheduled};
+use crate::executor::{Command, Executor, Persistence, Writer, restore_state, scheduled};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{self, Interrupt, Resume};
@@ -257,8 +257,26 @@ impl<G: GraphDef> Thread<G> {
     /// before anything is written. The tasks that asked run again from their top, and each
     /// `ctx.interrupt` call returns its answer; tasks of the step that had finished do not run
     /// again.
-    pub async fn resume_with(&self, resume: Resume) -> Result<G::State, GraphError> {
-        self.executor()?.resume_with(resume).await
+    ///
+    /// The answer may come with a command, applied with the paused step when it completes:
+    /// `.update(values)` writes to the state along with the step's nodes, `.goto(node)` runs
+    /// `node` next as well. Both are saved before the step runs again, so a step that pauses
+    /// again, or a process that dies, keeps them.
+    ///
+    /// ```
+    /// # async fn demo<G: stategraph_runtime::GraphDef>(thread: &stategraph_runtime::Thread<G>)
+    /// # -> Result<(), stategraph_runtime::GraphError> {
+    /// use stategraph_runtime::Resume;
+    /// thread.resume_with(Resume::value(true)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn resume_with(&self, resume: Resume) -> ResumeWith<'_, G> {
+        ResumeWith {
+            thread: self,
+            resume,
+            update: None,
+            goto: Vec::new(),
+        }
     }
 
     /// Runs the thread again from checkpoint `id`: forks there ([`Thread::fork`]), then
@@ -298,6 +316,46 @@ impl<G: GraphDef> Thread<G> {
             query: ListQuery::thread(self.id.clone()).ns(""),
             page_size: History::<G>::DEFAULT_PAGE_SIZE,
         }
+    }
+}
+
+/// A resume being sent to a thread ([`Thread::resume_with`]); `.await` it.
+pub struct ResumeWith<'t, G: GraphDef> {
+    thread: &'t Thread<G>,
+    resume: Resume,
+    update: Option<<G::State as State>::Update>,
+    goto: Vec<usize>,
+}
+
+impl<G: GraphDef> ResumeWith<'_, G> {
+    /// Writes `values` to the state with the paused step's nodes (a command's update).
+    pub fn update(mut self, values: <G::State as State>::Update) -> Self {
+        self.update = Some(values);
+        self
+    }
+
+    /// Runs `node` in the step after the paused one, besides what the edges lead to.
+    pub fn goto(mut self, node: G::Node) -> Self {
+        self.goto.push(node.index());
+        self
+    }
+}
+
+impl<'t, G: GraphDef> IntoFuture for ResumeWith<'t, G> {
+    type Output = Result<G::State, GraphError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 't>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let command = Command {
+                update: self.update,
+                goto: self.goto,
+            };
+            self.thread
+                .executor()?
+                .resume_with(self.resume, command)
+                .await
+        })
     }
 }
 

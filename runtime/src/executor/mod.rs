@@ -6,6 +6,7 @@ mod pauses;
 mod resume;
 mod update;
 
+pub(crate) use resume::Command;
 pub(crate) use update::Writer;
 
 use std::collections::BTreeMap;
@@ -286,13 +287,26 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 checkpoint = %head.id,
                 step,
             );
-            let finished = self.run_tasks(&head, step).instrument(span).await?;
+            let mut finished = self.run_tasks(&head, step).instrument(span).await?;
             let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
+            // A resume's command: its update joins the step's writes, its nodes the next step.
+            let mut goto = Vec::new();
+            if let Some(p) = &self.persistence {
+                let (update, nodes) =
+                    self.saved_command(&head.pending, head.id, step, &p.thread_id)?;
+                finished.extend(update);
+                goto = nodes;
+            }
             let id = CheckpointId::new();
             let answers = interrupt::answers_in(&head.pending);
             let mut writes = self.merge(&mut head, finished, step, id)?;
             writes.answers = answers;
             head.next = self.next_nodes(&ran, &head.state, &mut head.barriers);
+            if !goto.is_empty() {
+                head.next.extend(goto);
+                head.next.sort_unstable();
+                head.next.dedup();
+            }
             let parent = head.id;
             head.id = id;
             head.step = step;
@@ -610,6 +624,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         match self.spec.nodes.get(node) {
             Some(spec) => spec.name,
             None if node == END_WRITER => END,
+            None if node == COMMAND_WRITER => COMMAND,
             None => INPUT,
         }
     }
@@ -700,6 +715,10 @@ const END: &str = "__end__";
 const INPUT_WRITER: usize = usize::MAX;
 /// The writer index of an update that ends the run.
 const END_WRITER: usize = usize::MAX - 1;
+/// The name under which checkpoints record the update a resume's command applied.
+const COMMAND: &str = "__command__";
+/// The writer index of a resume's command.
+const COMMAND_WRITER: usize = usize::MAX - 2;
 
 /// Where a task saves what it did.
 struct SaveTo {
