@@ -540,3 +540,84 @@ async fn a_command_survives_a_step_that_pauses_again() {
     assert_eq!(done.log.iter().filter(|l| *l == "command").count(), 1);
     assert_eq!(done.log.last().unwrap(), "published");
 }
+
+#[stategraph::graph(state = Doc)]
+mod failing {
+    use super::*;
+
+    #[node]
+    async fn ok(_: &Doc) -> NodeResult<Doc> {
+        Ok(DocUpdate::new().push_log("ok"))
+    }
+
+    #[node]
+    async fn broken(_: &Doc) -> NodeResult<Doc> {
+        Err("the service is down".into())
+    }
+
+    edges! {
+        START -> [ok, broken];
+        ok -> END;
+        broken -> END;
+    }
+}
+
+#[tokio::test]
+async fn threads_are_listed_as_interrupted_errored_or_finished() {
+    use stategraph::{Checkpointer, ThreadQuery, ThreadStatus};
+    let saver = Arc::new(MemorySaver::new());
+    let graph = approval::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    graph
+        .thread("status-paused")
+        .invoke(DocUpdate::new())
+        .await
+        .unwrap_err();
+    let failing = failing::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let err = failing
+        .thread("status-failed")
+        .invoke(DocUpdate::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::Node { node: "broken", .. }),
+        "{err:?}"
+    );
+    let status = |id: &'static str| {
+        let saver = saver.clone();
+        async move {
+            saver
+                .list_threads(&ThreadQuery::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|info| info.thread_id.as_str() == id)
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(status("status-paused").await, ThreadStatus::Interrupted);
+    assert_eq!(status("status-failed").await, ThreadStatus::Errored);
+    graph
+        .thread("status-paused")
+        .resume_with(Resume::value(Approval {
+            approved: true,
+            edit: None,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(status("status-paused").await, ThreadStatus::Finished);
+    let waiting = saver
+        .list_threads(&ThreadQuery {
+            status: Some(ThreadStatus::Interrupted),
+            ..ThreadQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(waiting.is_empty());
+}

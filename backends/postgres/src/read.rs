@@ -238,45 +238,68 @@ pub(crate) async fn list_threads(
         return Ok(Vec::new());
     }
     let after = query.after.as_ref().map(|t| t.as_str());
-    let finished = query.status.map(|s| s == ThreadStatus::Finished);
+    let status = query.status.map(ThreadStatus::name);
     let before = query.updated_before.map(micros_ceil);
     let limit = query
         .limit
         .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    // The status as `ThreadStatus::of` decides it: a question or an error of a task of the
+    // head that has no result since.
+    let unfinished = |channel: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM {s}.writes AS w
+                     WHERE w.thread_id = h.thread_id AND w.ns = '' AND w.checkpoint_id = h.head
+                       AND w.channel = '{channel}'
+                       AND NOT EXISTS (SELECT 1 FROM {s}.writes AS r
+                           WHERE r.thread_id = h.thread_id AND r.ns = '' AND r.checkpoint_id = h.head
+                             AND r.task_id = w.task_id AND r.idx >= 0))",
+            s = sql.schema
+        )
+    };
     let statement = format!(
-        "SELECT thread_id, head, updated_at, step, finished FROM {}.heads
-         WHERE ns = '' AND ($1::text IS NULL OR thread_id > $1)
-           AND ($2::bool IS NULL OR finished = $2)
-           AND ($3::timestamptz IS NULL OR updated_at < $3)
+        "SELECT thread_id, head, updated_at, step, status FROM (
+             SELECT h.thread_id, h.head, h.updated_at, h.step,
+                    CASE WHEN h.finished THEN 'finished'
+                         WHEN {interrupted} THEN 'interrupted'
+                         WHEN {errored} THEN 'errored'
+                         ELSE 'pending' END AS status
+             FROM {s}.heads AS h
+             WHERE h.ns = '' AND ($1::text IS NULL OR h.thread_id > $1)
+               AND ($3::timestamptz IS NULL OR h.updated_at < $3)
+         ) AS t
+         WHERE $2::text IS NULL OR status = $2
          ORDER BY thread_id LIMIT $4",
-        sql.schema
+        interrupted = unfinished(PendingWrite::INTERRUPT),
+        errored = unfinished(PendingWrite::ERROR),
+        s = sql.schema
     );
     let rows = client
         .query_typed(
             &statement,
             &[
                 (&after, Type::TEXT),
-                (&finished, Type::BOOL),
+                (&status, Type::TEXT),
                 (&before, Type::TIMESTAMPTZ),
                 (&limit, Type::INT8),
             ],
         )
         .await
         .map_err(|e| context.pg(e))?;
-    Ok(rows
-        .iter()
-        .map(|row| ThreadInfo {
-            thread_id: ThreadId::new(row.get::<_, String>(0)),
-            head: CheckpointId::from_uuid(row.get(1)),
-            updated_at: row.get(2),
-            step: row.get(3),
-            status: if row.get::<_, bool>(4) {
-                ThreadStatus::Finished
-            } else {
-                ThreadStatus::Pending
-            },
+    rows.iter()
+        .map(|row| {
+            let thread_id = ThreadId::new(row.get::<_, String>(0));
+            let status: String = row.get(4);
+            let status = ThreadStatus::from_name(&status)
+                .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
+            Ok(ThreadInfo {
+                thread_id,
+                head: CheckpointId::from_uuid(row.get(1)),
+                updated_at: row.get(2),
+                step: row.get(3),
+                status,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A blob's key: thread, namespace, channel, version.

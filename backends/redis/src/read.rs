@@ -280,7 +280,17 @@ impl RedisSaver {
                 let Some(record) = record else { continue };
                 let id = parse_id(head.as_bytes())
                     .ok_or_else(|| ctx.other(format!("head `{head}` of `{thread}` is no id")))?;
-                let info = ThreadInfo::from_head(&Record::decode(&record, thread, "", id)?);
+                let head = Record::decode(&record, thread, "", id)?;
+                // A pending head's writes tell whether it waits for an answer or failed.
+                let pending = if head.next.is_empty() {
+                    Vec::new()
+                } else {
+                    self.get_tuple(thread, "", Some(id))
+                        .await?
+                        .map(|tuple| tuple.pending_writes)
+                        .unwrap_or_default()
+                };
+                let info = ThreadInfo::from_head(&head, &pending);
                 if query.matches(&info) {
                     out.push(info);
                     if out.len() == limit {

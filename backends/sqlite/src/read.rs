@@ -257,17 +257,38 @@ pub(crate) fn list_threads(
     if query.limit == Some(0) {
         return Ok(Vec::new());
     }
-    let mut sql =
-        "SELECT thread_id, head, updated_at, step, finished FROM stategraph_threads WHERE 1"
-            .to_owned();
+    // The status as `ThreadStatus::of` decides it: a question or an error of a task of the
+    // head that has no result since.
+    let unfinished = |channel: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM stategraph_writes AS w
+                     WHERE w.thread_id = h.thread_id AND w.ns = '' AND w.checkpoint_id = h.head
+                       AND w.channel = '{channel}'
+                       AND NOT EXISTS (SELECT 1 FROM stategraph_writes AS r
+                           WHERE r.thread_id = h.thread_id AND r.ns = '' AND r.checkpoint_id = h.head
+                             AND r.task_id = w.task_id AND r.idx >= 0))"
+        )
+    };
+    let mut sql = format!(
+        "SELECT thread_id, head, updated_at, step, status FROM (
+             SELECT h.thread_id, h.head, h.updated_at, h.step,
+                    CASE WHEN h.finished THEN 'finished'
+                         WHEN {} THEN 'interrupted'
+                         WHEN {} THEN 'errored'
+                         ELSE 'pending' END AS status
+             FROM stategraph_threads AS h
+         ) WHERE 1",
+        unfinished(PendingWrite::INTERRUPT),
+        unfinished(PendingWrite::ERROR)
+    );
     let mut args = Vec::new();
     if let Some(after) = &query.after {
         sql.push_str(" AND thread_id > ?");
         args.push(Value::Text(after.as_str().to_owned()));
     }
     if let Some(status) = query.status {
-        sql.push_str(" AND finished = ?");
-        args.push(Value::Integer(i64::from(status == ThreadStatus::Finished)));
+        sql.push_str(" AND status = ?");
+        args.push(Value::Text(status.name().to_owned()));
     }
     if let Some(before) = query.updated_before {
         sql.push_str(" AND updated_at < ?");
@@ -287,14 +308,14 @@ pub(crate) fn list_threads(
                     row.get::<_, String>(1)?,
                     row.get::<_, i64>(2)?,
                     row.get::<_, i64>(3)?,
-                    row.get::<_, bool>(4)?,
+                    row.get::<_, String>(4)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(sqlite)?;
     rows.into_iter()
-        .map(|(thread_id, head, updated_at, step, finished)| {
+        .map(|(thread_id, head, updated_at, step, status)| {
             let thread_id = ThreadId::new(thread_id);
             let head = head.parse::<CheckpointId>().map_err(|_| {
                 let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
@@ -304,16 +325,14 @@ pub(crate) fn list_threads(
                     format!("the thread's head id `{head}` is malformed"),
                 )
             })?;
+            let status = ThreadStatus::from_name(&status)
+                .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
             Ok(ThreadInfo {
                 thread_id,
                 head,
                 updated_at: from_micros(updated_at),
                 step,
-                status: if finished {
-                    ThreadStatus::Finished
-                } else {
-                    ThreadStatus::Pending
-                },
+                status,
             })
         })
         .collect()

@@ -329,8 +329,15 @@ impl Checkpointer for MemorySaver {
         let threads = self.lock();
         Ok(threads
             .values()
-            .filter_map(|t| t.latest(""))
-            .map(ThreadInfo::from_head)
+            .filter_map(|t| t.latest("").map(|head| (t, head)))
+            .map(|(thread, head)| {
+                let pending: Vec<PendingWrite> = thread
+                    .writes
+                    .get(&(String::new(), head.id))
+                    .map(|w| w.values().cloned().collect())
+                    .unwrap_or_default();
+                ThreadInfo::from_head(head, &pending)
+            })
             .filter(|info| query.matches(info))
             .take(query.limit.unwrap_or(usize::MAX))
             .collect())

@@ -328,15 +328,68 @@ impl ListQuery {
     }
 }
 
-/// Where a thread is, from its latest root checkpoint.
+/// Where a thread is, from its latest root checkpoint and the writes saved against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreadStatus {
-    /// The run reached END: nothing is scheduled.
+    /// The run reached END: nothing is scheduled (idle).
     Finished,
-    /// Nodes are scheduled: the thread is running, stopped by an error or a crash, or paused,
-    /// and `resume()` continues it.
+    /// Nodes are scheduled and none is paused or failed: the thread is running, or stopped by
+    /// a crash, a shutdown or the recursion limit; `resume()` continues it.
     Pending,
+    /// A node asked a question (or a pause fired) that waits for an answer (`resume_with`);
+    /// `thread.state()` shows the questions and when they were asked.
+    Interrupted,
+    /// A node of the step failed and has not succeeded since; `resume()` runs it again.
+    Errored,
+}
+
+impl ThreadStatus {
+    /// Every status.
+    pub const ALL: [ThreadStatus; 4] = [
+        ThreadStatus::Finished,
+        ThreadStatus::Pending,
+        ThreadStatus::Interrupted,
+        ThreadStatus::Errored,
+    ];
+
+    /// The status's name, as stored and queried: `finished`, `pending`, `interrupted`,
+    /// `errored`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThreadStatus::Finished => "finished",
+            ThreadStatus::Pending => "pending",
+            ThreadStatus::Interrupted => "interrupted",
+            ThreadStatus::Errored => "errored",
+        }
+    }
+
+    /// The status named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The status of a thread whose head schedules `next` nodes (empty: finished) and has the
+    /// `pending` writes: interrupted if a task's question has no result yet, else errored if a
+    /// task's error has none, else pending. Every backend decides the same way.
+    pub fn of(finished: bool, pending: &[PendingWrite]) -> Self {
+        if finished {
+            return ThreadStatus::Finished;
+        }
+        let unfinished = |channel: &str| {
+            pending.iter().any(|w| {
+                w.channel == channel
+                    && !pending.iter().any(|r| r.task_id == w.task_id && r.idx >= 0)
+            })
+        };
+        if unfinished(PendingWrite::INTERRUPT) {
+            ThreadStatus::Interrupted
+        } else if unfinished(PendingWrite::ERROR) {
+            ThreadStatus::Errored
+        } else {
+            ThreadStatus::Pending
+        }
+    }
 }
 
 /// One thread, as [`Checkpointer::list_threads`] describes it.
@@ -350,23 +403,20 @@ pub struct ThreadInfo {
     pub updated_at: SystemTime,
     /// The step of that checkpoint.
     pub step: i64,
-    /// Finished or pending.
+    /// Finished, pending, interrupted or errored.
     pub status: ThreadStatus,
 }
 
 impl ThreadInfo {
-    /// The description of a thread whose latest root checkpoint is `head`.
-    pub fn from_head(head: &Checkpoint) -> Self {
+    /// The description of a thread whose latest root checkpoint is `head`, with the `pending`
+    /// writes saved against it.
+    pub fn from_head(head: &Checkpoint, pending: &[PendingWrite]) -> Self {
         Self {
             thread_id: head.thread_id.clone(),
             head: head.id,
             updated_at: head.created_at,
             step: head.metadata.step,
-            status: if head.next.is_empty() {
-                ThreadStatus::Finished
-            } else {
-                ThreadStatus::Pending
-            },
+            status: ThreadStatus::of(head.next.is_empty(), pending),
         }
     }
 }

@@ -7,7 +7,11 @@
 
 use std::time::Duration;
 
-use crate::{Checkpointer, ThreadId, ThreadInfo, ThreadQuery, ThreadStatus, from_micros};
+use serde_json::json;
+
+use crate::{
+    Checkpointer, PendingWrite, ThreadId, ThreadInfo, ThreadQuery, ThreadStatus, from_micros,
+};
 
 use super::fixtures::*;
 
@@ -76,7 +80,7 @@ pub async fn head_is_latest_root<C: Checkpointer + ?Sized>(saver: &C) {
     let got = own(saver, &prefix, ThreadQuery::default()).await;
     assert_eq!(
         got,
-        [ThreadInfo::from_head(&chain[2])],
+        [ThreadInfo::from_head(&chain[2], &[])],
         "the thread should be described by its latest checkpoint"
     );
 }
@@ -96,7 +100,7 @@ pub async fn subgraph_checkpoints_do_not_move_head<C: Checkpointer + ?Sized>(sav
     let got = own(saver, &prefix, ThreadQuery::default()).await;
     assert_eq!(
         got,
-        [ThreadInfo::from_head(&root)],
+        [ThreadInfo::from_head(&root, &[])],
         "only the root namespace describes a thread"
     );
 }
@@ -193,6 +197,83 @@ pub async fn status_filter<C: Checkpointer + ?Sized>(saver: &C) {
         [t[1].clone()],
         "the limit applies after the status filter"
     );
+}
+
+/// A pending head whose writes hold a task's question without a result is `interrupted`; one
+/// whose writes hold a task's error without a result is `errored` (a question wins over an
+/// error); a task that asked or failed and then finished counts for neither. The status
+/// filter and the limit apply to these as to the others.
+pub async fn status_interrupted_and_errored<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-interrupted", 6);
+    let question = |task| PendingWrite {
+        task_id: task,
+        node: "review".to_owned(),
+        idx: PendingWrite::INTERRUPT_IDX,
+        channel: PendingWrite::INTERRUPT.to_owned(),
+        value: encode(&json!({"index": 0, "payload": "ok?"})),
+    };
+    let heads: Vec<_> = futures::future::join_all(
+        t.iter()
+            .map(|id| checkpoint(id, "").next(&["review", "other"]).put_ok(saver)),
+    )
+    .await;
+    let (asked, done) = (task(), task());
+    // 0: asked; 1: failed; 2: asked and failed; 3: asked, then finished; 4: failed, then
+    // finished; 5: only a finished task.
+    put_writes_ok(saver, &heads[0], vec![question(asked)]).await;
+    put_writes_ok(saver, &heads[1], vec![error_write(asked, "boom")]).await;
+    put_writes_ok(
+        saver,
+        &heads[2],
+        vec![error_write(done, "boom"), question(asked)],
+    )
+    .await;
+    put_writes_ok(
+        saver,
+        &heads[3],
+        vec![question(asked), write(asked, 0, "x", json!(1))],
+    )
+    .await;
+    put_writes_ok(
+        saver,
+        &heads[4],
+        vec![error_write(asked, "boom"), write(asked, 0, "x", json!(1))],
+    )
+    .await;
+    put_writes_ok(saver, &heads[5], vec![write(done, 0, "x", json!(1))]).await;
+    let all = own(saver, &prefix, ThreadQuery::default()).await;
+    let statuses: Vec<ThreadStatus> = all.iter().map(|info| info.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ThreadStatus::Interrupted,
+            ThreadStatus::Errored,
+            ThreadStatus::Interrupted,
+            ThreadStatus::Pending,
+            ThreadStatus::Pending,
+            ThreadStatus::Pending,
+        ],
+        "statuses of threads 0..5"
+    );
+    let query = |status| ThreadQuery {
+        status: Some(status),
+        ..ThreadQuery::default()
+    };
+    let interrupted = own(saver, &prefix, query(ThreadStatus::Interrupted)).await;
+    assert_eq!(thread_ids(&interrupted), [t[0].clone(), t[2].clone()]);
+    let errored = own(saver, &prefix, query(ThreadStatus::Errored)).await;
+    assert_eq!(thread_ids(&errored), [t[1].clone()]);
+    let first = own(
+        saver,
+        &prefix,
+        ThreadQuery {
+            limit: Some(1),
+            after: Some(t[0].clone()),
+            ..query(ThreadStatus::Interrupted)
+        },
+    )
+    .await;
+    assert_eq!(thread_ids(&first), [t[2].clone()]);
 }
 
 /// A deleted thread is no longer listed.
