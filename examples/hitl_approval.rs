@@ -2,7 +2,9 @@
 //! `ctx.interrupt`; the thread pauses in SQLite and the process exits. Later — a new process,
 //! a new saver on the same file — the reviewer's decision resumes it: approve, edit, or reject
 //! (which sends the draft back to be written again). Every answer is checkpointed with the
-//! reviewer's name as metadata. Checkpoints go to `hitl_approval.db` (or `HITL_DB`).
+//! reviewer's name as metadata. A second post nobody reviews expires after a week (the clock
+//! is simulated) and can no longer be approved. Checkpoints go to `hitl_approval.db` (or
+//! `HITL_DB`).
 //!
 //! ```text
 //! cargo run --example hitl_approval
@@ -10,7 +12,12 @@
 
 use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
-use stategraph::{GraphError, NodeContext, NodeResult, Resume, State, ThreadId};
+use std::time::{Duration, SystemTime};
+
+use stategraph::{
+    AfterExpiry, ExpirePaused, GraphError, NodeContext, NodeResult, Resume, State, ThreadId,
+    expire_paused,
+};
 
 /// What the reviewer sees.
 #[derive(Debug, Serialize, Deserialize)]
@@ -204,6 +211,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )))
         .await?;
     println!("process 3: {}", done.log.join(" → "));
+
+    // A second post waits for a review nobody gives; a week later the expiry policy runs.
+    let forgotten = ThreadId::new(format!("{id}-forgotten"));
+    waiting(
+        graph
+            .thread(forgotten.clone())
+            .invoke(PostUpdate::new().topic("a forgotten idea"))
+            .await,
+    )?;
+    let saver = graph.checkpointer();
+    let a_week_later = SystemTime::now() + Duration::from_secs(8 * 24 * 3600);
+    let policy = ExpirePaused::after(Duration::from_secs(7 * 24 * 3600)).then(AfterExpiry::Keep);
+    let expired = expire_paused(&**saver, &policy, a_week_later, false).await?;
+    println!("a week later: expired {expired:?}");
+    match graph
+        .thread(forgotten)
+        .resume_with(Resume::value(Decision::Approve))
+        .await
+    {
+        Err(GraphError::Expired(thread)) => println!("approving {thread} now fails: it expired"),
+        other => return Err(format!("expected the approval to have expired: {other:?}").into()),
+    }
 
     // Who decided what, from the checkpoints' metadata.
     let mut history = thread.history().await?;

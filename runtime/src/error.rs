@@ -158,6 +158,12 @@ pub enum GraphError {
         /// Why it does not decode.
         message: String,
     },
+    /// The thread waited for an answer longer than an expiry policy allows
+    /// ([`expire_paused`](crate::expire_paused)) and can no longer be resumed.
+    #[error(
+        "thread `{0}` expired while it waited for an answer (an expiry policy marked it); it can no longer be resumed"
+    )]
+    Expired(ThreadId),
     /// The run was asked to stop (its [`CancellationToken`](crate::CancellationToken) was
     /// cancelled) and stopped at a step boundary: the step in flight finished and was saved,
     /// and `resume()` continues from checkpoint `checkpoint`.

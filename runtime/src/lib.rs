@@ -11,6 +11,7 @@ mod executor;
 mod graph;
 mod ids;
 mod interrupt;
+mod lifecycle;
 mod node;
 mod reducer;
 mod reducer_fn;
@@ -34,6 +35,7 @@ pub use error::GraphError;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};
 pub use interrupt::{Interrupt, InterruptError, InterruptId, Resume};
+pub use lifecycle::{AfterExpiry, ExpirePaused, expire_paused};
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,

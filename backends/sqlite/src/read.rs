@@ -273,6 +273,10 @@ pub(crate) fn list_threads(
         "SELECT thread_id, head, updated_at, step, status FROM (
              SELECT h.thread_id, h.head, h.updated_at, h.step,
                     CASE WHEN h.finished THEN 'finished'
+                         WHEN EXISTS (SELECT 1 FROM stategraph_writes AS e
+                                      WHERE e.thread_id = h.thread_id AND e.ns = ''
+                                        AND e.checkpoint_id = h.head
+                                        AND e.channel = '__expired__') THEN 'expired'
                          WHEN {} THEN 'interrupted'
                          WHEN {} THEN 'errored'
                          ELSE 'pending' END AS status

@@ -222,6 +222,11 @@ impl PendingWrite {
     pub const RESUME: &'static str = "__resume__";
     /// The index of an answers write; later answers (which include the earlier) replace it.
     pub const RESUME_IDX: i32 = -3;
+    /// The special channel marking a paused thread expired by an expiry policy (its value is
+    /// the time, in microseconds).
+    pub const EXPIRED: &'static str = "__expired__";
+    /// The index of an expiry mark.
+    pub const EXPIRED_IDX: i32 = -5;
 }
 
 /// How a put relates to the thread's history.
@@ -342,15 +347,19 @@ pub enum ThreadStatus {
     Interrupted,
     /// A node of the step failed and has not succeeded since; `resume()` runs it again.
     Errored,
+    /// It waited for an answer longer than an expiry policy allows ([`crate::expire_paused`]):
+    /// it can no longer be resumed.
+    Expired,
 }
 
 impl ThreadStatus {
     /// Every status.
-    pub const ALL: [ThreadStatus; 4] = [
+    pub const ALL: [ThreadStatus; 5] = [
         ThreadStatus::Finished,
         ThreadStatus::Pending,
         ThreadStatus::Interrupted,
         ThreadStatus::Errored,
+        ThreadStatus::Expired,
     ];
 
     /// The status's name, as stored and queried: `finished`, `pending`, `interrupted`,
@@ -361,6 +370,7 @@ impl ThreadStatus {
             ThreadStatus::Pending => "pending",
             ThreadStatus::Interrupted => "interrupted",
             ThreadStatus::Errored => "errored",
+            ThreadStatus::Expired => "expired",
         }
     }
 
@@ -370,11 +380,15 @@ impl ThreadStatus {
     }
 
     /// The status of a thread whose head schedules `next` nodes (empty: finished) and has the
-    /// `pending` writes: interrupted if a task's question has no result yet, else errored if a
-    /// task's error has none, else pending. Every backend decides the same way.
+    /// `pending` writes: expired if an expiry policy marked it, else interrupted if a task's
+    /// question has no result yet, else errored if a task's error has none, else pending. Every
+    /// backend decides the same way.
     pub fn of(finished: bool, pending: &[PendingWrite]) -> Self {
         if finished {
             return ThreadStatus::Finished;
+        }
+        if pending.iter().any(|w| w.channel == PendingWrite::EXPIRED) {
+            return ThreadStatus::Expired;
         }
         let unfinished = |channel: &str| {
             pending.iter().any(|w| {

@@ -234,6 +234,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let Some(tuple) = p.saver.get(&p.thread_id, &p.ns, None).await? else {
             return Ok((Some(epoch), None));
         };
+        refuse_expired(&tuple)?;
         self.restore(tuple, epoch)
             .map(|head| (Some(epoch), Some(head)))
     }
@@ -659,6 +660,18 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         next.dedup();
         next
     }
+}
+
+/// [`GraphError::Expired`] if an expiry policy marked the checkpoint of `tuple`.
+fn refuse_expired(tuple: &CheckpointTuple) -> Result<(), GraphError> {
+    if tuple
+        .pending_writes
+        .iter()
+        .any(|w| w.channel == PendingWrite::EXPIRED)
+    {
+        return Err(GraphError::Expired(tuple.checkpoint.thread_id.clone()));
+    }
+    Ok(())
 }
 
 /// The state out of its `Arc`: every task's snapshot is gone by the end of a run, so this

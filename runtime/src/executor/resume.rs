@@ -42,6 +42,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let Some(tuple) = p.saver.get(&thread_id, &p.ns, None).await? else {
             return Err(GraphError::NothingToResume(thread_id));
         };
+        super::refuse_expired(&tuple)?;
         let pending = interrupt::open(&tuple.pending_writes);
         if pending.is_empty() {
             return Err(GraphError::NothingPending(thread_id));

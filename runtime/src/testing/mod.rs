@@ -208,6 +208,7 @@ macro_rules! __checkpointer_conformance_cases {
                 updated_before,
                 status_filter,
                 status_interrupted_and_errored,
+                status_expired,
                 deleted_thread_disappears,
             }
             conflict {

@@ -276,6 +276,46 @@ pub async fn status_interrupted_and_errored<C: Checkpointer + ?Sized>(saver: &C)
     assert_eq!(thread_ids(&first), [t[2].clone()]);
 }
 
+/// A pending head marked by an expiry policy (channel `__expired__`) is `expired`, whatever
+/// else its writes hold; the status filter finds it.
+pub async fn status_expired<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-expired", 2);
+    let mark = |task| PendingWrite {
+        task_id: task,
+        node: PendingWrite::EXPIRED.to_owned(),
+        idx: PendingWrite::EXPIRED_IDX,
+        channel: PendingWrite::EXPIRED.to_owned(),
+        value: encode(&json!({"at": 1})),
+    };
+    for id in &t {
+        let head = checkpoint(id, "").next(&["review"]).put_ok(saver).await;
+        let question = PendingWrite {
+            task_id: task(),
+            node: "review".to_owned(),
+            idx: PendingWrite::INTERRUPT_IDX,
+            channel: PendingWrite::INTERRUPT.to_owned(),
+            value: encode(&json!({"index": 0})),
+        };
+        put_writes_ok(saver, &head, vec![question]).await;
+        if *id == t[1] {
+            put_writes_ok(saver, &head, vec![mark(task())]).await;
+        }
+    }
+    let all = own(saver, &prefix, ThreadQuery::default()).await;
+    let statuses: Vec<ThreadStatus> = all.iter().map(|info| info.status).collect();
+    assert_eq!(statuses, [ThreadStatus::Interrupted, ThreadStatus::Expired]);
+    let expired = own(
+        saver,
+        &prefix,
+        ThreadQuery {
+            status: Some(ThreadStatus::Expired),
+            ..ThreadQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(thread_ids(&expired), [t[1].clone()]);
+}
+
 /// A deleted thread is no longer listed.
 pub async fn deleted_thread_disappears<C: Checkpointer + ?Sized>(saver: &C) {
     let (prefix, t) = family("threads-deleted", 2);
