@@ -35,7 +35,10 @@ pub use error::GraphError;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};
 pub use interrupt::{Interrupt, InterruptError, InterruptId, Resume};
-pub use lifecycle::{AfterExpiry, ExpirePaused, expire_paused};
+pub use lifecycle::{
+    AfterExpiry, ExpirePaused, Retention, RetentionReport, apply_retention, expire_paused,
+    spawn_retention,
+};
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
