@@ -1,5 +1,6 @@
 //! Many processes and pools at once: `setup()` racing on a fresh schema, two pools resuming
-//! one thread (exactly one wins, no fork), and the unique index behind the head check.
+//! one thread (exactly one wins, no fork), two pools answering one question (exactly one
+//! wins), and the unique index behind the head check.
 
 mod support;
 
@@ -7,7 +8,7 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use serde_json::json;
-use stategraph::GraphError;
+use stategraph::{GraphError, NodeContext, NodeResult, Resume, State};
 use stategraph_postgres::PostgresSaver;
 use stategraph_runtime::{CheckpointError, Checkpointer, ListQuery, ThreadId};
 use support::slow_loop::{input, slow};
@@ -208,5 +209,77 @@ async fn a_second_continuation_of_one_parent_is_refused_by_the_unique_index() {
         .await
         .unwrap_err();
     assert_eq!(error.code().unwrap().code(), "23505", "{error}");
+    support::drop_schema(&url, &schema).await;
+}
+
+#[derive(State, Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Answer {
+    answer: String,
+}
+
+/// One question, then the end.
+#[stategraph::graph(state = Answer)]
+mod question {
+    use super::*;
+
+    #[node]
+    async fn ask(_: &Answer, ctx: &NodeContext) -> NodeResult<Answer> {
+        let answer: String = ctx.interrupt("who?").await?;
+        Ok(AnswerUpdate::new().answer(answer))
+    }
+
+    edges! {
+        START -> ask -> END;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_pools_answering_one_question_exactly_one_wins() {
+    let url = require_server!();
+    let schema = support::fresh_schema("answer_race");
+    let open = || {
+        PostgresSaver::builder(url.clone())
+            .pool_size(2)
+            .schema(schema.clone())
+            .connect()
+    };
+    let first = question::graph()
+        .checkpointer(open().await.unwrap())
+        .compile()
+        .unwrap();
+    let second = question::graph()
+        .checkpointer(open().await.unwrap())
+        .compile()
+        .unwrap();
+    for round in 0..10 {
+        let id = format!("asked-{round}");
+        let asked = first.thread(id.as_str()).invoke(AnswerUpdate::new()).await;
+        assert!(
+            matches!(asked, Err(GraphError::Interrupted { .. })),
+            "{asked:?}"
+        );
+        let (a, b) = (first.thread(id.as_str()), second.thread(id.as_str()));
+        let (ra, rb) = tokio::join!(
+            a.resume_with(Resume::value("ana")),
+            b.resume_with(Resume::value("ben")),
+        );
+        let (won, lost) = match (ra, rb) {
+            (Ok(state), Err(error)) | (Err(error), Ok(state)) => (state, error),
+            (ra, rb) => panic!("round {round}: exactly one answer should win: {ra:?} / {rb:?}"),
+        };
+        assert!(["ana", "ben"].contains(&won.answer.as_str()));
+        assert!(
+            matches!(
+                lost,
+                GraphError::NothingPending(_)
+                    | GraphError::Checkpoint(CheckpointError::Fenced { .. })
+            ),
+            "round {round}: {lost:?}"
+        );
+        // The state holds the winner's answer, once.
+        let state = first.thread(id.as_str()).state().await.unwrap().unwrap();
+        assert_eq!(state.values.answer, won.answer);
+        assert!(state.next.is_empty());
+    }
     support::drop_schema(&url, &schema).await;
 }
