@@ -2,7 +2,8 @@
 //! `ctx.interrupt`; the thread pauses in SQLite and the process exits. Later — a new process,
 //! a new saver on the same file — the reviewer's decision resumes it: approve, edit, or reject
 //! (which sends the draft back to be written again). Every answer is checkpointed with the
-//! reviewer's name as metadata. A second post nobody reviews expires after a week (the clock
+//! reviewer's name as metadata; the reviewer finds the post in the desk's inbox, a listing of
+//! the threads waiting for an answer, by metadata. A second post nobody reviews expires after a week (the clock
 //! is simulated) and can no longer be approved. Checkpoints go to `hitl_approval.db` (or
 //! `HITL_DB`).
 //!
@@ -15,8 +16,8 @@ use stategraph::sqlite::SqliteSaver;
 use std::time::{Duration, SystemTime};
 
 use stategraph::{
-    AfterExpiry, ExpirePaused, GraphError, NodeContext, NodeResult, Resume, State, ThreadId,
-    expire_paused,
+    AfterExpiry, Checkpointer, ExpirePaused, GraphError, NodeContext, NodeResult, Resume, State,
+    ThreadId, ThreadQuery, ThreadStatus, expire_paused,
 };
 
 /// What the reviewer sees.
@@ -165,6 +166,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let asked = waiting(
             graph
                 .thread(id.clone())
+                .with_metadata("desk", "blog")
                 .invoke(PostUpdate::new().topic("durable agents"))
                 .await,
         )?;
@@ -178,6 +180,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Thursday, process 2: the reviewer rejects it with feedback.
     {
         let graph = open(&db).await?;
+        let inbox = graph
+            .checkpointer()
+            .list_threads(
+                &ThreadQuery::default()
+                    .status(ThreadStatus::Interrupted)
+                    .filter("desk", "blog"),
+            )
+            .await?;
+        println!("process 2: {} post(s) wait on the blog desk", inbox.len());
+        if !inbox.iter().any(|waiting| waiting.thread_id == id) {
+            return Err(format!("{id} should be in the blog desk's inbox").into());
+        }
         let thread = graph.thread(id.clone()).with_metadata("reviewer", "ana");
         let waiting_now = thread.state().await?.expect("the thread exists").interrupts;
         let asked = &waiting_now[0];

@@ -188,6 +188,7 @@ async fn sweep<C: Checkpointer + ?Sized>(
                 limit: Some(batch),
                 status,
                 updated_before: Some(before),
+                ..ThreadQuery::default()
             })
             .await?;
         let ids: Vec<ThreadId> = page.iter().map(|t| t.thread_id.clone()).collect();

@@ -227,22 +227,37 @@ fn micros_ceil(time: SystemTime) -> SystemTime {
     }
 }
 
-/// The threads matching `query`, by thread id (byte order), from the heads table.
+/// The threads matching `query`, by thread id (byte order), from the heads table. A metadata
+/// filter joins each head's checkpoint row and is one bound `jsonb` value, checked again in
+/// Rust where containment is not equality (see [`exact_in_sql`]).
 pub(crate) async fn list_threads(
     client: &Client,
     sql: &ReadSql,
     query: &ThreadQuery,
     context: Context<'_>,
 ) -> Result<Vec<ThreadInfo>, CheckpointError> {
-    if query.limit == Some(0) {
+    let limit = query.limit.unwrap_or(usize::MAX);
+    if limit == 0
+        || query
+            .filter
+            .iter()
+            .any(|(k, v)| k.contains('\0') || has_nul(v))
+    {
         return Ok(Vec::new());
     }
     let after = query.after.as_ref().map(|t| t.as_str());
     let status = query.status.map(ThreadStatus::name);
     let before = query.updated_before.map(micros_ceil);
-    let limit = query
-        .limit
-        .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let filtered = !query.filter.is_empty();
+    let exact = query.filter.values().all(exact_in_sql);
+    let sql_limit = if exact {
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    } else {
+        i64::MAX
+    };
+    let filter = serde_json::to_vec(&query.filter)
+        .map_err(|e| context.other(format!("cannot encode the metadata filter: {e}")))?;
+    let filter = filtered.then_some(JsonText(&filter));
     // The status as `ThreadStatus::of` decides it: a question or an error of a task of the
     // head that has no result since.
     let unfinished = |channel: &str| {
@@ -256,9 +271,22 @@ pub(crate) async fn list_threads(
             s = sql.schema
         )
     };
+    let (metadata, join) = if filtered {
+        (
+            "c.metadata",
+            format!(
+                "JOIN {}.checkpoints AS c
+                   ON c.thread_id = h.thread_id AND c.ns = '' AND c.id = h.head
+                  AND c.metadata @> $5",
+                sql.schema
+            ),
+        )
+    } else {
+        ("NULL::jsonb", String::new())
+    };
     let statement = format!(
-        "SELECT thread_id, head, updated_at, step, status FROM (
-             SELECT h.thread_id, h.head, h.updated_at, h.step,
+        "SELECT thread_id, head, updated_at, step, status, metadata FROM (
+             SELECT h.thread_id, h.head, h.updated_at, h.step, {metadata} AS metadata,
                     CASE WHEN h.finished THEN 'finished'
                          WHEN EXISTS (SELECT 1 FROM {s}.writes AS e
                                       WHERE e.thread_id = h.thread_id AND e.ns = ''
@@ -267,7 +295,7 @@ pub(crate) async fn list_threads(
                          WHEN {interrupted} THEN 'interrupted'
                          WHEN {errored} THEN 'errored'
                          ELSE 'pending' END AS status
-             FROM {s}.heads AS h
+             FROM {s}.heads AS h {join}
              WHERE h.ns = '' AND ($1::text IS NULL OR h.thread_id > $1)
                AND ($3::timestamptz IS NULL OR h.updated_at < $3)
          ) AS t
@@ -284,26 +312,44 @@ pub(crate) async fn list_threads(
                 (&after, Type::TEXT),
                 (&status, Type::TEXT),
                 (&before, Type::TIMESTAMPTZ),
-                (&limit, Type::INT8),
+                (&sql_limit, Type::INT8),
+                (&filter, Type::JSONB),
             ],
         )
         .await
         .map_err(|e| context.pg(e))?;
-    rows.iter()
-        .map(|row| {
-            let thread_id = ThreadId::new(row.get::<_, String>(0));
-            let status: String = row.get(4);
-            let status = ThreadStatus::from_name(&status)
-                .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
-            Ok(ThreadInfo {
-                thread_id,
-                head: CheckpointId::from_uuid(row.get(1)),
-                updated_at: row.get(2),
-                step: row.get(3),
-                status,
-            })
-        })
-        .collect()
+    let mut threads = Vec::new();
+    for row in &rows {
+        let thread_id = ThreadId::new(row.get::<_, String>(0));
+        let head = CheckpointId::from_uuid(row.get(1));
+        if !exact {
+            let metadata: CheckpointMetadata =
+                serde_json::from_slice(row.get::<_, JsonText<'_>>(5).0).map_err(|e| {
+                    CheckpointError::corrupt(
+                        &thread_id,
+                        head,
+                        format!("column `metadata` does not decode: {e}"),
+                    )
+                })?;
+            if !metadata.matches(&query.filter) {
+                continue;
+            }
+        }
+        let status: String = row.get(4);
+        let status = ThreadStatus::from_name(&status)
+            .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
+        threads.push(ThreadInfo {
+            thread_id,
+            head,
+            updated_at: row.get(2),
+            step: row.get(3),
+            status,
+        });
+        if threads.len() == limit {
+            break;
+        }
+    }
+    Ok(threads)
 }
 
 /// A blob's key: thread, namespace, channel, version.

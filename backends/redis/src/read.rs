@@ -291,7 +291,7 @@ impl RedisSaver {
                         .unwrap_or_default()
                 };
                 let info = ThreadInfo::from_head(&head, &pending);
-                if query.matches(&info) {
+                if query.matches(&info, &head.metadata) {
                     out.push(info);
                     if out.len() == limit {
                         break;

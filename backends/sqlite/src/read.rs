@@ -170,6 +170,36 @@ impl FilterSql {
         };
         Self { types, atom, exact }
     }
+
+    /// Appends to `sql` (and its `args`) one condition per entry of `filter` on the metadata
+    /// in `column`; returns whether they are the whole test, or rows must be re-checked with
+    /// [`CheckpointMetadata::matches`].
+    fn push(
+        filter: &BTreeMap<String, serde_json::Value>,
+        column: &str,
+        sql: &mut String,
+        args: &mut Vec<Value>,
+    ) -> bool {
+        let mut exact = true;
+        for (key, value) in filter {
+            let entry = FilterSql::new(value);
+            exact &= entry.exact;
+            // A row whose metadata is not JSON passes, so decoding reports it as corrupt
+            // instead of the filter hiding it.
+            sql.push_str(&format!(
+                " AND (NOT json_valid({column}) OR EXISTS (SELECT 1 FROM json_each({column}) AS m
+                       WHERE m.key = ? AND m.type IN ({})",
+                entry.types
+            ));
+            args.push(Value::Text(key.clone()));
+            if let Some(atom) = entry.atom {
+                sql.push_str(" AND m.atom = ?");
+                args.push(atom);
+            }
+            sql.push_str("))");
+        }
+        exact
+    }
 }
 
 /// Checkpoints matching `query`, newest first (ties, from copied threads, by thread then
@@ -203,24 +233,7 @@ pub(crate) fn list(
         sql.push_str(" AND c.id < ?");
         args.push(Value::Text(before.to_string()));
     }
-    let mut exact = true;
-    for (key, value) in &query.filter {
-        let filter = FilterSql::new(value);
-        exact &= filter.exact;
-        // A row whose metadata is not JSON passes, so decoding reports it as corrupt
-        // instead of the filter hiding it.
-        sql.push_str(&format!(
-            " AND (NOT json_valid(c.metadata) OR EXISTS (SELECT 1 FROM json_each(c.metadata) AS m
-                   WHERE m.key = ? AND m.type IN ({})",
-            filter.types
-        ));
-        args.push(Value::Text(key.clone()));
-        if let Some(atom) = filter.atom {
-            sql.push_str(" AND m.atom = ?");
-            args.push(atom);
-        }
-        sql.push_str("))");
-    }
+    let exact = FilterSql::push(&query.filter, "c.metadata", &mut sql, &mut args);
     sql.push_str(" ORDER BY c.id DESC, c.thread_id, c.ns");
     if exact && query.limit.is_some() {
         sql.push_str(" LIMIT ?");
@@ -269,9 +282,19 @@ pub(crate) fn list_threads(
                              AND r.task_id = w.task_id AND r.idx >= 0))"
         )
     };
+    let filtered = !query.filter.is_empty();
+    let (metadata, join) = if filtered {
+        (
+            "c.metadata",
+            "JOIN stategraph_checkpoints AS c
+               ON c.thread_id = h.thread_id AND c.ns = '' AND c.id = h.head",
+        )
+    } else {
+        ("NULL", "")
+    };
     let mut sql = format!(
-        "SELECT thread_id, head, updated_at, step, status FROM (
-             SELECT h.thread_id, h.head, h.updated_at, h.step,
+        "SELECT thread_id, head, updated_at, step, status, metadata FROM (
+             SELECT h.thread_id, h.head, h.updated_at, h.step, {metadata} AS metadata,
                     CASE WHEN h.finished THEN 'finished'
                          WHEN EXISTS (SELECT 1 FROM stategraph_writes AS e
                                       WHERE e.thread_id = h.thread_id AND e.ns = ''
@@ -280,7 +303,7 @@ pub(crate) fn list_threads(
                          WHEN {} THEN 'interrupted'
                          WHEN {} THEN 'errored'
                          ELSE 'pending' END AS status
-             FROM stategraph_threads AS h
+             FROM stategraph_threads AS h {join}
          ) WHERE 1",
         unfinished(PendingWrite::INTERRUPT),
         unfinished(PendingWrite::ERROR)
@@ -298,48 +321,64 @@ pub(crate) fn list_threads(
         sql.push_str(" AND updated_at < ?");
         args.push(Value::Integer(micros_ceil(before)));
     }
+    let exact = FilterSql::push(&query.filter, "metadata", &mut sql, &mut args);
     sql.push_str(" ORDER BY thread_id");
-    if let Some(limit) = query.limit {
+    let limit = query.limit.unwrap_or(usize::MAX);
+    if exact && query.limit.is_some() {
         sql.push_str(" LIMIT ?");
         args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     }
-    let rows = conn
-        .prepare_cached(&sql)
-        .and_then(|mut s| {
-            s.query_map(params_from_iter(args), |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, String>(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
+    let mut statement = conn.prepare_cached(&sql).map_err(sqlite)?;
+    let mut rows = statement.query(params_from_iter(args)).map_err(sqlite)?;
+    let mut threads = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite)? {
+        let (thread_id, head, updated_at, step, status, metadata) = (|| {
+            Ok::<_, rusqlite::Error>((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Option<String>>(5)?,
+            ))
+        })()
         .map_err(sqlite)?;
-    rows.into_iter()
-        .map(|(thread_id, head, updated_at, step, status)| {
-            let thread_id = ThreadId::new(thread_id);
-            let head = head.parse::<CheckpointId>().map_err(|_| {
-                let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
+        let thread_id = ThreadId::new(thread_id);
+        let head = head.parse::<CheckpointId>().map_err(|_| {
+            let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
+            CheckpointError::corrupt(
+                &thread_id,
+                nil,
+                format!("the thread's head id `{head}` is malformed"),
+            )
+        })?;
+        // Decoded even when SQL decided, so corrupt metadata is reported, not listed.
+        if let Some(metadata) = metadata {
+            let metadata: CheckpointMetadata = serde_json::from_str(&metadata).map_err(|e| {
                 CheckpointError::corrupt(
                     &thread_id,
-                    nil,
-                    format!("the thread's head id `{head}` is malformed"),
+                    head,
+                    format!("column `metadata` does not decode: {e}"),
                 )
             })?;
-            let status = ThreadStatus::from_name(&status)
-                .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
-            Ok(ThreadInfo {
-                thread_id,
-                head,
-                updated_at: from_micros(updated_at),
-                step,
-                status,
-            })
-        })
-        .collect()
+            if !metadata.matches(&query.filter) {
+                continue;
+            }
+        }
+        let status = ThreadStatus::from_name(&status)
+            .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
+        threads.push(ThreadInfo {
+            thread_id,
+            head,
+            updated_at: from_micros(updated_at),
+            step,
+            status,
+        });
+        if threads.len() == limit {
+            break;
+        }
+    }
+    Ok(threads)
 }
 
 /// The smallest whole microsecond count not earlier than `time`: a stored time `t` (whole

@@ -4,7 +4,9 @@
 mod support;
 
 use serde_json::json;
-use stategraph_runtime::{CheckpointError, CheckpointId, Checkpointer, ListQuery, ThreadId};
+use stategraph_runtime::{
+    CheckpointError, CheckpointId, Checkpointer, ListQuery, ThreadId, ThreadQuery,
+};
 use support::{Step, TempSaver};
 
 /// A thread with two checkpoints, `log` written as a snapshot then a delta, plus a write.
@@ -119,6 +121,20 @@ async fn metadata_that_is_not_json_is_not_hidden_by_a_filter() {
         b,
     );
     assert_corrupt(&saver, &thread, b, "metadata").await;
+    let listed = saver
+        .list_threads(&ThreadQuery::default().filter("run_id", "r1"))
+        .await;
+    match listed {
+        Err(CheckpointError::Corrupt {
+            thread_id,
+            checkpoint,
+            detail,
+        }) => {
+            assert_eq!((thread_id, checkpoint), (thread, b));
+            assert!(detail.contains("metadata"), "{detail}");
+        }
+        other => panic!("a thread listing filtered by metadata should report it, got {other:?}"),
+    }
 }
 
 #[tokio::test]

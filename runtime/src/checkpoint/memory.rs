@@ -336,9 +336,10 @@ impl Checkpointer for MemorySaver {
                     .get(&(String::new(), head.id))
                     .map(|w| w.values().cloned().collect())
                     .unwrap_or_default();
-                ThreadInfo::from_head(head, &pending)
+                (ThreadInfo::from_head(head, &pending), &head.metadata)
             })
-            .filter(|info| query.matches(info))
+            .filter(|(info, metadata)| query.matches(info, metadata))
+            .map(|(info, _)| info)
             .take(query.limit.unwrap_or(usize::MAX))
             .collect())
     }

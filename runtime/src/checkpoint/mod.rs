@@ -446,16 +446,46 @@ pub struct ThreadQuery {
     pub status: Option<ThreadStatus>,
     /// Only threads whose latest checkpoint is older than this (for retention sweeps).
     pub updated_before: Option<SystemTime>,
+    /// Only threads whose latest root checkpoint's metadata has each key with an equal value
+    /// (as [`ListQuery::filter`]): the user keys a [`Thread`](crate::Thread) stamps on its
+    /// checkpoints (a user id, a tenant), or `step`. Keys are data, never SQL.
+    pub filter: BTreeMap<String, serde_json::Value>,
 }
 
 impl ThreadQuery {
-    /// Whether `info` matches every field but `limit`.
-    pub fn matches(&self, info: &ThreadInfo) -> bool {
+    /// Only threads in status `status`.
+    pub fn status(mut self, status: ThreadStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only threads whose latest root checkpoint's metadata has `key` equal to `value`.
+    pub fn filter(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.filter.insert(key.into(), value.into());
+        self
+    }
+
+    /// Only threads whose id sorts after `thread_id` (the last of the previous page).
+    pub fn after(mut self, thread_id: ThreadId) -> Self {
+        self.after = Some(thread_id);
+        self
+    }
+
+    /// At most `n` threads.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Whether the thread `info` describes, whose latest root checkpoint has `metadata`,
+    /// matches every field but `limit`.
+    pub fn matches(&self, info: &ThreadInfo, metadata: &CheckpointMetadata) -> bool {
         self.after
             .as_ref()
             .is_none_or(|after| info.thread_id > *after)
             && self.status.is_none_or(|s| s == info.status)
             && self.updated_before.is_none_or(|t| info.updated_at < t)
+            && metadata.matches(&self.filter)
     }
 }
 

@@ -207,6 +207,7 @@ macro_rules! __checkpointer_conformance_cases {
                 paging_after_and_limit,
                 updated_before,
                 status_filter,
+                metadata_filter,
                 status_interrupted_and_errored,
                 status_expired,
                 deleted_thread_disappears,

@@ -167,6 +167,136 @@ pub async fn updated_before<C: Checkpointer + ?Sized>(saver: &C) {
     assert_eq!(thread_ids(&got), t);
 }
 
+/// The metadata `filter` keeps the threads whose latest root checkpoint's metadata has each
+/// key with an equal value: strings, integers, floats, nested objects and arrays, `step`, and
+/// keys no SQL would survive as text. An earlier checkpoint's metadata does not count, nor a
+/// subgraph's; the limit counts matches; the filter combines with `status`.
+pub async fn metadata_filter<C: Checkpointer + ?Sized>(saver: &C) {
+    let (prefix, t) = family("threads-metadata", 6);
+    let hostile = "k'); DROP TABLE x; --\u{1}\"";
+    let nested = json!({"team": ["a", "b"], "level": 2});
+    checkpoint(&t[0], "")
+        .user("tenant", "acme")
+        .user("priority", 1)
+        .user(hostile, true)
+        .put_ok(saver)
+        .await;
+    checkpoint(&t[1], "")
+        .next(&["n"])
+        .user("tenant", "acme")
+        .user("priority", 1.5)
+        .user("owner", nested.clone())
+        .put_ok(saver)
+        .await;
+    // Was `acme`, is now `globex`: the head decides.
+    let moved = checkpoint(&t[2], "")
+        .user("tenant", "acme")
+        .put_ok(saver)
+        .await;
+    child(&moved).user("tenant", "globex").put_ok(saver).await;
+    // Only a subgraph checkpoint says `acme`.
+    let root = checkpoint(&t[3], "")
+        .user("tenant", "initech")
+        .put_ok(saver)
+        .await;
+    checkpoint(&t[3], "sub")
+        .parent_ns("", root.id)
+        .user("tenant", "acme")
+        .put_ok(saver)
+        .await;
+    checkpoint(&t[4], "")
+        .user("tenant", "acme")
+        .user("owner", json!({"team": ["a", "b", "c"], "level": 2}))
+        .user("priority", 2)
+        .put_ok(saver)
+        .await;
+    checkpoint(&t[5], "").put_ok(saver).await;
+
+    let by = |pairs: &[(&str, serde_json::Value)]| {
+        pairs
+            .iter()
+            .fold(ThreadQuery::default(), |q, (k, v)| q.filter(*k, v.clone()))
+    };
+    let cases: Vec<(&str, ThreadQuery, Vec<ThreadId>)> = vec![
+        (
+            "a string",
+            by(&[("tenant", json!("acme"))]),
+            vec![t[0].clone(), t[1].clone(), t[4].clone()],
+        ),
+        (
+            "the head's value",
+            by(&[("tenant", json!("globex"))]),
+            vec![t[2].clone()],
+        ),
+        (
+            "an integer",
+            by(&[("priority", json!(1))]),
+            vec![t[0].clone()],
+        ),
+        (
+            "a float",
+            by(&[("priority", json!(1.5))]),
+            vec![t[1].clone()],
+        ),
+        (
+            "an object, exactly (not contained)",
+            by(&[("owner", nested.clone())]),
+            vec![t[1].clone()],
+        ),
+        (
+            "a hostile key",
+            by(&[(hostile, json!(true))]),
+            vec![t[0].clone()],
+        ),
+        (
+            "a value of another type",
+            by(&[("priority", json!("1"))]),
+            vec![],
+        ),
+        ("a missing key", by(&[("nobody", json!(null))]), vec![]),
+        (
+            "a NUL character",
+            by(&[("tenant", json!("ac\u{0}me"))]),
+            vec![],
+        ),
+        (
+            "two keys",
+            by(&[("tenant", json!("acme")), ("priority", json!(2))]),
+            vec![t[4].clone()],
+        ),
+        (
+            "with a status",
+            by(&[("tenant", json!("acme"))]).status(ThreadStatus::Pending),
+            vec![t[1].clone()],
+        ),
+        (
+            "with `step`",
+            by(&[("tenant", json!("globex")), ("step", json!(0))]),
+            vec![t[2].clone()],
+        ),
+    ];
+    for (what, query, want) in cases {
+        let got = own(saver, &prefix, query.clone()).await;
+        assert_eq!(thread_ids(&got), want, "filter by {what}: {query:?}");
+    }
+    // The limit counts matches, whether SQL or the re-check decides them.
+    for value in [json!("acme"), json!({"team": ["a", "b"], "level": 2})] {
+        let key = if value.is_string() { "tenant" } else { "owner" };
+        let first = own(
+            saver,
+            &prefix,
+            ThreadQuery::default().filter(key, value.clone()).limit(1),
+        )
+        .await;
+        let want = if value.is_string() { &t[0] } else { &t[1] };
+        assert_eq!(
+            thread_ids(&first),
+            std::slice::from_ref(want),
+            "a limit of 1 with filter {key} = {value} should return the first match"
+        );
+    }
+}
+
 /// The `status` filter keeps only threads in that status.
 pub async fn status_filter<C: Checkpointer + ?Sized>(saver: &C) {
     let (prefix, t) = family("threads-status-filter", 4);
