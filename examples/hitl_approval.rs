@@ -1,7 +1,8 @@
 //! A draft reviewed by a human before it ships. The `review` node asks a typed question with
 //! `ctx.interrupt`; the thread pauses in SQLite and the process exits. Later — a new process,
 //! a new saver on the same file — the reviewer's decision resumes it: approve, edit, or reject
-//! (which sends the draft back to be written again). Every answer is checkpointed with the
+//! (which sends the draft back to be written again). The reviewer is notified once per round
+//! (`ctx.once`), though the review node runs again on every resume. Every answer is checkpointed with the
 //! reviewer's name as metadata; the reviewer finds the post in the desk's inbox, a listing of
 //! the threads waiting for an answer, by metadata. A second post nobody reviews expires after a week (the clock
 //! is simulated) and can no longer be approved. Checkpoints go to `hitl_approval.db` (or
@@ -58,6 +59,15 @@ pub struct Post {
     pub log: Vec<String>,
 }
 
+/// Tells the reviewer a draft waits (a mail, a chat message): a side effect to do once.
+async fn notify_reviewer(round: u32) -> Result<String, std::io::Error> {
+    println!("  (notifying the reviewer of round {round})");
+    let sent = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(format!("reviewer notified (message {})", sent.as_micros()))
+}
+
 /// Write, review (a human decides), publish.
 #[stategraph::graph(state = Post)]
 pub mod approval {
@@ -76,8 +86,11 @@ pub mod approval {
 
     #[node]
     async fn review(s: &Post, ctx: &NodeContext) -> NodeResult<Post> {
-        // The node runs again from here when the thread resumes: nothing before the question
-        // has a side effect.
+        // The node runs again from its top when the thread resumes. The reviewer is notified
+        // once per round all the same: `once` saves the result with the question and hands it
+        // back on every later run instead of notifying again.
+        let notice = ctx.once(notify_reviewer(s.round + 1)).await?;
+        println!("  review round {}: {notice}", s.round + 1);
         let decision: Decision = ctx
             .interrupt(ReviewRequest {
                 draft: s.draft.clone(),

@@ -6,10 +6,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod support;
+
 use serde::{Deserialize, Serialize};
-use stategraph::postgres::PostgresSaver;
-use stategraph::redis::RedisSaver;
-use stategraph::sqlite::SqliteSaver;
 use stategraph::testing::fixtures::checkpoint;
 use stategraph::{
     CheckpointError, CheckpointTuple, Checkpointer, ListQuery, MemorySaver, NodeResult, State,
@@ -73,41 +72,6 @@ mod work {
     }
 }
 
-/// A saver for each hop, or `None` (after the skip/fail decision) without the servers. The
-/// SQLite file lives in `dir`.
-async fn savers(dir: &std::path::Path) -> Option<Vec<(&'static str, Arc<dyn Checkpointer>)>> {
-    let required = std::env::var_os("STATEGRAPH_REQUIRE_SERVICES").is_some();
-    let pg_url = std::env::var("STATEGRAPH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let redis_url = std::env::var("STATEGRAPH_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let sqlite = SqliteSaver::open(dir.join("t.db")).await.unwrap();
-    let postgres = PostgresSaver::builder(pg_url)
-        .schema("sg_transfer_test")
-        .retry_deadline(std::time::Duration::ZERO)
-        .connect()
-        .await;
-    let redis = RedisSaver::builder(&redis_url)
-        .key_prefix("sg-transfer-test")
-        .allow_volatile(true)
-        .connect()
-        .await;
-    match (postgres, redis) {
-        (Ok(postgres), Ok(redis)) => Some(vec![
-            ("sqlite", Arc::new(sqlite)),
-            ("postgres", Arc::new(postgres)),
-            ("redis", Arc::new(redis)),
-            ("memory", Arc::new(MemorySaver::new())),
-        ]),
-        (pg, rd) => {
-            let why = format!("{:?} / {:?}", pg.err(), rd.err());
-            assert!(!required, "PostgreSQL and Redis are required: {why:.300}");
-            eprintln!("SKIPPED: PostgreSQL or Redis unreachable: {why:.300}");
-            None
-        }
-    }
-}
-
 /// Everything a thread holds, as the backend returns it, oldest first.
 async fn everything(saver: &dyn Checkpointer, thread: &ThreadId) -> Vec<CheckpointTuple> {
     let mut all = saver
@@ -153,7 +117,7 @@ fn same(a: &[CheckpointTuple], b: &[CheckpointTuple], hop: &str) {
 async fn a_thread_moves_across_every_backend_and_resumes_on_the_last() {
     let dir = std::env::temp_dir().join(format!("sg-transfer-{}", uuid_like()));
     std::fs::create_dir_all(&dir).unwrap();
-    let Some(hops) = savers(&dir).await else {
+    let Some(hops) = support::every_saver(&dir, "transfer").await else {
         std::fs::remove_dir_all(&dir).unwrap();
         return;
     };

@@ -13,6 +13,7 @@ mod ids;
 mod interrupt;
 mod lifecycle;
 mod node;
+mod once;
 mod reducer;
 mod reducer_fn;
 mod state;
@@ -40,6 +41,7 @@ pub use lifecycle::{
     spawn_retention,
 };
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
+pub use once::OnceError;
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
     MessagesUpdate, Reducer, Summable,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
+use crate::once::TaskOnce;
 use crate::state::State;
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
@@ -34,6 +35,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) deps: Arc<D>,
     /// The task's interrupts (`None` without a checkpointer).
     pub(crate) interrupts: Option<Arc<TaskInterrupts>>,
+    /// The task's `once` results (`None` without a checkpointer).
+    pub(crate) once: Option<Arc<TaskOnce>>,
 }
 
 impl<D> NodeContext<D> {
@@ -68,7 +71,8 @@ impl<D> NodeContext<D> {
     /// and until then an [`InterruptError::Pending`] to propagate with `?`.
     ///
     /// The node runs again from its top when the thread resumes, so the code before this call
-    /// runs again: keep side effects after it, or in a node of their own before it. Each call
+    /// runs again: keep side effects after it, in a node of their own before it, or inside
+    /// [`NodeContext::once`], which runs them once however often the task runs. Each call
     /// of a task is its own interrupt (its own id); a task may ask several questions in turn.
     ///
     /// ```
@@ -94,6 +98,45 @@ impl<D> NodeContext<D> {
     }
 }
 
+impl<D> NodeContext<D> {
+    /// Runs `work` once for this task: the first time the task gets here it runs, and when the
+    /// task runs again — resumed after an [`interrupt`](NodeContext::interrupt), or after it
+    /// failed — the saved result is returned instead. The side effect before a question (an
+    /// email sent, a ticket opened, a paid model call) then happens once, not once per resume.
+    ///
+    /// An `Err` is not saved: it is returned (as a [`NodeError`], for `?`) and `work` runs
+    /// again next time. Results are numbered by call, like interrupts, so a task must reach
+    /// its `once` calls in the same order each time. A result is saved when the task pauses or
+    /// fails after it, with the interrupt or the error: a process killed between `work` and
+    /// that save runs it again (at least once, as every durable side effect). Without a
+    /// checkpointer, `work` simply runs.
+    ///
+    /// ```
+    /// # use stategraph_runtime::{NodeContext, NodeError};
+    /// #[derive(serde::Serialize)]
+    /// struct Question { ticket: u64 }
+    ///
+    /// async fn open_ticket() -> Result<u64, std::io::Error> { Ok(7) }
+    ///
+    /// async fn escalate(ctx: &NodeContext) -> Result<bool, NodeError> {
+    ///     let ticket = ctx.once(open_ticket()).await?;       // opened once
+    ///     let approved: bool = ctx.interrupt(Question { ticket }).await?;
+    ///     Ok(approved)
+    /// }
+    /// ```
+    pub async fn once<T, E, Fut>(&self, work: Fut) -> Result<T, NodeError>
+    where
+        T: Serialize + DeserializeOwned,
+        E: Into<NodeError>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        match &self.once {
+            Some(task) => task.call(work).await,
+            None => work.await.map_err(Into::into),
+        }
+    }
+}
+
 impl<D> Clone for NodeContext<D> {
     fn clone(&self) -> Self {
         Self {
@@ -103,6 +146,7 @@ impl<D> Clone for NodeContext<D> {
             node: self.node,
             deps: Arc::clone(&self.deps),
             interrupts: self.interrupts.clone(),
+            once: self.once.clone(),
         }
     }
 }

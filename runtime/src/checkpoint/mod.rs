@@ -227,6 +227,11 @@ impl PendingWrite {
     pub const EXPIRED: &'static str = "__expired__";
     /// The index of an expiry mark.
     pub const EXPIRED_IDX: i32 = -5;
+    /// The special channel saving the results of a task's `ctx.once` calls, by call number,
+    /// when the task paused or failed after them.
+    pub const ONCE: &'static str = "__once__";
+    /// The index of a `once` write; later results (which include the earlier) replace it.
+    pub const ONCE_IDX: i32 = -6;
 }
 
 /// How a put relates to the thread's history.

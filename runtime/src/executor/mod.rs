@@ -27,6 +27,7 @@ use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 use crate::interrupt::{self, Interrupt, Raised, TaskInterrupts};
 use crate::node::{NodeContext, NodeError, NodeFn};
+use crate::once::TaskOnce;
 use crate::state::{ChannelSet, State, StateUpdate, Stored};
 
 /// Where a run persists: nowhere, or a checkpointer under a thread id.
@@ -340,6 +341,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             let spec = &self.spec.nodes[node];
             let interrupts =
                 task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
+            let once = task_id.map(|t| Arc::new(TaskOnce::new(t, spec.name, &head.pending)));
             let ctx = NodeContext {
                 thread_id: thread_id.clone(),
                 checkpoint_id: self.persistence.as_ref().map(|_| head.id),
@@ -347,6 +349,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 node: spec.name,
                 deps: Arc::clone(&self.deps),
                 interrupts,
+                once,
             };
             // A step's only task needs no pending writes: the checkpoint that follows saves its
             // result. With siblings they protect its work when a sibling fails or the process
@@ -755,6 +758,7 @@ async fn run_task<S: State, D: Send + Sync + 'static>(
 ) -> Result<Finished<S>, TaskFailure> {
     let name = ctx.node;
     let interrupts = ctx.interrupts.clone();
+    let once = ctx.once.clone();
     let thread_id = ctx.thread_id.clone();
     let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
     let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
@@ -773,7 +777,9 @@ async fn run_task<S: State, D: Send + Sync + 'static>(
                         &p.thread_id,
                         &p.ns,
                         *checkpoint,
-                        vec![interrupt::interrupt_write(&question)],
+                        std::iter::once(interrupt::interrupt_write(&question))
+                            .chain(once.as_deref().and_then(TaskOnce::write))
+                            .collect(),
                         *epoch,
                     )
                     .await
@@ -856,10 +862,12 @@ async fn run_task<S: State, D: Send + Sync + 'static>(
                 channel: PendingWrite::ERROR.to_owned(),
                 value: serde_json::to_vec(&error.to_string()).unwrap_or_default(),
             };
+            let mut records = vec![record];
+            records.extend(once.as_deref().and_then(TaskOnce::write));
             // The node's error is what the caller needs; failing to record it is secondary.
             if let Err(e) = p
                 .saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, vec![record], epoch)
+                .put_writes(&p.thread_id, &p.ns, checkpoint, records, epoch)
                 .await
             {
                 tracing::warn!(node = name, error = %e, "could not record the node's error");
