@@ -603,6 +603,32 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
     };
     assert_eq!(status("status-paused").await, ThreadStatus::Interrupted);
     assert_eq!(status("status-failed").await, ThreadStatus::Errored);
+    // The state says since when and with what, or which node failed with which error.
+    let paused = graph
+        .thread("status-paused")
+        .state()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paused.status, ThreadStatus::Interrupted);
+    assert_eq!(paused.interrupts[0].node, "review");
+    assert!(paused.interrupts[0].raised_at <= std::time::SystemTime::now());
+    assert!(paused.errors.is_empty());
+    let failed = failing
+        .thread("status-failed")
+        .state()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, ThreadStatus::Errored);
+    assert_eq!(
+        failed.errors,
+        [stategraph::TaskError {
+            node: "broken".into(),
+            message: "the service is down".into()
+        }]
+    );
+    assert!(failed.interrupts.is_empty());
     graph
         .thread("status-paused")
         .resume_with(Resume::value(Approval {
@@ -612,6 +638,14 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
         .await
         .unwrap();
     assert_eq!(status("status-paused").await, ThreadStatus::Finished);
+    let done = graph
+        .thread("status-paused")
+        .state()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, ThreadStatus::Finished);
+    assert!(done.interrupts.is_empty() && done.errors.is_empty());
     let waiting = saver
         .list_threads(&ThreadQuery {
             status: Some(ThreadStatus::Interrupted),

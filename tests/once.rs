@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
 use stategraph::{
     CompiledGraph, Durable, GraphError, Interrupt, MemorySaver, NodeContext, NodeError, NodeResult,
-    OnceError, Resume, State,
+    OnceError, Resume, State, ThreadStatus,
 };
 
 /// What the node's side effects touched, and the faults to inject.
@@ -237,6 +237,13 @@ async fn results_are_kept_when_the_task_fails_after_them() {
         "{err:?}"
     );
     assert_eq!(counts(&desk), (1, 1));
+    // The answered question stays open (a new answer may replace the saved one) and the
+    // failure is listed beside it.
+    let failed = thread.state().await.unwrap().unwrap();
+    assert_eq!(failed.status, ThreadStatus::Interrupted);
+    assert_eq!(failed.interrupts.len(), 1);
+    assert_eq!(failed.errors[0].node, "escalate");
+    assert_eq!(failed.errors[0].message, "the node failed after paging");
     // Run again after the failure: the answer, the ticket and the page are all kept.
     let q = asked(thread.resume().await);
     assert_eq!((q.round, q.reference), (2, 200));
@@ -245,6 +252,13 @@ async fn results_are_kept_when_the_task_fails_after_them() {
         (1, 1),
         "a retry after a failure must not page again"
     );
+    let waiting = thread.state().await.unwrap().unwrap();
+    assert_eq!(waiting.status, ThreadStatus::Interrupted);
+    // Answered, the task finishes: nothing failed or waits any more.
+    thread.resume_with(Resume::value(true)).await.unwrap();
+    let done = thread.state().await.unwrap().unwrap();
+    assert_eq!(done.status, ThreadStatus::Finished);
+    assert!(done.errors.is_empty() && done.interrupts.is_empty());
 }
 
 #[tokio::test]

@@ -288,9 +288,7 @@ pub(crate) fn answers_write(
 /// raised: the questions the paused step waits on. One answered but not yet run on (a resume cut
 /// short) is still one: a later answer replaces the saved one.
 pub(crate) fn open(pending: &[PendingWrite]) -> Vec<Interrupt> {
-    let mut found: Vec<Interrupt> = pending
-        .iter()
-        .filter(|w| w.channel == INTERRUPT)
+    let mut found: Vec<Interrupt> = PendingWrite::unfinished(pending, INTERRUPT)
         .filter_map(|w| {
             let record: Record = serde_json::from_slice(&w.value).ok()?;
             Some(Interrupt {
@@ -302,7 +300,6 @@ pub(crate) fn open(pending: &[PendingWrite]) -> Vec<Interrupt> {
                 index: record.index,
             })
         })
-        .filter(|i| !pending.iter().any(|w| w.task_id == i.task_id && w.idx >= 0))
         .collect();
     found.sort_by_key(|i| (i.raised_at, i.id));
     found

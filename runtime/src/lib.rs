@@ -47,7 +47,7 @@ pub use reducer::{
     MessagesUpdate, Reducer, Summable,
 };
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
-pub use thread::{History, ResumeWith, StateSnapshot, Thread, Update};
+pub use thread::{History, ResumeWith, StateSnapshot, TaskError, Thread, Update};
 /// The token that asks running graphs to stop at their next step boundary
 /// ([`Thread::stop_on`], [`Builder::stop_on`]); from `tokio-util`.
 pub use tokio_util::sync::CancellationToken;

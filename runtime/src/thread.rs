@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{
     CheckpointError, CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
-    Pauses, PutMode, Source, limits,
+    Pauses, PendingWrite, PutMode, Source, ThreadStatus, limits,
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
@@ -523,6 +523,36 @@ pub struct StateSnapshot<G: GraphDef> {
     pub metadata: CheckpointMetadata,
     /// The questions nodes asked at this checkpoint that wait for an answer, oldest first.
     pub interrupts: Vec<Interrupt>,
+    /// The nodes that failed in the step from this checkpoint and have not succeeded since. A
+    /// node that failed and, run again, asked a question is listed here and in `interrupts`;
+    /// `status` then says interrupted.
+    pub errors: Vec<TaskError>,
+    /// Where the thread stood at this checkpoint: finished, pending, interrupted, errored or
+    /// expired (as [`Checkpointer::list_threads`](crate::Checkpointer::list_threads) reports
+    /// it for the latest).
+    pub status: ThreadStatus,
+}
+
+/// A node's failure a checkpoint's pending writes record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    /// The node that failed.
+    pub node: String,
+    /// Its error, as text.
+    pub message: String,
+}
+
+impl TaskError {
+    /// The failures among `pending` not followed by a result of their task.
+    fn open(pending: &[PendingWrite]) -> Vec<Self> {
+        PendingWrite::unfinished(pending, PendingWrite::ERROR)
+            .map(|w| TaskError {
+                node: w.node.clone(),
+                message: serde_json::from_slice(&w.value)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&w.value).into_owned()),
+            })
+            .collect()
+    }
 }
 
 impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
@@ -534,6 +564,8 @@ impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
             .field("parent_id", &self.parent_id)
             .field("metadata", &self.metadata)
             .field("interrupts", &self.interrupts)
+            .field("errors", &self.errors)
+            .field("status", &self.status)
             .finish()
     }
 }
@@ -545,6 +577,8 @@ impl<G: GraphDef> StateSnapshot<G> {
     ) -> Result<Self, GraphError> {
         let (values, _) = restore_state::<G::State>(&tuple)?;
         let interrupts = interrupt::open(&tuple.pending_writes);
+        let errors = TaskError::open(&tuple.pending_writes);
+        let status = ThreadStatus::of(tuple.checkpoint.next.is_empty(), &tuple.pending_writes);
         let checkpoint = tuple.checkpoint;
         let mut next = Vec::new();
         for index in scheduled(spec, &checkpoint)? {
@@ -568,6 +602,8 @@ impl<G: GraphDef> StateSnapshot<G> {
             created_at: checkpoint.created_at,
             metadata: checkpoint.metadata,
             interrupts,
+            errors,
+            status,
         })
     }
 }

@@ -232,6 +232,18 @@ impl PendingWrite {
     pub const ONCE: &'static str = "__once__";
     /// The index of a `once` write; later results (which include the earlier) replace it.
     pub const ONCE_IDX: i32 = -6;
+
+    /// The writes on special `channel` among `pending` whose task has no result (no write
+    /// with an index of 0 or more): the open questions, or the failures not yet retried
+    /// successfully.
+    pub fn unfinished<'a>(
+        pending: &'a [PendingWrite],
+        channel: &'a str,
+    ) -> impl Iterator<Item = &'a PendingWrite> + 'a {
+        pending.iter().filter(move |w| {
+            w.channel == channel && !pending.iter().any(|r| r.task_id == w.task_id && r.idx >= 0)
+        })
+    }
 }
 
 /// How a put relates to the thread's history.
@@ -395,12 +407,7 @@ impl ThreadStatus {
         if pending.iter().any(|w| w.channel == PendingWrite::EXPIRED) {
             return ThreadStatus::Expired;
         }
-        let unfinished = |channel: &str| {
-            pending.iter().any(|w| {
-                w.channel == channel
-                    && !pending.iter().any(|r| r.task_id == w.task_id && r.idx >= 0)
-            })
-        };
+        let unfinished = |channel| PendingWrite::unfinished(pending, channel).next().is_some();
         if unfinished(PendingWrite::INTERRUPT) {
             ThreadStatus::Interrupted
         } else if unfinished(PendingWrite::ERROR) {
