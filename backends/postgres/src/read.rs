@@ -322,18 +322,10 @@ pub(crate) async fn list_threads(
     for row in &rows {
         let thread_id = ThreadId::new(row.get::<_, String>(0));
         let head = CheckpointId::from_uuid(row.get(1));
-        if !exact {
-            let metadata: CheckpointMetadata =
-                serde_json::from_slice(row.get::<_, JsonText<'_>>(5).0).map_err(|e| {
-                    CheckpointError::corrupt(
-                        &thread_id,
-                        head,
-                        format!("column `metadata` does not decode: {e}"),
-                    )
-                })?;
-            if !metadata.matches(&query.filter) {
-                continue;
-            }
+        if !exact
+            && !query.filter_matches_stored(&thread_id, head, row.get::<_, JsonText<'_>>(5).0)?
+        {
+            continue;
         }
         let status: String = row.get(4);
         let status = ThreadStatus::from_name(&status)

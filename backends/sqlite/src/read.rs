@@ -353,17 +353,10 @@ pub(crate) fn list_threads(
             )
         })?;
         // Decoded even when SQL decided, so corrupt metadata is reported, not listed.
-        if let Some(metadata) = metadata {
-            let metadata: CheckpointMetadata = serde_json::from_str(&metadata).map_err(|e| {
-                CheckpointError::corrupt(
-                    &thread_id,
-                    head,
-                    format!("column `metadata` does not decode: {e}"),
-                )
-            })?;
-            if !metadata.matches(&query.filter) {
-                continue;
-            }
+        if let Some(metadata) = metadata
+            && !query.filter_matches_stored(&thread_id, head, metadata.as_bytes())?
+        {
+            continue;
         }
         let status = ThreadStatus::from_name(&status)
             .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;

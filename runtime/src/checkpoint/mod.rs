@@ -489,6 +489,25 @@ impl ThreadQuery {
         self
     }
 
+    /// Whether the stored metadata (JSON text) of checkpoint `head` of `thread_id` matches
+    /// `filter`, for a backend that narrowed the candidates in its own query language;
+    /// [`CheckpointError::Corrupt`] if it does not decode.
+    pub fn filter_matches_stored(
+        &self,
+        thread_id: &ThreadId,
+        head: CheckpointId,
+        metadata: &[u8],
+    ) -> Result<bool, CheckpointError> {
+        let metadata: CheckpointMetadata = serde_json::from_slice(metadata).map_err(|e| {
+            CheckpointError::corrupt(
+                thread_id,
+                head,
+                format!("column `metadata` does not decode: {e}"),
+            )
+        })?;
+        Ok(metadata.matches(&self.filter))
+    }
+
     /// Whether the thread `info` describes, whose latest root checkpoint has `metadata`,
     /// matches every field but `limit`.
     pub fn matches(&self, info: &ThreadInfo, metadata: &CheckpointMetadata) -> bool {
