@@ -166,6 +166,11 @@ fn waiting(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::env::var("HITL_DB").unwrap_or_else(|_| "hitl_approval.db".to_owned());
+    run(&db).await.map(|_| ())
+}
+
+/// The week of the review on the database at `db`; returns the published post's log.
+async fn run(db: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let id = ThreadId::new(format!(
         "post-{}",
         std::time::SystemTime::now()
@@ -175,7 +180,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Monday, process 1: the draft is written and waits for review; the process exits.
     {
-        let graph = open(&db).await?;
+        let graph = open(db).await?;
         let asked = waiting(
             graph
                 .thread(id.clone())
@@ -192,7 +197,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Thursday, process 2: the reviewer rejects it with feedback.
     {
-        let graph = open(&db).await?;
+        let graph = open(db).await?;
         let inbox = graph
             .checkpointer()
             .list_threads(
@@ -230,7 +235,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Friday, process 3: another reviewer approves it with an edit, and it ships.
-    let graph = open(&db).await?;
+    let graph = open(db).await?;
     let thread = graph.thread(id.clone()).with_metadata("reviewer", "ben");
     let done = thread
         .resume_with(Resume::value(Decision::Edit(
@@ -279,5 +284,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             snapshot.values.log.last().map_or("", String::as_str)
         );
     }
-    Ok(())
+    Ok(done.log)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The walkthrough runs on a fresh database and ships the edited post after a rejection.
+    #[tokio::test]
+    async fn the_review_week_runs_end_to_end() {
+        let dir = std::env::temp_dir().join(format!("sg-hitl-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = super::run(dir.join("hitl.db").to_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            log,
+            [
+                "wrote draft 1",
+                "rejected",
+                "wrote draft 2",
+                "approved with an edit",
+                "published: Durable agents in Rust: stategraph and tokio.",
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -17,7 +17,12 @@ use stategraph::sqlite::SqliteSaver;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::env::var("TIME_TRAVEL_DB").unwrap_or_else(|_| "time_travel.db".to_owned());
-    let saver = SqliteSaver::open(&db).await?;
+    run(&db).await.map(|_| ())
+}
+
+/// The walkthrough on the database at `db`; returns the state the corrected run ended in.
+async fn run(db: &str) -> Result<graph::ResearchState, Box<dyn std::error::Error>> {
+    let saver = SqliteSaver::open(db).await?;
     let graph = research::graph(Services::stand_ins())
         .checkpointer(saver)
         .compile()?;
@@ -75,5 +80,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "history: {} checkpoints (the first run's are still listed)",
         thread.history().await?.len()
     );
-    Ok(())
+    Ok(second)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The walkthrough runs on a fresh database, and the run on from the fork uses the
+    /// corrected query.
+    #[tokio::test]
+    async fn the_walkthrough_runs_end_to_end() {
+        let dir =
+            std::env::temp_dir().join(format!("sg-time-travel-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let corrected = super::run(dir.join("tt.db").to_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(corrected.query, "durable agent state in Rust");
+        assert!(
+            corrected.synthesis.is_some(),
+            "the corrected run reaches a synthesis"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -237,10 +237,10 @@ async fn results_are_kept_when_the_task_fails_after_them() {
         "{err:?}"
     );
     assert_eq!(counts(&desk), (1, 1));
-    // The answered question stays open (a new answer may replace the saved one) and the
-    // failure is listed beside it.
+    // The question was answered, so the thread waits for nobody: it failed. (The answered
+    // question is still listed: a new answer may replace the saved one.)
     let failed = thread.state().await.unwrap().unwrap();
-    assert_eq!(failed.status, ThreadStatus::Interrupted);
+    assert_eq!(failed.status, ThreadStatus::Errored);
     assert_eq!(failed.interrupts.len(), 1);
     assert_eq!(failed.errors[0].node, "escalate");
     assert_eq!(failed.errors[0].message, "the node failed after paging");

@@ -227,6 +227,19 @@ pub(crate) fn pause(
     }
 }
 
+/// Whether the interrupt `write` saved waits for an answer: none of its task's saved answers
+/// is for its call. A record that does not decode waits (nothing says it was answered).
+pub(crate) fn waits(pending: &[PendingWrite], write: &PendingWrite) -> bool {
+    /// The part of a [`Record`] that says which call asked (as the SQL backends read it).
+    #[derive(Deserialize)]
+    struct Call {
+        index: u32,
+    }
+    serde_json::from_slice::<Call>(&write.value).map_or(true, |call| {
+        !is_answered(pending, write.task_id, call.index)
+    })
+}
+
 /// Whether call `index` of task `task_id` has an answer among `pending`.
 pub(crate) fn is_answered(pending: &[PendingWrite], task_id: TaskId, index: u32) -> bool {
     answers_of(pending, task_id).contains_key(&index)

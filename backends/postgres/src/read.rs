@@ -259,18 +259,28 @@ pub(crate) async fn list_threads(
         .map_err(|e| context.other(format!("cannot encode the metadata filter: {e}")))?;
     let filter = filtered.then_some(JsonText(&filter));
     // The status as `ThreadStatus::of` decides it: a question or an error of a task of the
-    // head that has no result since.
-    let unfinished = |channel: &str| {
+    // head that has no result since (and for a question, no answer).
+    let unfinished = |channel: &str, also: &str| {
         format!(
             "EXISTS (SELECT 1 FROM {s}.writes AS w
                      WHERE w.thread_id = h.thread_id AND w.ns = '' AND w.checkpoint_id = h.head
                        AND w.channel = '{channel}'
                        AND NOT EXISTS (SELECT 1 FROM {s}.writes AS r
                            WHERE r.thread_id = h.thread_id AND r.ns = '' AND r.checkpoint_id = h.head
-                             AND r.task_id = w.task_id AND r.idx >= 0))",
+                             AND r.task_id = w.task_id AND r.idx >= 0)
+                       AND {also})",
             s = sql.schema
         )
     };
+    // A question waits unless its task's saved answers hold one for its call.
+    let unanswered = format!(
+        "NOT EXISTS (SELECT 1 FROM {s}.writes AS a
+                 WHERE a.thread_id = h.thread_id AND a.ns = '' AND a.checkpoint_id = h.head
+                   AND a.task_id = w.task_id AND a.channel = '{resume}'
+                   AND a.value ? (w.value ->> 'index'))",
+        s = sql.schema,
+        resume = PendingWrite::RESUME
+    );
     let (metadata, join) = if filtered {
         (
             "c.metadata",
@@ -301,8 +311,8 @@ pub(crate) async fn list_threads(
          ) AS t
          WHERE $2::text IS NULL OR status = $2
          ORDER BY thread_id LIMIT $4",
-        interrupted = unfinished(PendingWrite::INTERRUPT),
-        errored = unfinished(PendingWrite::ERROR),
+        interrupted = unfinished(PendingWrite::INTERRUPT, &unanswered),
+        errored = unfinished(PendingWrite::ERROR, "TRUE"),
         s = sql.schema
     );
     let rows = client

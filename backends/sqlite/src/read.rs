@@ -271,17 +271,29 @@ pub(crate) fn list_threads(
         return Ok(Vec::new());
     }
     // The status as `ThreadStatus::of` decides it: a question or an error of a task of the
-    // head that has no result since.
-    let unfinished = |channel: &str| {
+    // head that has no result since (and for a question, no answer).
+    let unfinished = |channel: &str, also: &str| {
         format!(
             "EXISTS (SELECT 1 FROM stategraph_writes AS w
                      WHERE w.thread_id = h.thread_id AND w.ns = '' AND w.checkpoint_id = h.head
                        AND w.channel = '{channel}'
                        AND NOT EXISTS (SELECT 1 FROM stategraph_writes AS r
                            WHERE r.thread_id = h.thread_id AND r.ns = '' AND r.checkpoint_id = h.head
-                             AND r.task_id = w.task_id AND r.idx >= 0))"
+                             AND r.task_id = w.task_id AND r.idx >= 0)
+                       AND {also})"
         )
     };
+    // A question waits unless its task's saved answers hold one for its call.
+    let unanswered = format!(
+        "NOT EXISTS (SELECT 1 FROM stategraph_writes AS a
+                 WHERE a.thread_id = h.thread_id AND a.ns = '' AND a.checkpoint_id = h.head
+                   AND a.task_id = w.task_id AND a.channel = '{resume}'
+                   AND json_valid(CAST(w.value AS TEXT)) AND json_valid(CAST(a.value AS TEXT))
+                   AND json_type(CAST(a.value AS TEXT),
+                                 '$.\"' || json_extract(CAST(w.value AS TEXT), '$.index') || '\"')
+                       IS NOT NULL)",
+        resume = PendingWrite::RESUME
+    );
     let filtered = !query.filter.is_empty();
     let (metadata, join) = if filtered {
         (
@@ -305,8 +317,8 @@ pub(crate) fn list_threads(
                          ELSE 'pending' END AS status
              FROM stategraph_threads AS h {join}
          ) WHERE 1",
-        unfinished(PendingWrite::INTERRUPT),
-        unfinished(PendingWrite::ERROR)
+        unfinished(PendingWrite::INTERRUPT, &unanswered),
+        unfinished(PendingWrite::ERROR, "TRUE")
     );
     let mut args = Vec::new();
     if let Some(after) = &query.after {

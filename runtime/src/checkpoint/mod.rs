@@ -398,8 +398,9 @@ impl ThreadStatus {
 
     /// The status of a thread whose head schedules `next` nodes (empty: finished) and has the
     /// `pending` writes: expired if an expiry policy marked it, else interrupted if a task's
-    /// question has no result yet, else errored if a task's error has none, else pending. Every
-    /// backend decides the same way.
+    /// question has neither an answer nor a result, else errored if a task's error has no
+    /// result, else pending (an answered question whose run was cut short is pending: `resume`
+    /// runs on with the saved answer). Every backend decides the same way.
     pub fn of(finished: bool, pending: &[PendingWrite]) -> Self {
         if finished {
             return ThreadStatus::Finished;
@@ -407,10 +408,14 @@ impl ThreadStatus {
         if pending.iter().any(|w| w.channel == PendingWrite::EXPIRED) {
             return ThreadStatus::Expired;
         }
-        let unfinished = |channel| PendingWrite::unfinished(pending, channel).next().is_some();
-        if unfinished(PendingWrite::INTERRUPT) {
+        let waiting = PendingWrite::unfinished(pending, PendingWrite::INTERRUPT)
+            .any(|w| crate::interrupt::waits(pending, w));
+        if waiting {
             ThreadStatus::Interrupted
-        } else if unfinished(PendingWrite::ERROR) {
+        } else if PendingWrite::unfinished(pending, PendingWrite::ERROR)
+            .next()
+            .is_some()
+        {
             ThreadStatus::Errored
         } else {
             ThreadStatus::Pending

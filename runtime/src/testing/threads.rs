@@ -334,7 +334,7 @@ pub async fn status_filter<C: Checkpointer + ?Sized>(saver: &C) {
 /// error); a task that asked or failed and then finished counts for neither. The status
 /// filter and the limit apply to these as to the others.
 pub async fn status_interrupted_and_errored<C: Checkpointer + ?Sized>(saver: &C) {
-    let (prefix, t) = family("threads-interrupted", 6);
+    let (prefix, t) = family("threads-interrupted", 9);
     let question = |task| PendingWrite {
         task_id: task,
         node: "review".to_owned(),
@@ -349,7 +349,15 @@ pub async fn status_interrupted_and_errored<C: Checkpointer + ?Sized>(saver: &C)
     .await;
     let (asked, done) = (task(), task());
     // 0: asked; 1: failed; 2: asked and failed; 3: asked, then finished; 4: failed, then
-    // finished; 5: only a finished task.
+    // finished; 5: only a finished task; 6: asked and answered (the run was cut short); 7:
+    // asked, answered, then failed; 8: asked call 1, with only call 0 answered.
+    let answers = |task, answers: serde_json::Value| PendingWrite {
+        task_id: task,
+        node: "review".to_owned(),
+        idx: PendingWrite::RESUME_IDX,
+        channel: PendingWrite::RESUME.to_owned(),
+        value: encode(&answers),
+    };
     put_writes_ok(saver, &heads[0], vec![question(asked)]).await;
     put_writes_ok(saver, &heads[1], vec![error_write(asked, "boom")]).await;
     put_writes_ok(
@@ -371,6 +379,33 @@ pub async fn status_interrupted_and_errored<C: Checkpointer + ?Sized>(saver: &C)
     )
     .await;
     put_writes_ok(saver, &heads[5], vec![write(done, 0, "x", json!(1))]).await;
+    // An answer may be JSON null: it is an answer all the same.
+    put_writes_ok(
+        saver,
+        &heads[6],
+        vec![question(asked), answers(asked, json!({"0": null}))],
+    )
+    .await;
+    put_writes_ok(
+        saver,
+        &heads[7],
+        vec![
+            question(asked),
+            answers(asked, json!({"0": true})),
+            error_write(asked, "boom"),
+        ],
+    )
+    .await;
+    let second = PendingWrite {
+        value: encode(&json!({"index": 1, "payload": "sure?"})),
+        ..question(asked)
+    };
+    put_writes_ok(
+        saver,
+        &heads[8],
+        vec![second, answers(asked, json!({"0": true}))],
+    )
+    .await;
     let all = own(saver, &prefix, ThreadQuery::default()).await;
     let statuses: Vec<ThreadStatus> = all.iter().map(|info| info.status).collect();
     assert_eq!(
@@ -382,17 +417,23 @@ pub async fn status_interrupted_and_errored<C: Checkpointer + ?Sized>(saver: &C)
             ThreadStatus::Pending,
             ThreadStatus::Pending,
             ThreadStatus::Pending,
+            ThreadStatus::Pending,
+            ThreadStatus::Errored,
+            ThreadStatus::Interrupted,
         ],
-        "statuses of threads 0..5"
+        "statuses of threads 0..8"
     );
     let query = |status| ThreadQuery {
         status: Some(status),
         ..ThreadQuery::default()
     };
     let interrupted = own(saver, &prefix, query(ThreadStatus::Interrupted)).await;
-    assert_eq!(thread_ids(&interrupted), [t[0].clone(), t[2].clone()]);
+    assert_eq!(
+        thread_ids(&interrupted),
+        [t[0].clone(), t[2].clone(), t[8].clone()]
+    );
     let errored = own(saver, &prefix, query(ThreadStatus::Errored)).await;
-    assert_eq!(thread_ids(&errored), [t[1].clone()]);
+    assert_eq!(thread_ids(&errored), [t[1].clone(), t[7].clone()]);
     let first = own(
         saver,
         &prefix,
