@@ -655,3 +655,80 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
         .unwrap();
     assert!(waiting.is_empty());
 }
+
+#[tokio::test]
+async fn a_replay_asks_the_question_again() {
+    let graph = approval::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("replayed");
+    let paused_at = match thread.invoke(DocUpdate::new().draft("note")).await {
+        Err(GraphError::Interrupted { checkpoint, .. }) => checkpoint,
+        other => panic!("expected a question, got {other:?}"),
+    };
+    let first = thread.state().await.unwrap().unwrap().interrupts;
+    let approve = Approval {
+        approved: true,
+        edit: None,
+    };
+    thread
+        .resume_with(Resume::value(approve.clone()))
+        .await
+        .unwrap();
+    // Replaying the paused checkpoint forks it: the question is asked again, as a new one.
+    let again = interrupted(thread.replay(paused_at).await.unwrap_err());
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0].id, first[0].id, "the fork's question is its own");
+    assert_eq!(
+        again[0].payload_as::<Question>().unwrap(),
+        first[0].payload_as::<Question>().unwrap()
+    );
+    let done = thread.resume_with(Resume::value(approve)).await.unwrap();
+    assert!(done.approved);
+}
+
+#[tokio::test]
+async fn a_waiting_thread_moves_to_another_saver_and_is_answered_there() {
+    let dir = std::env::temp_dir().join(format!("sg-interrupt-move-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let memory = Arc::new(MemorySaver::new());
+    let before = approval::graph()
+        .checkpointer(memory.clone())
+        .compile()
+        .unwrap();
+    let asked = interrupted(
+        before
+            .thread("moving")
+            .invoke(DocUpdate::new().draft("plan"))
+            .await
+            .unwrap_err(),
+    );
+    let sqlite = Arc::new(
+        stategraph::sqlite::SqliteSaver::open(dir.join("moved.db"))
+            .await
+            .unwrap(),
+    );
+    stategraph::transfer_thread(&*memory, &*sqlite, &"moving".into())
+        .await
+        .unwrap();
+    let after = approval::graph().checkpointer(sqlite).compile().unwrap();
+    let thread = after.thread("moving");
+    let waiting = thread.state().await.unwrap().unwrap().interrupts;
+    assert_eq!(
+        waiting, asked,
+        "the question moves with its id, payload and time"
+    );
+    let done = thread
+        .resume_with(Resume::answer(
+            asked[0].id,
+            Approval {
+                approved: true,
+                edit: Some("moved plan".into()),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(done.draft, "moved plan");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

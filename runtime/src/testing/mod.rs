@@ -58,6 +58,7 @@ pub mod metadata;
 pub mod prune;
 pub mod put;
 pub mod put_writes;
+pub mod retention;
 pub mod setup;
 pub mod threads;
 
@@ -211,6 +212,9 @@ macro_rules! __checkpointer_conformance_cases {
                 status_interrupted_and_errored,
                 status_expired,
                 deleted_thread_disappears,
+            }
+            retention {
+                deletes_finished_and_keeps_latest_of_old,
             }
             conflict {
                 stale_parent_conflicts,
