@@ -209,9 +209,10 @@ pub async fn special_channels<C: Checkpointer + ?Sized>(saver: &C) {
     assert!(got.contains(&(b, 0, "__no_writes__".to_owned(), json!(null))));
 }
 
-/// The interrupt protocol: a task's question (channel `__interrupt__`, index -2) and its answers
-/// (`__resume__`, -3) are each replaced by a later write of the same task, stay beside its error
-/// (-1) and regular writes, and come back ordered by task and index.
+/// The interrupt protocol: a task's question (channel `__interrupt__`, index -2), its answers
+/// (`__resume__`, -3) and its `once` results (`__once__`, -6) are each replaced by a later write
+/// of the same task, stay beside its error (-1) and regular writes, and come back ordered by
+/// task and index.
 pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("writes-interrupt");
     let cp = checkpoint(&t, "").put_ok(saver).await;
@@ -231,9 +232,15 @@ pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(sa
         )
     };
     let answers = |v: serde_json::Value| special(PendingWrite::RESUME_IDX, PendingWrite::RESUME, v);
-    put_writes_ok(saver, &cp, vec![question(0)]).await;
+    let once = |v: serde_json::Value| special(PendingWrite::ONCE_IDX, PendingWrite::ONCE, v);
+    put_writes_ok(saver, &cp, vec![question(0), once(json!({"0": 7}))]).await;
     put_writes_ok(saver, &cp, vec![answers(json!({"0": true}))]).await;
-    put_writes_ok(saver, &cp, vec![question(1)]).await;
+    put_writes_ok(
+        saver,
+        &cp,
+        vec![question(1), once(json!({"0": 7, "1": "sent"}))],
+    )
+    .await;
     put_writes_ok(saver, &cp, vec![answers(json!({"0": true, "1": "x"}))]).await;
     put_writes_ok(
         saver,
@@ -245,6 +252,12 @@ pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(sa
     assert_eq!(
         got,
         [
+            (
+                a,
+                PendingWrite::ONCE_IDX,
+                PendingWrite::ONCE.to_owned(),
+                json!({"0": 7, "1": "sent"})
+            ),
             (
                 a,
                 PendingWrite::RESUME_IDX,
@@ -260,7 +273,7 @@ pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(sa
             (a, -1, PendingWrite::ERROR.to_owned(), json!("failed")),
             (a, 0, "log".to_owned(), json!("done")),
         ],
-        "the latest question and answers, the error and the write, by index"
+        "the latest `once` results, question and answers, the error and the write, by index"
     );
 }
 
