@@ -140,7 +140,35 @@ async fn work(millis: u64) {
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
-#[stategraph::graph(state = Job)]
+/// The pipeline's saver, so its slow branch can wait for its siblings' writes to be saved.
+struct Saved(std::sync::Arc<dyn Checkpointer>);
+
+impl Saved {
+    /// Waits (up to 30 s, then goes on and lets the scenario's counts report it) until
+    /// `fetch_a` and `fetch_b` have saved their writes against the step's checkpoint.
+    async fn siblings(&self, ctx: &NodeContext<Saved>) {
+        let (Some(thread), Some(checkpoint)) = (ctx.thread_id(), ctx.checkpoint_id()) else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let tuple = self.0.get(thread, "", Some(checkpoint)).await.unwrap();
+            let saved = |node: &str| {
+                tuple.as_ref().is_some_and(|t| {
+                    t.pending_writes
+                        .iter()
+                        .any(|w| w.node == node && w.idx >= 0)
+                })
+            };
+            if saved("fetch_a") && saved("fetch_b") {
+                return;
+            }
+            work(2).await;
+        }
+    }
+}
+
+#[stategraph::graph(state = Job, deps = Saved)]
 mod pipeline {
     use super::*;
 
@@ -169,10 +197,10 @@ mod pipeline {
             .total(10))
     }
 
-    /// The slow branch: its siblings have finished (and saved their writes) when it runs.
+    /// The slow branch: its siblings have finished and saved their writes when it goes on.
     #[node]
-    async fn fetch_c(s: &Job) -> NodeResult<Job> {
-        work(15).await;
+    async fn fetch_c(s: &Job, ctx: &NodeContext<Saved>) -> NodeResult<Job> {
+        ctx.deps().siblings(ctx).await;
         mark("fetch_c", s.round);
         Ok(JobUpdate::new()
             .items(vec![format!("c{}", s.round)])
@@ -278,7 +306,10 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
         return review_child(mode, backend, dir, thread_id).await;
     }
     let saver = backend.saver(dir).await.unwrap();
-    let graph = pipeline::graph().checkpointer(saver).compile().unwrap();
+    let graph = pipeline::graph(Saved(saver.clone()))
+        .checkpointer(saver)
+        .compile()
+        .unwrap();
     let thread = graph.thread(thread_id);
     let done = match mode {
         "run" => thread.invoke(JobUpdate::new()).await.unwrap(),
@@ -433,8 +464,9 @@ fn killed(status: ExitStatus) -> bool {
 fn reference() -> Job {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let graph = pipeline::graph()
-            .checkpointer(MemorySaver::new())
+        let saver: std::sync::Arc<dyn Checkpointer> = std::sync::Arc::new(MemorySaver::new());
+        let graph = pipeline::graph(Saved(saver.clone()))
+            .checkpointer(saver)
             .compile()
             .unwrap();
         graph
