@@ -19,11 +19,12 @@ use crate::checkpoint::PendingWrite;
 use crate::ids::TaskId;
 use crate::node::NodeError;
 
-/// Why `ctx.once(…)` could not hand back a result.
+/// Why `ctx.once(…)` could not hand back a result. The message names the call only; the
+/// serde error (which may quote the stored value) is its `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum OnceError {
     /// The result cannot be encoded as JSON, so it could not be saved.
-    #[error("the result of `once` call {call} cannot be encoded as JSON: {source}")]
+    #[error("the result of `once` call {call} cannot be encoded as JSON")]
     Encode {
         /// The call's number within the task.
         call: u32,
@@ -33,7 +34,7 @@ pub enum OnceError {
     },
     /// The saved result does not decode as the type asked for (the node's code changed).
     #[error(
-        "the saved result of `once` call {call} does not decode as the type asked for: {source}"
+        "the saved result of `once` call {call} does not decode as the type asked for (did the node's code change?)"
     )]
     Decode {
         /// The call's number within the task.
