@@ -331,4 +331,10 @@ async fn a_saved_result_of_another_type_is_a_clear_error() {
         ),
         "{err:?}"
     );
+    // The message names the call, never the stored value (ticket 100).
+    let message = source.to_string();
+    assert!(
+        message.contains("call 0") && !message.contains("100"),
+        "{message}"
+    );
 }
