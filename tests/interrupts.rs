@@ -282,6 +282,10 @@ async fn several_pending_questions_are_answered_by_id_and_strictly() {
         }
         other => panic!("expected a typed resume error, got {other:?}"),
     }
+    assert!(
+        !err.to_string().contains("not a bool"),
+        "the message never quotes the answer: {err}"
+    );
     let done = thread.resume_with(Resume::value(true)).await.unwrap();
     let mut log = done.log.clone();
     log[..3].sort();

@@ -146,7 +146,7 @@ pub enum GraphError {
     NothingPending(ThreadId),
     /// An answer did not decode as the type the node expects; answer again with the right type.
     #[error(
-        "the answer to interrupt {interrupt} of node `{node}` on thread `{thread_id}` is not of the type the node expects: {message}"
+        "the answer to interrupt {interrupt} of node `{node}` on thread `{thread_id}` is not of the type the node expects; answer it again with a value of that type"
     )]
     ResumeValue {
         /// The thread.
@@ -155,7 +155,8 @@ pub enum GraphError {
         node: &'static str,
         /// The interrupt.
         interrupt: InterruptId,
-        /// Why it does not decode.
+        /// Why it does not decode, as serde says it (it may quote the answer, so the error's
+        /// message leaves it out).
         message: String,
     },
     /// The thread waited for an answer longer than an expiry policy allows

@@ -95,7 +95,7 @@ pub enum InterruptError {
     #[error("interrupt {0} waits for an answer")]
     Pending(InterruptId),
     /// The answer given does not decode as the type the node expects.
-    #[error("the answer to interrupt {id} is not of the type the node expects: {source}")]
+    #[error("the answer to interrupt {id} is not of the type the node expects")]
     WrongType {
         /// The interrupt.
         id: InterruptId,
