@@ -1,19 +1,20 @@
 //! The superstep loop: run the scheduled nodes concurrently on one snapshot, merge their
 //! updates in node order, write one checkpoint, follow the edges. Updates written as if a node
-//! had run (time travel) are in `update.rs`.
+//! had run (time travel) are in `update.rs`; one task's run and its saved writes in `task.rs`;
+//! answers and a resume's command in `resume.rs`; pauses before and after nodes in
+//! `pauses.rs`.
 
 mod pauses;
 mod resume;
+mod task;
 mod update;
 
 pub(crate) use resume::Command;
 pub(crate) use update::Writer;
 
 use std::collections::BTreeMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -25,10 +26,12 @@ use crate::checkpoint::{
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
-use crate::interrupt::{self, Interrupt, Raised, TaskInterrupts};
-use crate::node::{NodeContext, NodeError, NodeFn};
+use crate::interrupt::{self, Interrupt, TaskInterrupts};
+use crate::node::NodeContext;
 use crate::once::TaskOnce;
 use crate::state::{ChannelSet, State, StateUpdate, Stored};
+
+use task::{SaveTo, TaskFailure, encode_writes, run_task, saved_task};
 
 /// Where a run persists: nowhere, or a checkpointer under a thread id.
 #[derive(Clone)]
@@ -716,13 +719,6 @@ fn follow<S, D>(edges: &[Edge<S, D>], state: &S, deps: &D, next: &mut Vec<usize>
     }
 }
 
-enum TaskFailure {
-    Node(usize, NodeError),
-    Graph(GraphError),
-    /// The task asked a question; its interrupt is saved.
-    Interrupt(Interrupt),
-}
-
 /// The name under which checkpoints record the writes of an `invoke`'s input.
 const INPUT: &str = "__input__";
 /// The name under which checkpoints record the writes of an update that ends the run.
@@ -735,233 +731,6 @@ const END_WRITER: usize = usize::MAX - 1;
 const COMMAND: &str = "__command__";
 /// The writer index of a resume's command.
 const COMMAND_WRITER: usize = usize::MAX - 2;
-
-/// Where a task saves what it did.
-struct SaveTo {
-    persistence: Persistence,
-    /// The run's ownership epoch.
-    epoch: Option<Epoch>,
-    /// The checkpoint its step started from.
-    checkpoint: CheckpointId,
-    task_id: TaskId,
-    /// Whether its writes are saved as pending writes (its error always is).
-    pending_writes: bool,
-}
-
-/// Runs one node, then saves its writes (or its error) at once.
-async fn run_task<S: State, D: Send + Sync + 'static>(
-    run: Arc<dyn NodeFn<S, D>>,
-    state: Arc<S>,
-    ctx: NodeContext<D>,
-    node: usize,
-    persist: Option<SaveTo>,
-) -> Result<Finished<S>, TaskFailure> {
-    let name = ctx.node;
-    let interrupts = ctx.interrupts.clone();
-    let once = ctx.once.clone();
-    let thread_id = ctx.thread_id.clone();
-    let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
-    let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
-    // What its `interrupt` calls raised decides, whatever the node returned after them.
-    match interrupts.as_deref().and_then(TaskInterrupts::take) {
-        Some(Raised::Question(question)) => {
-            if let Some(SaveTo {
-                persistence: p,
-                epoch,
-                checkpoint,
-                ..
-            }) = &persist
-            {
-                p.saver
-                    .put_writes(
-                        &p.thread_id,
-                        &p.ns,
-                        *checkpoint,
-                        std::iter::once(interrupt::interrupt_write(&question))
-                            .chain(once.as_deref().and_then(TaskOnce::write))
-                            .collect(),
-                        *epoch,
-                    )
-                    .await
-                    .map_err(|e| TaskFailure::Graph(e.into()))?;
-            }
-            return Err(TaskFailure::Interrupt(question));
-        }
-        Some(Raised::WrongType { id, message }) => {
-            return Err(TaskFailure::Graph(GraphError::ResumeValue {
-                thread_id: thread_id.expect("answers need a checkpointer"),
-                node: name,
-                interrupt: id,
-                message,
-            }));
-        }
-        None => {}
-    }
-    let Some(SaveTo {
-        persistence: p,
-        epoch,
-        checkpoint,
-        task_id,
-        pending_writes,
-    }) = persist
-    else {
-        return match result {
-            Ok(update) => Ok(Finished {
-                node,
-                update,
-                writes: Vec::new(),
-            }),
-            Err(error) => Err(TaskFailure::Node(node, error)),
-        };
-    };
-    match result {
-        Ok(update) => {
-            let writes = encode_writes::<S>(&update, name).map_err(TaskFailure::Graph)?;
-            if !pending_writes {
-                return Ok(Finished {
-                    node,
-                    update,
-                    writes,
-                });
-            }
-            let mut saved: Vec<PendingWrite> = writes
-                .iter()
-                .enumerate()
-                .map(|(idx, (channel, bytes))| PendingWrite {
-                    task_id,
-                    node: name.to_owned(),
-                    idx: idx as i32,
-                    channel: S::CHANNELS[*channel].name.to_owned(),
-                    value: bytes.clone(),
-                })
-                .collect();
-            if saved.is_empty() {
-                saved.push(PendingWrite {
-                    task_id,
-                    node: name.to_owned(),
-                    idx: 0,
-                    channel: PendingWrite::NO_WRITES.to_owned(),
-                    value: b"null".to_vec(),
-                });
-            }
-            p.saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, saved, epoch)
-                .await
-                .map_err(|e| TaskFailure::Graph(e.into()))?;
-            Ok(Finished {
-                node,
-                update,
-                writes,
-            })
-        }
-        Err(error) => {
-            let record = PendingWrite {
-                task_id,
-                node: name.to_owned(),
-                idx: PendingWrite::ERROR_IDX,
-                channel: PendingWrite::ERROR.to_owned(),
-                value: serde_json::to_vec(&error.to_string()).unwrap_or_default(),
-            };
-            let mut records = vec![record];
-            records.extend(once.as_deref().and_then(TaskOnce::write));
-            // The node's error is what the caller needs; failing to record it is secondary.
-            if let Err(e) = p
-                .saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, records, epoch)
-                .await
-            {
-                tracing::warn!(node = name, error = %e, "could not record the node's error");
-            }
-            Err(TaskFailure::Node(node, error))
-        }
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-text payload".to_owned());
-    format!("node panicked: {text}")
-}
-
-/// Encodes each channel an update writes.
-fn encode_writes<S: State>(
-    update: &S::Update,
-    node: &'static str,
-) -> Result<Vec<(usize, Vec<u8>)>, GraphError> {
-    update
-        .channels()
-        .iter()
-        .map(|channel| {
-            let field = S::CHANNELS[channel].name;
-            let bytes = update
-                .encode_write(channel)
-                .map_err(|source| GraphError::Encode {
-                    node,
-                    field,
-                    source,
-                })?;
-            limits::check_value(field, &bytes)
-                .map_err(|error| GraphError::Limit { node, error })?;
-            Ok((channel, bytes))
-        })
-        .collect()
-}
-
-/// The finished task `task_id` as its saved writes describe it, if it finished.
-fn saved_task<S: State>(
-    pending: &[PendingWrite],
-    task_id: TaskId,
-    node: usize,
-    write_thread: &ThreadId,
-    write_checkpoint: CheckpointId,
-) -> Option<Result<Finished<S>, GraphError>> {
-    // A task finished if it saved its writes (at indexes 0 and up); an error, an interrupt or
-    // the answers to one (negative indexes) do not make it finished.
-    let writes: Vec<&PendingWrite> = pending
-        .iter()
-        .filter(|w| w.task_id == task_id && w.idx >= 0)
-        .collect();
-    if writes.is_empty() {
-        return None;
-    }
-    let mut update = S::Update::default();
-    let mut encoded = Vec::new();
-    for write in writes {
-        if write.channel == PendingWrite::NO_WRITES {
-            continue;
-        }
-        let channel = match Stored::of::<S>(&write.channel) {
-            Stored::Current(channel) | Stored::Renamed(channel) => channel,
-            Stored::Removed => continue,
-            Stored::Unknown => {
-                return Some(Err(CheckpointError::UnknownChannel {
-                    thread_id: write_thread.clone(),
-                    checkpoint: write_checkpoint,
-                    channel: bounded(&write.channel),
-                }
-                .into()));
-            }
-        };
-        if let Err(source) = update.decode_write(channel, &write.value) {
-            return Some(Err(CheckpointError::Decode {
-                thread_id: write_thread.clone(),
-                checkpoint: write_checkpoint,
-                channel: S::CHANNELS[channel].name.to_owned(),
-                source,
-            }
-            .into()));
-        }
-        encoded.push((channel, write.value.clone()));
-    }
-    Some(Ok(Finished {
-        node,
-        update,
-        writes: encoded,
-    }))
-}
 
 /// Rebuilds a state and its channel chains from a stored checkpoint. A stored channel the type
 /// does not know (and does not declare renamed or removed) is
