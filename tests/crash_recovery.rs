@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
 use stategraph::{
-    Checkpointer, GraphError, ListQuery, MemorySaver, NodeContext, NodeResult, Resume, State,
+    Checkpointer, Durability, GraphError, ListQuery, MemorySaver, NodeContext, NodeResult, Resume,
+    State,
 };
 
 const ROUNDS: u32 = 3;
@@ -140,17 +141,34 @@ async fn work(millis: u64) {
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
-/// The pipeline's saver, so its slow branch can wait for its siblings' writes to be saved.
-struct Saved(std::sync::Arc<dyn Checkpointer>);
+/// The pipeline's saver and durability mode, so its slow branch can wait for its siblings'
+/// writes to be saved.
+struct Saved(std::sync::Arc<dyn Checkpointer>, Durability);
 
 impl Saved {
     /// Waits (up to 30 s, then goes on and lets the scenario's counts report it) until
-    /// `fetch_a` and `fetch_b` have saved their writes against the step's checkpoint.
-    async fn siblings(&self, ctx: &NodeContext<Saved>) {
+    /// `fetch_a` and `fetch_b` have saved their writes against the step's checkpoint — in
+    /// `Sync` mode; the other modes keep a step's writes until it ends.
+    async fn siblings(&self, ctx: &NodeContext<Saved>, round: u32) {
         let (Some(thread), Some(checkpoint)) = (ctx.thread_id(), ctx.checkpoint_id()) else {
             return;
         };
         let deadline = Instant::now() + Duration::from_secs(30);
+        if self.1 != Durability::Sync {
+            // Those modes save a step's writes when it ends: wait until the siblings ran.
+            let Ok(log) = std::env::var("STATEGRAPH_CRASH_LOG") else {
+                return;
+            };
+            while Instant::now() < deadline {
+                let ran = std::fs::read_to_string(&log).unwrap_or_default();
+                let done = |node: &str| ran.lines().any(|l| l == format!("{node} {round}"));
+                if done("fetch_a") && done("fetch_b") {
+                    return;
+                }
+                work(2).await;
+            }
+            return;
+        }
         while Instant::now() < deadline {
             let tuple = self.0.get(thread, "", Some(checkpoint)).await.unwrap();
             let saved = |node: &str| {
@@ -200,7 +218,7 @@ mod pipeline {
     /// The slow branch: its siblings have finished and saved their writes when it goes on.
     #[node]
     async fn fetch_c(s: &Job, ctx: &NodeContext<Saved>) -> NodeResult<Job> {
-        ctx.deps().siblings(ctx).await;
+        ctx.deps().siblings(ctx, s.round).await;
         mark("fetch_c", s.round);
         Ok(JobUpdate::new()
             .items(vec![format!("c{}", s.round)])
@@ -277,6 +295,73 @@ mod review {
     }
 }
 
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Draft {
+    #[state(reducer = append)]
+    tokens: Vec<String>,
+    reviewed: bool,
+}
+
+/// The seed's selective checkpointing: `generate` streams tokens in steps that are not
+/// checkpointed; `prepare` and `review` are.
+#[stategraph::graph(state = Draft)]
+mod stream {
+    use super::*;
+
+    #[node]
+    async fn prepare(_: &Draft) -> NodeResult<Draft> {
+        work(1).await;
+        mark("prepare", 0);
+        Ok(DraftUpdate::new())
+    }
+
+    #[node(checkpoint = false)]
+    async fn generate(s: &Draft) -> NodeResult<Draft> {
+        work(1).await;
+        let token = s.tokens.len() as u32 + 1;
+        mark("generate", token);
+        Ok(DraftUpdate::new().push_tokens(format!("t{token}")))
+    }
+
+    #[node]
+    async fn review(_: &Draft) -> NodeResult<Draft> {
+        mark("review", 0);
+        Ok(DraftUpdate::new().reviewed(true))
+    }
+
+    pub(super) enum More {
+        Token,
+        Done,
+    }
+
+    #[route]
+    fn more(s: &Draft) -> More {
+        if s.tokens.len() < 5 {
+            More::Token
+        } else {
+            More::Done
+        }
+    }
+
+    edges! {
+        START -> prepare -> generate;
+        generate -> more { Token => generate, Done => review };
+        review -> END;
+    }
+}
+
+/// A child of the stream scenario: runs the stream graph, or resumes it.
+async fn stream_child(backend: Backend, dir: &Path, thread_id: &str) {
+    let saver = backend.saver(dir).await.unwrap();
+    let graph = stream::graph().checkpointer(saver).compile().unwrap();
+    let thread = graph.thread(thread_id);
+    let done = match thread.state().await.unwrap() {
+        Some(_) => thread.resume().await.unwrap(),
+        None => thread.invoke(DraftUpdate::new()).await.unwrap(),
+    };
+    println!("FINAL {}", serde_json::to_string(&done).unwrap());
+}
+
 /// A child of the review scenarios: `ask` runs (or resumes) until the question and prints its
 /// id; `answer` answers it; `resume` runs on with what was saved. Each prints how it ended.
 async fn review_child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
@@ -305,9 +390,18 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
     if mode.starts_with("review-") {
         return review_child(mode, backend, dir, thread_id).await;
     }
+    if mode == "stream" {
+        return stream_child(backend, dir, thread_id).await;
+    }
+    let durability = match std::env::var("STATEGRAPH_CRASH_DURABILITY").as_deref() {
+        Ok("async") => Durability::Async,
+        Ok("exit") => Durability::Exit,
+        _ => Durability::Sync,
+    };
     let saver = backend.saver(dir).await.unwrap();
-    let graph = pipeline::graph(Saved(saver.clone()))
+    let graph = pipeline::graph(Saved(saver.clone(), durability))
         .checkpointer(saver)
+        .durability(durability)
         .compile()
         .unwrap();
     let thread = graph.thread(thread_id);
@@ -326,6 +420,8 @@ struct Scenario {
     backend: Backend,
     dir: PathBuf,
     thread_id: String,
+    /// The pipeline's durability mode, as the children read it.
+    durability: &'static str,
 }
 
 impl Scenario {
@@ -339,7 +435,14 @@ impl Scenario {
             backend,
             dir,
             thread_id,
+            durability: "sync",
         }
+    }
+
+    /// This scenario, running the pipeline in durability mode `mode` (`sync`, `async`, `exit`).
+    fn durability(mut self, mode: &'static str) -> Self {
+        self.durability = mode;
+        self
     }
 
     fn command(&self, mode: &str, crash_at: Option<&str>) -> Command {
@@ -350,6 +453,7 @@ impl Scenario {
             .env("STATEGRAPH_CRASH_DIR", &self.dir)
             .env("STATEGRAPH_CRASH_THREAD", &self.thread_id)
             .env("STATEGRAPH_CRASH_LOG", self.dir.join("ran.log"))
+            .env("STATEGRAPH_CRASH_DURABILITY", self.durability)
             .env_remove("STATEGRAPH_CRASH_AT")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -361,7 +465,12 @@ impl Scenario {
 
     /// Runs the graph in a child that kills itself at `crash_at`; returns how it ended.
     fn crash_at(&self, crash_at: &str) -> ExitStatus {
-        self.command("run", Some(crash_at)).output().unwrap().status
+        self.crash_in("run", crash_at)
+    }
+
+    /// Runs a child in `mode` that kills itself at `crash_at`; returns how it ended.
+    fn crash_in(&self, mode: &str, crash_at: &str) -> ExitStatus {
+        self.command(mode, Some(crash_at)).output().unwrap().status
     }
 
     /// Runs the graph in a child and kills it from outside after `delay`.
@@ -395,7 +504,12 @@ impl Scenario {
 
     /// Resumes in a new child and returns the final state it printed.
     fn resume(&self) -> Job {
-        let out = self.command("resume", None).output().unwrap();
+        self.finish("resume")
+    }
+
+    /// Runs a child in `mode` to the end and returns the final state it printed.
+    fn finish<T: serde::de::DeserializeOwned>(&self, mode: &str) -> T {
+        let out = self.command(mode, None).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -465,7 +579,7 @@ fn reference() -> Job {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let saver: std::sync::Arc<dyn Checkpointer> = std::sync::Arc::new(MemorySaver::new());
-        let graph = pipeline::graph(Saved(saver.clone()))
+        let graph = pipeline::graph(Saved(saver.clone(), Durability::Sync))
             .checkpointer(saver)
             .compile()
             .unwrap();
@@ -582,6 +696,154 @@ fn scenarios<'a>(
             }),
         ));
     }
+    all.extend(durability_scenarios(backend, expected, saved_at_kill));
+    all
+}
+
+/// What each durability mode promises after a SIGKILL, and the uncheckpointed stretch's cost.
+fn durability_scenarios<'a>(
+    backend: Backend,
+    expected: &'a Job,
+    saved_at_kill: &'a RefCell<Vec<usize>>,
+) -> Vec<(String, Run<'a>)> {
+    let mut all: Vec<(String, Run<'a>)> = Vec::new();
+    const NODES: [&str; 5] = ["plan", "fetch_a", "fetch_b", "fetch_c", "merge"];
+
+    // Async: the checkpoint of the step before the running one may be in flight; everything
+    // older is stored. A kill costs at most those two steps.
+    for round in 0..ROUNDS {
+        all.push((
+            format!("async: between steps, before plan of round {round}"),
+            Box::new(move || {
+                let s = Scenario::new(backend, &format!("async-plan-{round}")).durability("async");
+                assert_killed(s.crash_at(&format!("plan:{round}")))?;
+                check_state(&s.resume(), expected)?;
+                for earlier in 0..round {
+                    for node in &NODES[..4] {
+                        expect_runs(&s, node, earlier, 1)?;
+                    }
+                    // The step just before the kill: its checkpoint may not have landed.
+                    let in_flight = if earlier + 1 == round { 1..=2 } else { 1..=1 };
+                    expect_runs_in(&s, "merge", earlier, in_flight)?;
+                }
+                expect_runs(&s, "plan", round, 2)
+            }),
+        ));
+        all.push((
+            format!("async: during the parallel step of round {round}"),
+            Box::new(move || {
+                let s = Scenario::new(backend, &format!("async-fetch-{round}")).durability("async");
+                assert_killed(s.crash_at(&format!("fetch_c:{round}")))?;
+                check_state(&s.resume(), expected)?;
+                for earlier in 0..round {
+                    for node in NODES {
+                        expect_runs(&s, node, earlier, 1)?;
+                    }
+                }
+                // The running step's finished tasks were not saved; the step before may not be.
+                expect_runs_in(&s, "plan", round, 1..=2)?;
+                for node in ["fetch_a", "fetch_b", "fetch_c"] {
+                    expect_runs(&s, node, round, 2)?;
+                }
+                Ok(())
+            }),
+        ));
+    }
+
+    // Exit: nothing is stored until the run ends, so a kill re-runs it from the start.
+    for round in 0..ROUNDS {
+        all.push((
+            format!("exit: before plan of round {round}"),
+            Box::new(move || {
+                let s = Scenario::new(backend, &format!("exit-plan-{round}")).durability("exit");
+                assert_killed(s.crash_at(&format!("plan:{round}")))?;
+                if s.checkpoints() != 0 {
+                    return Err("exit mode stored a checkpoint before the run ended".into());
+                }
+                check_state(&s.resume(), expected)?;
+                for earlier in 0..round {
+                    for node in NODES {
+                        expect_runs(&s, node, earlier, 2)?;
+                    }
+                }
+                expect_runs(&s, "plan", round, 2)
+            }),
+        ));
+    }
+    all.push((
+        "exit: during the parallel step of round 1".to_owned(),
+        Box::new(move || {
+            let s = Scenario::new(backend, "exit-fetch").durability("exit");
+            assert_killed(s.crash_at("fetch_c:1"))?;
+            if s.checkpoints() != 0 {
+                return Err("exit mode stored a checkpoint before the run ended".into());
+            }
+            check_state(&s.resume(), expected)?;
+            for node in NODES {
+                expect_runs(&s, node, 0, 2)?;
+            }
+            for node in ["plan", "fetch_a", "fetch_b", "fetch_c"] {
+                expect_runs(&s, node, 1, 2)?;
+            }
+            Ok(())
+        }),
+    ));
+
+    // Random instants, in both modes: the same final state, no node more than twice a round.
+    for mode in ["async", "exit"] {
+        for i in 0..8u64 {
+            let delay = Duration::from_micros(500 + (i * 7919 % 8) * 9000);
+            all.push((
+                format!("{mode}: killed from outside after {delay:?}"),
+                Box::new(move || {
+                    let s = Scenario::new(backend, &format!("{mode}-random-{i}")).durability(mode);
+                    let status = s.kill_after(delay);
+                    if mode == "async" {
+                        saved_at_kill.borrow_mut().push(s.checkpoints());
+                    }
+                    check_state(&s.resume(), expected)?;
+                    if !killed(status) && !status.success() {
+                        return Err(format!("the first child failed by itself: {status}"));
+                    }
+                    for ((node, round), n) in s.runs() {
+                        if n > 2 {
+                            return Err(format!("{node} ran {n} times in round {round}"));
+                        }
+                    }
+                    Ok(())
+                }),
+            ));
+        }
+    }
+
+    // Steps of `checkpoint = false` nodes: a kill inside the stretch re-runs it from the last
+    // checkpoint (`prepare`'s), and exactly its tokens so far run twice.
+    all.push((
+        "inside an uncheckpointed stretch, at token 3".to_owned(),
+        Box::new(move || {
+            let s = Scenario::new(backend, "stream");
+            assert_killed(s.crash_in("stream", "generate:3"))?;
+            if s.checkpoints() != 2 {
+                return Err(format!(
+                    "expected the input's and prepare's checkpoints, found {}",
+                    s.checkpoints()
+                ));
+            }
+            let done: Draft = s.finish("stream");
+            let tokens: Vec<String> = (1..=5).map(|t| format!("t{t}")).collect();
+            if done.tokens != tokens || !done.reviewed {
+                return Err(format!("unexpected final draft: {done:?}"));
+            }
+            expect_runs(&s, "prepare", 0, 1)?;
+            for token in 1..=3 {
+                expect_runs(&s, "generate", token, 2)?;
+            }
+            for token in 4..=5 {
+                expect_runs(&s, "generate", token, 1)?;
+            }
+            expect_runs(&s, "review", 0, 1)
+        }),
+    ));
     all
 }
 
@@ -614,6 +876,22 @@ fn check_state(got: &Job, expected: &Job) -> Result<(), String> {
     } else {
         Err(format!(
             "final state differs:\n  got      {got:?}\n  expected {expected:?}"
+        ))
+    }
+}
+
+fn expect_runs_in(
+    s: &Scenario,
+    node: &str,
+    round: u32,
+    n: std::ops::RangeInclusive<usize>,
+) -> Result<(), String> {
+    let got = s.runs_of(node, round);
+    if n.contains(&got) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{node} ran {got} times in round {round}, expected {n:?}"
         ))
     }
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::Checkpointer;
 use crate::error::GraphError;
-use crate::executor::Executor;
+use crate::executor::{Durability, Executor};
 use crate::graph::{GraphDef, GraphSpec};
 use crate::ids::ThreadId;
 use crate::state::State;
@@ -33,6 +33,7 @@ pub struct Builder<G: GraphDef, M = Ephemeral> {
     recursion_limit: usize,
     deps: Arc<G::Deps>,
     stop: Option<CancellationToken>,
+    durability: Durability,
     mode: PhantomData<(G, M)>,
 }
 
@@ -44,6 +45,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             recursion_limit: DEFAULT_RECURSION_LIMIT,
             deps: deps.into(),
             stop: None,
+            durability: Durability::Sync,
             mode: PhantomData,
         }
     }
@@ -56,6 +58,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             recursion_limit: self.recursion_limit,
             deps: self.deps,
             stop: self.stop,
+            durability: self.durability,
             mode: PhantomData,
         }
     }
@@ -68,6 +71,23 @@ impl<G: GraphDef> Builder<G, Durable> {
     /// its own token ([`Thread::stop_on`](crate::Thread::stop_on)).
     pub fn stop_on(mut self, stop: CancellationToken) -> Self {
         self.stop = Some(stop);
+        self
+    }
+
+    /// When this graph's runs write their checkpoints (default [`Durability::Sync`]: each step
+    /// is stored before the next starts). A thread handle may choose its own
+    /// ([`Thread::durability`](crate::Thread::durability)).
+    ///
+    /// ```
+    /// # use stategraph_runtime::{Builder, Durable, GraphDef};
+    /// # fn demo<G: GraphDef>(builder: Builder<G, Durable>) {
+    /// use stategraph_runtime::Durability;
+    /// // Steps overlap their checkpoint writes; a crash re-runs at most the last two steps.
+    /// let builder = builder.durability(Durability::Async);
+    /// # }
+    /// ```
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
         self
     }
 }
@@ -86,11 +106,12 @@ impl<G: GraphDef, M> Builder<G, M> {
         check_limit(self.recursion_limit)?;
         Ok(CompiledGraph {
             inner: Arc::new(Inner {
-                spec: G::spec(),
+                spec: G::spec().with_policies(),
                 saver: self.saver,
                 recursion_limit: self.recursion_limit,
                 deps: self.deps,
                 stop: self.stop,
+                durability: self.durability,
             }),
             mode: PhantomData,
         })
@@ -115,6 +136,8 @@ pub(crate) struct Inner<G: GraphDef> {
     pub(crate) deps: Arc<G::Deps>,
     /// The token that stops runs at a step boundary, unless a thread has its own.
     pub(crate) stop: Option<CancellationToken>,
+    /// When runs write their checkpoints, unless a thread chooses otherwise.
+    pub(crate) durability: Durability,
 }
 
 /// A graph ready to run. Cheap to clone; share one across tasks.

@@ -3,8 +3,10 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::node::NodeFn;
+use crate::policy::RetryPolicy;
 use crate::state::State;
 
 /// Where an edge leads. It prints as the node's name (or `END`), as everywhere a person reads
@@ -57,12 +59,16 @@ pub struct Join {
     pub target: usize,
 }
 
-/// A node: its name and its function.
+/// A node: its name, its function and its policies.
 pub struct NodeSpec<S: State, D = ()> {
     /// The name, as written in the graph.
     pub name: &'static str,
     /// The function.
     pub run: Arc<dyn NodeFn<S, D>>,
+    /// Its retry policy (`#[node(retry = …)]`); the graph's when `None`.
+    pub retry: Option<RetryPolicy>,
+    /// The time limit of each attempt (`#[node(timeout = …)]`); the graph's when `None`.
+    pub timeout: Option<Duration>,
 }
 
 /// A whole graph over state `S` with dependencies `D`.
@@ -81,6 +87,15 @@ pub struct GraphSpec<S: State, D = ()> {
     pub interrupt_before: Vec<usize>,
     /// The nodes every run pauses after (`interrupt_after`), by index.
     pub interrupt_after: Vec<usize>,
+    /// The nodes whose steps are not checkpointed (`#[node(checkpoint = false)]`), by index: a
+    /// step that ran only such nodes is saved with the next step that ran another, or when the
+    /// run ends, pauses or fails.
+    pub skip_checkpoint: Vec<usize>,
+    /// The retry policy of every node that has none of its own (`#[graph(retry = …)]`).
+    pub retry: Option<RetryPolicy>,
+    /// The time limit of each attempt of every node that has none of its own
+    /// (`#[graph(timeout = …)]`).
+    pub timeout: Option<Duration>,
 }
 
 impl<S: State, D> GraphSpec<S, D> {
@@ -94,6 +109,9 @@ impl<S: State, D> GraphSpec<S, D> {
             joins: Vec::new(),
             interrupt_before: Vec::new(),
             interrupt_after: Vec::new(),
+            skip_checkpoint: Vec::new(),
+            retry: None,
+            timeout: None,
         }
     }
 
@@ -110,9 +128,61 @@ impl<S: State, D> GraphSpec<S, D> {
         self
     }
 
+    /// Does not checkpoint the steps that run only node `node` and other such nodes: they are
+    /// saved with the next checkpointed step. After a crash, the run re-executes them from the
+    /// last checkpoint.
+    pub fn skip_checkpoint(mut self, node: usize) -> Self {
+        self.skip_checkpoint.push(node);
+        self
+    }
+
+    /// Retries node `node` under `policy` when it fails.
+    pub fn retry(mut self, node: usize, policy: RetryPolicy) -> Self {
+        self.nodes[node].retry = Some(policy);
+        self
+    }
+
+    /// Limits each attempt of node `node` to `after`.
+    pub fn timeout(mut self, node: usize, after: Duration) -> Self {
+        self.nodes[node].timeout = Some(after);
+        self
+    }
+
+    /// Retries every node without a policy of its own under `policy`.
+    pub fn default_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Limits each attempt of every node without a limit of its own to `after`.
+    pub fn default_timeout(mut self, after: Duration) -> Self {
+        self.timeout = Some(after);
+        self
+    }
+
+    /// The graph as it runs: each node's function wrapped in its policies (its own, else the
+    /// graph's), each node's `retry` and `timeout` set to the ones in effect.
+    pub(crate) fn with_policies(mut self) -> Self
+    where
+        D: Send + Sync + 'static,
+    {
+        for node in &mut self.nodes {
+            node.retry = node.retry.take().or_else(|| self.retry.clone());
+            node.timeout = node.timeout.or(self.timeout);
+            node.run =
+                crate::policy::wrap(Arc::clone(&node.run), node.retry.as_ref(), node.timeout);
+        }
+        self
+    }
+
     /// Adds a node; nodes must be added in the order of their indexes.
     pub fn node(mut self, name: &'static str, run: Arc<dyn NodeFn<S, D>>) -> Self {
-        self.nodes.push(NodeSpec { name, run });
+        self.nodes.push(NodeSpec {
+            name,
+            run,
+            retry: None,
+            timeout: None,
+        });
         self.edges.push(Vec::new());
         self
     }

@@ -186,6 +186,19 @@ impl TaskInterrupts {
         slot.get_or_insert(raised);
     }
 
+    /// Whether a call raised something (a question, a wrong-type answer).
+    pub(crate) fn raised(&self) -> bool {
+        self.raised
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Numbers the next call from the first again (a retried attempt).
+    pub(crate) fn restart(&self) {
+        self.calls.store(0, Ordering::SeqCst);
+    }
+
     /// What the task's calls raised, if anything.
     pub(crate) fn take(&self) -> Option<Raised> {
         self.raised.lock().unwrap_or_else(|p| p.into_inner()).take()

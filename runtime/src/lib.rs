@@ -14,6 +14,7 @@ mod interrupt;
 mod lifecycle;
 mod node;
 mod once;
+mod policy;
 mod reducer;
 mod reducer_fn;
 mod state;
@@ -33,6 +34,7 @@ pub use checkpoint::{
 };
 pub use compiled::{Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral};
 pub use error::GraphError;
+pub use executor::Durability;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};
 pub use interrupt::{Interrupt, InterruptError, InterruptId, Resume};
@@ -42,6 +44,7 @@ pub use lifecycle::{
 };
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use once::OnceError;
+pub use policy::{Attempt, NodeTimeout, RetryPolicy};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
     MessagesUpdate, Reducer, Summable,

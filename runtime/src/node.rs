@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::once::TaskOnce;
+use crate::policy::TaskAttempts;
 use crate::state::State;
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
@@ -37,6 +38,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) interrupts: Option<Arc<TaskInterrupts>>,
     /// The task's `once` results (`None` without a checkpointer).
     pub(crate) once: Option<Arc<TaskOnce>>,
+    /// The task's failed attempts (`None` for a node without a retry policy).
+    pub(crate) attempts: Option<Arc<TaskAttempts>>,
 }
 
 impl<D> NodeContext<D> {
@@ -137,6 +140,34 @@ impl<D> NodeContext<D> {
     }
 }
 
+impl<D> NodeContext<D> {
+    /// Whether this attempt asked a question (or was handed an answer of the wrong type): the
+    /// task ends there, whatever the node made of the error.
+    pub(crate) fn asked(&self) -> bool {
+        self.interrupts
+            .as_deref()
+            .is_some_and(TaskInterrupts::raised)
+    }
+
+    /// Records that attempt `attempt` failed with `error`.
+    pub(crate) fn failed_attempt(&self, attempt: u32, error: &NodeError) {
+        if let Some(attempts) = &self.attempts {
+            attempts.record(attempt, error);
+        }
+    }
+
+    /// Starts another attempt: its `interrupt` and `once` calls are numbered from the first
+    /// again, so they find the answers and results of the attempts before.
+    pub(crate) fn begin_attempt(&self) {
+        if let Some(interrupts) = &self.interrupts {
+            interrupts.restart();
+        }
+        if let Some(once) = &self.once {
+            once.restart();
+        }
+    }
+}
+
 impl<D> Clone for NodeContext<D> {
     fn clone(&self) -> Self {
         Self {
@@ -147,6 +178,7 @@ impl<D> Clone for NodeContext<D> {
             deps: Arc::clone(&self.deps),
             interrupts: self.interrupts.clone(),
             once: self.once.clone(),
+            attempts: self.attempts.clone(),
         }
     }
 }

@@ -80,7 +80,11 @@ impl TaskOnce {
         Fut: Future<Output = Result<T, E>>,
     {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        if let Some(saved) = self.saved.get(&call) {
+        let earlier_attempt = || {
+            let new = self.new.lock().unwrap_or_else(|p| p.into_inner());
+            new.get(&call).cloned()
+        };
+        if let Some(saved) = self.saved.get(&call).cloned().or_else(earlier_attempt) {
             return T::deserialize(saved)
                 .map_err(|source| OnceError::Decode { call, source }.into());
         }
@@ -92,6 +96,12 @@ impl TaskOnce {
             .unwrap_or_else(|p| p.into_inner())
             .insert(call, json);
         Ok(value)
+    }
+
+    /// Numbers the next call from the first again (a retried attempt): the results of the
+    /// attempts before are returned as saved ones are.
+    pub(crate) fn restart(&self) {
+        self.calls.store(0, Ordering::SeqCst);
     }
 
     /// The write saving every result (the earlier ones included), if this run added any.

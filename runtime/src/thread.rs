@@ -15,7 +15,9 @@ use crate::checkpoint::{
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
-use crate::executor::{Command, Executor, Persistence, Writer, restore_state, scheduled};
+use crate::executor::{
+    Command, Durability, Executor, Persistence, Writer, restore_state, scheduled,
+};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{self, Interrupt, Resume};
@@ -30,6 +32,7 @@ pub struct Thread<G: GraphDef> {
     deps: Arc<G::Deps>,
     stop: Option<CancellationToken>,
     pauses: Option<Pauses>,
+    durability: Durability,
 }
 
 impl<G: GraphDef> Clone for Thread<G> {
@@ -42,6 +45,7 @@ impl<G: GraphDef> Clone for Thread<G> {
             deps: Arc::clone(&self.deps),
             stop: self.stop.clone(),
             pauses: self.pauses.clone(),
+            durability: self.durability,
         }
     }
 }
@@ -51,6 +55,7 @@ impl<G: GraphDef> Thread<G> {
         let recursion_limit = inner.recursion_limit;
         let deps = Arc::clone(&inner.deps);
         let stop = inner.stop.clone();
+        let durability = inner.durability;
         Self {
             inner,
             id,
@@ -59,6 +64,7 @@ impl<G: GraphDef> Thread<G> {
             deps,
             stop,
             pauses: None,
+            durability,
         }
     }
 
@@ -70,6 +76,15 @@ impl<G: GraphDef> Thread<G> {
     /// This handle with another recursion limit, for example to resume a run that hit it.
     pub fn recursion_limit(mut self, limit: usize) -> Self {
         self.recursion_limit = limit;
+        self
+    }
+
+    /// This handle's runs write their checkpoints as `durability` says, in place of the graph's
+    /// mode ([`Builder::durability`](crate::Builder::durability)): for example a bulk backfill
+    /// that only needs its end state, `thread.durability(Durability::Exit).invoke(input)`.
+    /// Reads, updates and forks are not affected; they always write at once.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
         self
     }
 
@@ -197,7 +212,8 @@ impl<G: GraphDef> Thread<G> {
             Arc::clone(&self.deps),
         )
         .stop_on(self.stop.clone())
-        .pauses(self.pauses.clone()))
+        .pauses(self.pauses.clone())
+        .durability(self.durability))
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default

@@ -159,6 +159,14 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
     };
     let before = gates(&args.interrupt_before, "interrupt_before");
     let after = gates(&args.interrupt_after, "interrupt_after");
+    let skipped = module
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| node.attrs.skip_checkpoint)
+        .map(|(i, _)| proc_macro2::Literal::usize_unsuffixed(i));
+    let skipped = quote!(#(let spec = #private::GraphSpec::skip_checkpoint(spec, #skipped);)*);
+    let policies = policies(module, args);
     let spec_doc = format!("The graph `{graph_name}` as written in its `edges!` block.");
     // Without a plan the graph has errors, reported already; the drawings stay empty.
     let (mermaid, dot) = plan
@@ -207,12 +215,39 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 #edges
                 #before
                 #after
+                #skipped
+                #policies
                 spec
             }
         }
 
         #builder
     }
+}
+
+/// The retry policies and time limits of the nodes and of the graph, each expression spanned
+/// on the user's, so a value of the wrong type is reported there.
+fn policies(module: &GraphModule, args: &GraphArgs) -> TokenStream {
+    let private = private();
+    let mut out = TokenStream::new();
+    for (i, node) in module.nodes.iter().enumerate() {
+        let i = proc_macro2::Literal::usize_unsuffixed(i);
+        if let Some(retry) = &node.attrs.retry {
+            let policy = super::attr::retry_policy(retry);
+            out.extend(quote!(let spec = #private::GraphSpec::retry(spec, #i, #policy);));
+        }
+        if let Some(timeout) = &node.attrs.timeout {
+            out.extend(quote!(let spec = #private::GraphSpec::timeout(spec, #i, #timeout);));
+        }
+    }
+    if let Some(retry) = &args.retry {
+        let policy = super::attr::retry_policy(retry);
+        out.extend(quote!(let spec = #private::GraphSpec::default_retry(spec, #policy);));
+    }
+    if let Some(timeout) = &args.timeout {
+        out.extend(quote!(let spec = #private::GraphSpec::default_timeout(spec, #timeout);));
+    }
+    out
 }
 
 /// The graph's dependencies type, `()` when it declares none.

@@ -1,7 +1,8 @@
-//! `#[graph(state = S)]` on an inline module: read the module and its `edges!` DSL (`parse`,
-//! into `model`), check the whole graph (`check`), and generate the node enum, the graph type
+//! `#[graph(state = S)]` on an inline module: read the module, its markers' arguments (`attr`)
+//! and its `edges!` DSL (`parse`, into `model`), check the whole graph (`check`), and generate the node enum, the graph type
 //! and its builder (`expand`).
 
+mod attr;
 mod check;
 mod diagram;
 mod expand;

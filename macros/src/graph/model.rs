@@ -1,6 +1,7 @@
 //! The graph as the user wrote it: the module's nodes, routes and local enums, and the
 //! statements of its `edges!` block. Every part keeps the user's tokens for spans.
 
+use super::attr::NodeAttrs;
 use syn::{Attribute, Ident, Item, Path, Signature, Type, Visibility};
 
 /// `#[graph(state = S)]` or `#[graph(state = S, deps = D)]`.
@@ -12,6 +13,10 @@ pub(crate) struct GraphArgs {
     pub(crate) interrupt_before: Vec<Ident>,
     /// Nodes the run pauses after (`interrupt_after = [a, b]`).
     pub(crate) interrupt_after: Vec<Ident>,
+    /// The retry policy of every node without its own (`retry = …`).
+    pub(crate) retry: Option<syn::Expr>,
+    /// The time limit of every node's attempts without its own (`timeout = …`).
+    pub(crate) timeout: Option<syn::Expr>,
 }
 
 /// The annotated module.
@@ -41,6 +46,8 @@ pub(crate) struct NodeFn {
     pub(crate) sig: Signature,
     /// Whether the signature is well-formed enough to hand to the type checker.
     pub(crate) signature_ok: bool,
+    /// What its `#[node(…)]` arguments say.
+    pub(crate) attrs: NodeAttrs,
 }
 
 impl NodeFn {

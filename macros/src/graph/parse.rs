@@ -14,6 +14,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, Item, ItemFn, ItemMod, Token, Type, braced, bracketed};
 
+use super::attr;
 use super::model::{
     EdgesBlock, GraphArgs, GraphModule, Group, LocalEnum, NodeFn, RouteArm, RouteFn, RouteTable,
     Statement,
@@ -37,6 +38,8 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Option<GraphArgs
     let mut deps: Option<Type> = None;
     let mut interrupt_before: Vec<Ident> = Vec::new();
     let mut interrupt_after: Vec<Ident> = Vec::new();
+    let mut retry: Option<syn::Expr> = None;
+    let mut timeout: Option<syn::Expr> = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("state") {
             if state.is_some() {
@@ -64,11 +67,22 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Option<GraphArgs
                 interrupt_after.extend(names);
             }
             Ok(())
+        } else if meta.path.is_ident("retry") || meta.path.is_ident("timeout") {
+            let slot = if meta.path.is_ident("retry") {
+                &mut retry
+            } else {
+                &mut timeout
+            };
+            if slot.is_some() {
+                return Err(meta.error("given twice; keep one"));
+            }
+            *slot = Some(meta.value()?.parse()?);
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown `graph` argument; the arguments are `state`, `deps`, `interrupt_before` \
-                 and `interrupt_after`, as in `#[graph(state = MyState, deps = MyDeps, \
-                 interrupt_before = [review])]`",
+                "unknown `graph` argument; the arguments are `state`, `deps`, `interrupt_before`, \
+                 `interrupt_after`, `retry` and `timeout`, as in `#[graph(state = MyState, \
+                 deps = MyDeps, interrupt_before = [review], retry = 3)]`",
             ))
         }
     });
@@ -87,6 +101,8 @@ pub(crate) fn args(tokens: TokenStream, errors: &mut Errors) -> Option<GraphArgs
         deps,
         interrupt_before,
         interrupt_after,
+        retry,
+        timeout,
     })
 }
 
@@ -134,11 +150,11 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
         // not add errors of their own; the item itself is not emitted (it would clash).
         if let Item::Fn(mut function) = item {
             let name = function.sig.ident.unraw().to_string();
-            if take_marker(&mut function.attrs, NODE, errors).is_some() {
-                let mut node = node_fn(&function, name);
+            if let Some(attr) = take_marker(&mut function.attrs, NODE) {
+                let mut node = node_fn(&function, name, &attr, errors);
                 node.signature_ok = false;
                 module.nodes.push(node);
-            } else if take_marker(&mut function.attrs, ROUTE, errors).is_some() {
+            } else if take_marker(&mut function.attrs, ROUTE).is_some() {
                 module.routes.push(route_fn(&function, name));
             }
         }
@@ -146,8 +162,8 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
     }
     match item {
         Item::Fn(mut function) => {
-            let node = take_marker(&mut function.attrs, NODE, errors);
-            let route = take_marker(&mut function.attrs, ROUTE, errors);
+            let node = take_marker(&mut function.attrs, NODE);
+            let route = take_marker(&mut function.attrs, ROUTE);
             if let (Some(node_attr), Some(_)) = (&node, &route) {
                 errors.spanned(
                     node_attr,
@@ -178,9 +194,10 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
                     return;
                 }
             }
-            if node.is_some() {
-                module.nodes.push(node_fn(&function, name));
-            } else if route.is_some() {
+            if let Some(attr) = &node {
+                module.nodes.push(node_fn(&function, name, attr, errors));
+            } else if let Some(attr) = &route {
+                attr::route(attr, errors);
                 module.routes.push(route_fn(&function, name));
             }
             module.items.push(Item::Fn(function));
@@ -207,7 +224,7 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
         mut other => {
             if let Some(attrs) = item_attrs_mut(&mut other) {
                 for marker in [NODE, ROUTE] {
-                    if let Some(attr) = take_marker(attrs, marker, errors) {
+                    if let Some(attr) = take_marker(attrs, marker) {
                         errors.spanned(
                             &attr,
                             format!(
@@ -223,25 +240,23 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
 }
 
 /// Removes `#[node]` (or `#[route]`) from `attrs` and returns it.
-fn take_marker(
-    attrs: &mut Vec<syn::Attribute>,
-    marker: &str,
-    errors: &mut Errors,
-) -> Option<syn::Attribute> {
+fn take_marker(attrs: &mut Vec<syn::Attribute>, marker: &str) -> Option<syn::Attribute> {
     let at = attrs.iter().position(|attr| attr.path().is_ident(marker))?;
-    let attr = attrs.remove(at);
-    if !matches!(attr.meta, syn::Meta::Path(_)) {
-        errors.spanned(&attr.meta, format!("`#[{marker}]` takes no arguments"));
-    }
-    Some(attr)
+    Some(attrs.remove(at))
 }
 
-fn node_fn(function: &ItemFn, name: String) -> NodeFn {
+fn node_fn(
+    function: &ItemFn,
+    name: String,
+    marker: &syn::Attribute,
+    errors: &mut Errors,
+) -> NodeFn {
     NodeFn {
         ident: function.sig.ident.clone(),
         name,
         sig: function.sig.clone(),
         signature_ok: true,
+        attrs: attr::node(marker, errors),
     }
 }
 

@@ -232,6 +232,11 @@ impl PendingWrite {
     pub const ONCE: &'static str = "__once__";
     /// The index of a `once` write; later results (which include the earlier) replace it.
     pub const ONCE_IDX: i32 = -6;
+    /// The channel of a task's failed attempts under a retry policy: a JSON list of
+    /// [`Attempt`](crate::Attempt)s.
+    pub const ATTEMPTS: &'static str = "__attempts__";
+    /// The index of the failed-attempts write (negative: it replaces the task's earlier one).
+    pub const ATTEMPTS_IDX: i32 = -7;
 
     /// The writes on special `channel` among `pending` whose task has no result (no write
     /// with an index of 0 or more): the open questions, or the failures not yet retried

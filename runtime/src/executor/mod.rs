@@ -2,13 +2,17 @@
 //! updates in node order, write one checkpoint, follow the edges. Updates written as if a node
 //! had run (time travel) are in `update.rs`; one task's run and its saved writes in `task.rs`;
 //! answers and a resume's command in `resume.rs`; pauses before and after nodes in
-//! `pauses.rs`.
+//! `pauses.rs`; which steps are checkpointed, when, and the blobs each checkpoint stores in
+//! `durability.rs`.
 
+mod durability;
 mod pauses;
 mod resume;
 mod task;
 mod update;
 
+pub(crate) use durability::ChannelChain;
+pub use durability::Durability;
 pub(crate) use resume::Command;
 pub(crate) use update::Writer;
 
@@ -18,10 +22,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::checkpoint::limits;
 use crate::checkpoint::{
-    self, Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
-    CheckpointTuple, Checkpointer, NewCheckpoint, Pauses, PendingWrite, PutMode, Source,
+    BlobKind, Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, Pauses, PendingWrite,
+    Source,
 };
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
@@ -31,7 +34,8 @@ use crate::node::NodeContext;
 use crate::once::TaskOnce;
 use crate::state::{ChannelSet, State, StateUpdate, Stored};
 
-use task::{SaveTo, TaskFailure, encode_writes, run_task, saved_task};
+use durability::{Saving, StepWrites};
+use task::{Recording, SaveTo, TaskFailure, TaskRun, encode_writes, run_task, saved_task};
 
 /// Where a run persists: nowhere, or a checkpointer under a thread id.
 #[derive(Clone)]
@@ -41,25 +45,6 @@ pub(crate) struct Persistence {
     pub(crate) ns: String,
     /// User keys stored in every checkpoint this run writes.
     pub(crate) metadata: serde_json::Map<String, serde_json::Value>,
-}
-
-/// A delta chain grows until its bytes reach the snapshot it extends (or this floor), so
-/// storage per step stays proportional to what the step wrote and a read replays at most about
-/// twice the value's size.
-const DELTA_FLOOR_BYTES: usize = 4096;
-/// The longest delta chain before a fresh snapshot, bounding the rows a read touches.
-const MAX_DELTA_CHAIN: usize = 1024;
-
-/// How a channel is stored right now: its version and the chain that rebuilds it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ChannelChain {
-    version: Option<CheckpointId>,
-    snapshot_bytes: usize,
-    delta_bytes: usize,
-    deltas: usize,
-    /// Read under an earlier name: the next checkpoint stores it again, as a snapshot under
-    /// its current name.
-    rewrite: bool,
 }
 
 /// The latest checkpoint of a run, as the executor keeps it between steps.
@@ -76,14 +61,8 @@ struct Head<S> {
     pending: Vec<PendingWrite>,
     /// The pauses set on the thread, carried into every checkpoint.
     pauses: Pauses,
-}
-
-/// What a step (or an input) wrote: the channels per node, and the blobs to store.
-struct StepWrites {
-    written: Vec<(usize, ChannelSet)>,
-    blobs: Vec<ChannelBlob>,
-    /// The answers to interrupts the step ran on, for the checkpoint's metadata.
-    answers: Vec<Answer>,
+    /// What of this head is stored.
+    saving: Saving,
 }
 
 /// One finished task of a step.
@@ -104,6 +83,8 @@ pub(crate) struct Executor<'g, S: State, D> {
     stop: Option<CancellationToken>,
     /// The pauses the thread handle sets, replacing those its checkpoints carry.
     pauses: Option<Pauses>,
+    /// When the run's checkpoints are written.
+    durability: Durability,
 }
 
 impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
@@ -120,7 +101,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             deps,
             stop: None,
             pauses: None,
+            durability: Durability::Sync,
         }
+    }
+
+    /// This executor, writing checkpoints as `durability` says.
+    pub(crate) fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     /// This executor, with the thread's pauses set to `pauses` (when given).
@@ -170,23 +158,22 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         previous: Option<Head<S>>,
         input: S::Update,
     ) -> Result<S, GraphError> {
-        let (parent, step, state, chains, pauses) = match previous {
+        let (step, state, chains, pauses, saving) = match previous {
             Some(head) => (
-                Some(head.id),
                 head.step + 1,
                 head.state,
                 head.chains,
                 head.pauses,
+                Saving::stored(head.id),
             ),
             None => (
-                None,
                 -1,
                 Arc::new(S::default()),
                 vec![ChannelChain::default(); S::CHANNELS.len()],
                 self.pauses.clone().unwrap_or_default(),
+                Saving::default(),
             ),
         };
-        let id = CheckpointId::new();
         let writes = match &self.persistence {
             Some(_) => encode_writes::<S>(&input, INPUT)?,
             None => Vec::new(),
@@ -198,7 +185,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         }];
         let mut head = Head {
             epoch,
-            id,
+            id: CheckpointId::new(),
             step,
             state,
             chains,
@@ -206,14 +193,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             barriers: BTreeMap::new(),
             pending: Vec::new(),
             pauses,
+            saving,
         };
-        let writes = self.merge(&mut head, finished, step, id)?;
+        let writes = self.merge(&mut head, finished, step, Source::Input)?;
         let mut next: Vec<usize> = Vec::new();
         follow(&self.spec.start, &head.state, &self.deps, &mut next);
         next.sort_unstable();
         next.dedup();
         head.next = next;
-        self.save(&head, parent, Source::Input, writes).await?;
+        self.commit(&mut head, writes, true).await?;
         self.run(head).await
     }
 
@@ -261,10 +249,28 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 .unwrap_or_else(|| checkpoint.metadata.pauses.clone()),
             barriers: checkpoint.barriers,
             pending: tuple.pending_writes,
+            saving: Saving::stored(checkpoint.id),
         })
     }
 
+    /// Runs steps from `head` until the graph ends, then makes the last state stored. A run
+    /// that stops early (an error, a question, a pause, a stop) stores the state it stopped at
+    /// too, so it can be resumed from there.
     async fn run(&self, mut head: Head<S>) -> Result<S, GraphError> {
+        let outcome = self.steps(&mut head).await;
+        let settled = self.settle(&mut head).await;
+        match (outcome, settled) {
+            (Ok(()), Ok(())) => Ok(take_state(head.state)),
+            (Ok(()), Err(error)) => Err(error),
+            (Err(error), Ok(())) => Err(error),
+            (Err(error), Err(unsaved)) => {
+                tracing::warn!(error = %unsaved, "the state the run stopped at could not be saved");
+                Err(error)
+            }
+        }
+    }
+
+    async fn steps(&self, head: &mut Head<S>) -> Result<(), GraphError> {
         let mut steps = 0usize;
         while !head.next.is_empty() {
             if let (Some(stop), Some(p)) = (&self.stop, &self.persistence)
@@ -276,7 +282,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 });
             }
             let step = head.step + 1;
-            self.pause_before(&head, step).await?;
+            self.pause_before(head, step).await?;
             if steps == self.recursion_limit {
                 return Err(GraphError::RecursionLimit {
                     thread_id: self.thread_id(),
@@ -292,7 +298,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 checkpoint = %head.id,
                 step,
             );
-            let mut finished = self.run_tasks(&head, step).instrument(span).await?;
+            let mut finished = self.run_tasks(head, step).instrument(span).await?;
             let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
             // A resume's command: its update joins the step's writes, its nodes the next step.
             let mut goto = Vec::new();
@@ -302,9 +308,8 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 finished.extend(update);
                 goto = nodes;
             }
-            let id = CheckpointId::new();
             let answers = interrupt::answers_in(&head.pending);
-            let mut writes = self.merge(&mut head, finished, step, id)?;
+            let mut writes = self.merge(head, finished, step, Source::Loop)?;
             writes.answers = answers;
             head.next = self.next_nodes(&ran, &head.state, &mut head.barriers);
             if !goto.is_empty() {
@@ -312,17 +317,28 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 head.next.sort_unstable();
                 head.next.dedup();
             }
-            let parent = head.id;
-            head.id = id;
+            head.id = CheckpointId::new();
             head.step = step;
-            self.save(&head, Some(parent), Source::Loop, writes).await?;
-            self.pause_after(&head, &ran).await?;
+            // A step of only `checkpoint = false` nodes is saved with the next one that is.
+            let durable = ran
+                .iter()
+                .any(|node| !self.spec.skip_checkpoint.contains(node));
+            self.commit(head, writes, durable).await?;
+            self.pause_after(head, &ran).await?;
         }
-        Ok(take_state(head.state))
+        Ok(())
     }
 
     /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
-    async fn run_tasks(&self, head: &Head<S>, step: i64) -> Result<Vec<Finished<S>>, GraphError> {
+    ///
+    /// What each task records is saved as it ends when the head's checkpoint is stored and the
+    /// mode waits for writes; otherwise it is kept, and saved only if the step fails or pauses,
+    /// once the head's checkpoint is stored.
+    async fn run_tasks(
+        &self,
+        head: &mut Head<S>,
+        step: i64,
+    ) -> Result<Vec<Finished<S>>, GraphError> {
         let mut finished = Vec::with_capacity(head.next.len());
         let mut to_run = Vec::with_capacity(head.next.len());
         for &node in &head.next {
@@ -340,67 +356,98 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             }
         }
         let thread_id = self.thread_id();
-        let task = |node: usize, task_id: Option<TaskId>| {
-            let spec = &self.spec.nodes[node];
-            let interrupts =
-                task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
-            let once = task_id.map(|t| Arc::new(TaskOnce::new(t, spec.name, &head.pending)));
-            let ctx = NodeContext {
-                thread_id: thread_id.clone(),
-                checkpoint_id: self.persistence.as_ref().map(|_| head.id),
-                step,
-                node: spec.name,
-                deps: Arc::clone(&self.deps),
-                interrupts,
-                once,
+        let save_to = self.persistence.clone().map(|persistence| SaveTo {
+            persistence,
+            epoch: head.epoch,
+            checkpoint: head.id,
+        });
+        let save_now = save_to
+            .clone()
+            .filter(|_| head.saving.saves_tasks_at_once(self.durability));
+        let runs = {
+            let head = &*head;
+            let task = |node: usize, task_id: Option<TaskId>| {
+                let spec = &self.spec.nodes[node];
+                let interrupts =
+                    task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
+                let once = task_id.map(|t| Arc::new(TaskOnce::new(t, spec.name, &head.pending)));
+                let ctx = NodeContext {
+                    thread_id: thread_id.clone(),
+                    checkpoint_id: self.persistence.as_ref().map(|_| head.id),
+                    step,
+                    node: spec.name,
+                    deps: Arc::clone(&self.deps),
+                    interrupts,
+                    once,
+                    attempts: spec
+                        .retry
+                        .as_ref()
+                        .filter(|policy| policy.max_attempts() > 1)
+                        .map(|_| Arc::default()),
+                };
+                // A step's only task needs no pending writes: the checkpoint that follows saves
+                // its result. With siblings they protect its work when a sibling fails or the
+                // process dies before the step ends.
+                let recording = task_id.map(|task_id| Recording {
+                    task_id,
+                    pending_writes: head.next.len() > 1,
+                });
+                let run = run_task(
+                    Arc::clone(&spec.run),
+                    Arc::clone(&head.state),
+                    ctx,
+                    node,
+                    recording,
+                );
+                let save_now = save_now.clone();
+                async move {
+                    let run = run.await;
+                    match &save_now {
+                        Some(to) => run.save_now(to).await,
+                        None => run,
+                    }
+                }
+                .instrument(tracing::debug_span!("node", node = spec.name))
             };
-            // A step's only task needs no pending writes: the checkpoint that follows saves its
-            // result. With siblings they protect its work when a sibling fails or the process
-            // dies before the step ends.
-            let shared_step = head.next.len() > 1;
-            let persist = self.persistence.clone().zip(task_id).map(|(p, t)| SaveTo {
-                persistence: p,
-                epoch: head.epoch,
-                checkpoint: head.id,
-                task_id: t,
-                pending_writes: shared_step,
-            });
-            run_task(
-                Arc::clone(&spec.run),
-                Arc::clone(&head.state),
-                ctx,
-                node,
-                persist,
-            )
-            .instrument(tracing::debug_span!("node", node = spec.name))
-        };
-        let outcomes = if let [(node, task_id)] = to_run[..] {
-            vec![task(node, task_id).await]
-        } else {
-            let handles: Vec<_> = to_run
-                .iter()
-                .map(|&(node, task_id)| tokio::spawn(task(node, task_id)))
-                .collect();
-            let mut outcomes = Vec::with_capacity(handles.len());
-            for (handle, &(node, _)) in handles.into_iter().zip(&to_run) {
-                outcomes.push(handle.await.unwrap_or_else(|join| {
-                    Err(TaskFailure::Node(
-                        node,
-                        format!("node task was cancelled or panicked: {join}").into(),
-                    ))
-                }));
+            if let [(node, task_id)] = to_run[..] {
+                vec![task(node, task_id).await]
+            } else {
+                let handles: Vec<_> = to_run
+                    .iter()
+                    .map(|&(node, task_id)| tokio::spawn(task(node, task_id)))
+                    .collect();
+                let mut runs = Vec::with_capacity(handles.len());
+                for (handle, &(node, _)) in handles.into_iter().zip(&to_run) {
+                    runs.push(handle.await.unwrap_or_else(|join| TaskRun {
+                        outcome: Err(TaskFailure::Node(
+                            node,
+                            format!("node task was cancelled or panicked: {join}").into(),
+                        )),
+                        records: Vec::new(),
+                    }));
+                }
+                runs
             }
-            outcomes
         };
         let mut first_failure = None;
         let mut interrupts = Vec::new();
-        for outcome in outcomes {
-            match outcome {
+        let mut records = Vec::new();
+        for run in runs {
+            records.extend(run.records);
+            match run.outcome {
                 Ok(done) => finished.push(done),
                 Err(TaskFailure::Interrupt(interrupt)) => interrupts.push(interrupt),
                 Err(failure) => {
                     first_failure.get_or_insert(failure);
                 }
+            }
+        }
+        if first_failure.is_some() || !interrupts.is_empty() {
+            // Kept records: the step stops here, so its checkpoint is stored and what its tasks
+            // did is saved against it for the resume.
+            if let Some(to) = save_to.filter(|_| !records.is_empty()) {
+                self.settle(head).await?;
+                to.save(records, first_failure.as_ref()).await?;
             }
         }
         if let Some(failure) = first_failure {
@@ -427,18 +474,19 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         Ok(finished)
     }
 
-    /// Checks and applies the step's updates in node order, and prepares the blobs of the
-    /// channels they changed under version `version`.
+    /// Checks and applies the step's updates in node order, collecting what a checkpoint
+    /// records of them.
     fn merge(
         &self,
         head: &mut Head<S>,
         finished: Vec<Finished<S>>,
         step: i64,
-        version: CheckpointId,
+        source: Source,
     ) -> Result<StepWrites, GraphError> {
         let mut replaced_by: Vec<Option<usize>> = vec![None; S::CHANNELS.len()];
         let mut written = Vec::with_capacity(finished.len());
         let mut changed = ChannelSet::new();
+        let mut replaced = ChannelSet::new();
         for f in &finished {
             for channel in f.update.overwrites().iter() {
                 if let Some(first) = replaced_by[channel] {
@@ -451,180 +499,29 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                     });
                 }
                 replaced_by[channel] = Some(f.node);
+                replaced.insert(channel);
             }
             let channels = f.update.channels();
             changed = changed.union(channels);
             written.push((f.node, channels));
         }
-        for (index, chain) in head.chains.iter().enumerate() {
-            if chain.rewrite {
-                changed.insert(index);
-            }
-        }
-        let persist = self.persistence.is_some();
-        let mut writes_by_channel: Vec<Vec<Vec<u8>>> = Vec::new();
-        if persist {
-            writes_by_channel.resize_with(S::CHANNELS.len(), Vec::new);
+        let mut by_channel: Vec<Vec<Vec<u8>>> = Vec::new();
+        if self.persistence.is_some() {
+            by_channel.resize_with(S::CHANNELS.len(), Vec::new);
         }
         let state = Arc::make_mut(&mut head.state);
         for f in finished {
             for (channel, bytes) in f.writes {
-                writes_by_channel[channel].push(bytes);
+                if !replaced.contains(channel) {
+                    by_channel[channel].push(bytes);
+                }
             }
             state.apply(f.update);
         }
         head.pending = Vec::new();
-        let mut blobs = Vec::new();
-        if persist {
-            for channel in changed.iter() {
-                let blob = self.blob(
-                    head,
-                    channel,
-                    version,
-                    replaced_by[channel].is_some(),
-                    &writes_by_channel[channel],
-                )?;
-                blobs.push(blob);
-            }
-        }
-        Ok(StepWrites {
-            written,
-            blobs,
-            answers: Vec::new(),
-        })
-    }
-
-    /// The blob storing `channel` at `version`: a delta of the step's writes when the channel's
-    /// reducer allows it and the chain is still short, a snapshot otherwise.
-    fn blob(
-        &self,
-        head: &mut Head<S>,
-        channel: usize,
-        version: CheckpointId,
-        replaced: bool,
-        writes: &[Vec<u8>],
-    ) -> Result<ChannelBlob, GraphError> {
-        let spec = &S::CHANNELS[channel];
-        let chain = &mut head.chains[channel];
-        let delta_len = writes.iter().map(|w| w.len() + 1).sum::<usize>() + 1;
-        let base = chain.version.filter(|_| {
-            spec.delta
-                && !replaced
-                && chain.deltas < MAX_DELTA_CHAIN
-                && chain.delta_bytes + delta_len <= chain.snapshot_bytes.max(DELTA_FLOOR_BYTES)
-        });
-        let (kind, data) = match base {
-            Some(base) => {
-                let mut data = Vec::with_capacity(delta_len);
-                data.push(b'[');
-                for (i, write) in writes.iter().enumerate() {
-                    if i > 0 {
-                        data.push(b',');
-                    }
-                    data.extend_from_slice(write);
-                }
-                data.push(b']');
-                chain.delta_bytes += data.len();
-                chain.deltas += 1;
-                (BlobKind::Delta { base }, data)
-            }
-            None => {
-                let data =
-                    head.state
-                        .encode_channel(channel)
-                        .map_err(|source| GraphError::Encode {
-                            node: "",
-                            field: spec.name,
-                            source,
-                        })?;
-                limits::check_value(spec.name, &data)
-                    .map_err(|e| GraphError::Checkpoint(e.into()))?;
-                *chain = ChannelChain {
-                    version: None,
-                    snapshot_bytes: data.len(),
-                    delta_bytes: 0,
-                    deltas: 0,
-                    rewrite: false,
-                };
-                (BlobKind::Snapshot, data)
-            }
-        };
-        chain.version = Some(version);
-        Ok(ChannelBlob {
-            channel: spec.name.to_owned(),
-            version,
-            kind,
-            data,
-        })
-    }
-
-    /// Writes the head as a checkpoint, with the blobs of the channels its step changed.
-    async fn save(
-        &self,
-        head: &Head<S>,
-        parent: Option<CheckpointId>,
-        source: Source,
-        writes: StepWrites,
-    ) -> Result<(), GraphError> {
-        self.save_as(head, parent, source, writes, PutMode::Advance)
-            .await
-    }
-
-    /// [`Executor::save`] with a put mode: a fork for an update on a past checkpoint.
-    async fn save_as(
-        &self,
-        head: &Head<S>,
-        parent: Option<CheckpointId>,
-        source: Source,
-        writes: StepWrites,
-        mode: PutMode,
-    ) -> Result<(), GraphError> {
-        let Some(p) = &self.persistence else {
-            return Ok(());
-        };
-        let channel_versions = S::CHANNELS
-            .iter()
-            .zip(&head.chains)
-            .filter_map(|(spec, chain)| chain.version.map(|v| (spec.name.to_owned(), v)))
-            .collect();
-        let mut node_writes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (node, channels) in writes.written {
-            node_writes
-                .entry(self.node_name(node).to_owned())
-                .or_default()
-                .extend(channels.iter().map(|c| S::CHANNELS[c].name.to_owned()));
-        }
-        let checkpoint = Checkpoint {
-            id: head.id,
-            thread_id: p.thread_id.clone(),
-            ns: p.ns.clone(),
-            parent_id: parent,
-            created_at: checkpoint::now(),
-            channel_versions,
-            next: head
-                .next
-                .iter()
-                .map(|&n| self.spec.nodes[n].name.to_owned())
-                .collect(),
-            barriers: head.barriers.clone(),
-            metadata: CheckpointMetadata {
-                source,
-                step: head.step,
-                parents: BTreeMap::new(),
-                writes: node_writes,
-                pauses: head.pauses.clone(),
-                answers: writes.answers,
-                user: p.metadata.clone(),
-            },
-        };
-        let new = NewCheckpoint {
-            checkpoint,
-            blobs: writes.blobs,
-            mode,
-            epoch: head.epoch,
-        };
-        p.saver.put(new).await?;
-        Ok(())
+        Ok(StepWrites::new(
+            source, written, changed, replaced, by_channel,
+        ))
     }
 
     fn node_name(&self, node: usize) -> &'static str {

@@ -16,7 +16,11 @@ use crate::state::State;
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Before step `step` runs from `head`: the pauses it waits on — those saved on `head` and
     /// not answered, and the before-pauses of its nodes not yet answered. New ones are saved.
-    pub(super) async fn pause_before(&self, head: &Head<S>, step: i64) -> Result<(), GraphError> {
+    pub(super) async fn pause_before(
+        &self,
+        head: &mut Head<S>,
+        step: i64,
+    ) -> Result<(), GraphError> {
         let mut waiting: Vec<Interrupt> = interrupt::open(&head.pending)
             .into_iter()
             .filter(|i| {
@@ -55,7 +59,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// After the step that wrote `head` ran the nodes `ran`: their after-pauses, saved.
     pub(super) async fn pause_after(
         &self,
-        head: &Head<S>,
+        head: &mut Head<S>,
         ran: &[usize],
     ) -> Result<(), GraphError> {
         let new: Vec<Interrupt> = ran
@@ -90,10 +94,11 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         TaskId::derive(checkpoint, ns, step, &format!("__{when}__:{name}"))
     }
 
-    /// Pauses the run on `waiting` (if any), saving the `new` ones first.
+    /// Pauses the run on `waiting` (if any), saving the `new` ones first (against the head's
+    /// checkpoint, stored first).
     async fn pause(
         &self,
-        head: &Head<S>,
+        head: &mut Head<S>,
         mut waiting: Vec<Interrupt>,
         new: &[Interrupt],
     ) -> Result<(), GraphError> {
@@ -106,6 +111,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 waiting[0].node
             )));
         };
+        self.settle(head).await?;
         if !new.is_empty() {
             let writes = new.iter().map(interrupt::interrupt_write).collect();
             p.saver

@@ -1,6 +1,6 @@
-//! One task of a step: running its node, saving what it did at once — its writes, or its
-//! error, question and `once` results — and recognising a task whose writes were saved, so it
-//! is not run again.
+//! One task of a step: running its node, recording what it did — its writes, or its error,
+//! question and `once` results — and saving that (as the task ends, or when its step fails);
+//! and recognising a task whose writes were saved, so it is not run again.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -21,82 +21,122 @@ use super::{Finished, Persistence, bounded};
 pub(super) enum TaskFailure {
     Node(usize, NodeError),
     Graph(GraphError),
-    /// The task asked a question; its interrupt is saved.
+    /// The task asked a question; its interrupt is recorded.
     Interrupt(Interrupt),
 }
 
-/// Where a task saves what it did.
+/// What a task records for its step's checkpoint.
+#[derive(Clone, Copy)]
+pub(super) struct Recording {
+    /// The task.
+    pub(super) task_id: TaskId,
+    /// Whether its writes are recorded as pending writes (its error always is).
+    pub(super) pending_writes: bool,
+}
+
+/// Where records are saved: the checkpoint a step started from.
+#[derive(Clone)]
 pub(super) struct SaveTo {
     /// The thread's saver, id and namespace.
     pub(super) persistence: Persistence,
     /// The run's ownership epoch.
     pub(super) epoch: Option<Epoch>,
-    /// The checkpoint its step started from.
+    /// The checkpoint.
     pub(super) checkpoint: CheckpointId,
-    /// The task.
-    pub(super) task_id: TaskId,
-    /// Whether its writes are saved as pending writes (its error always is).
-    pub(super) pending_writes: bool,
 }
 
-/// Runs one node, then saves its writes (or its error) at once.
+impl SaveTo {
+    /// Saves `records`; when `failure` is a node's error, failing to record it is only logged
+    /// (the node's error is what the caller needs).
+    pub(super) async fn save(
+        &self,
+        records: Vec<PendingWrite>,
+        failure: Option<&TaskFailure>,
+    ) -> Result<(), GraphError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let p = &self.persistence;
+        let saved = p
+            .saver
+            .put_writes(&p.thread_id, &p.ns, self.checkpoint, records, self.epoch)
+            .await;
+        match (saved, failure) {
+            (Ok(()), _) => Ok(()),
+            (Err(e), Some(TaskFailure::Node(..))) => {
+                tracing::warn!(error = %e, "could not record a node's error");
+                Ok(())
+            }
+            (Err(e), _) => Err(e.into()),
+        }
+    }
+}
+
+/// A task that ran: how it ended, and what it records of that (not saved yet).
+pub(super) struct TaskRun<S: State> {
+    pub(super) outcome: Result<Finished<S>, TaskFailure>,
+    /// Its writes (when recorded as pending writes), or its error or question with its `once`
+    /// results.
+    pub(super) records: Vec<PendingWrite>,
+}
+
+impl<S: State> TaskRun<S> {
+    /// Saves the records to `to` now, as the task ends.
+    pub(super) async fn save_now(mut self, to: &SaveTo) -> Self {
+        let records = std::mem::take(&mut self.records);
+        if let Err(error) = to.save(records, self.outcome.as_ref().err()).await {
+            self.outcome = Err(TaskFailure::Graph(error));
+        }
+        self
+    }
+}
+
+/// Runs one node, and prepares what it records: its writes, or its error, or its question.
 pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
     run: Arc<dyn NodeFn<S, D>>,
     state: Arc<S>,
     ctx: NodeContext<D>,
     node: usize,
-    persist: Option<SaveTo>,
-) -> Result<Finished<S>, TaskFailure> {
+    recording: Option<Recording>,
+) -> TaskRun<S> {
     let name = ctx.node;
     let interrupts = ctx.interrupts.clone();
     let once = ctx.once.clone();
+    let attempts = ctx.attempts.clone();
     let thread_id = ctx.thread_id.clone();
     let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
     let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
+    // Whatever else the task records, its failed attempts go with it.
+    let attempts = recording.and_then(|r| attempts.as_deref()?.write(r.task_id, name));
+    let ended = |outcome, mut records: Vec<PendingWrite>| {
+        records.extend(attempts.clone());
+        TaskRun { outcome, records }
+    };
     // What its `interrupt` calls raised decides, whatever the node returned after them.
     match interrupts.as_deref().and_then(TaskInterrupts::take) {
         Some(Raised::Question(question)) => {
-            if let Some(SaveTo {
-                persistence: p,
-                epoch,
-                checkpoint,
-                ..
-            }) = &persist
-            {
-                p.saver
-                    .put_writes(
-                        &p.thread_id,
-                        &p.ns,
-                        *checkpoint,
-                        std::iter::once(interrupt::interrupt_write(&question))
-                            .chain(once.as_deref().and_then(TaskOnce::write))
-                            .collect(),
-                        *epoch,
-                    )
-                    .await
-                    .map_err(|e| TaskFailure::Graph(e.into()))?;
-            }
-            return Err(TaskFailure::Interrupt(question));
+            let records = std::iter::once(interrupt::interrupt_write(&question))
+                .chain(once.as_deref().and_then(TaskOnce::write))
+                .collect();
+            return ended(Err(TaskFailure::Interrupt(question)), records);
         }
         Some(Raised::WrongType { id, message }) => {
-            return Err(TaskFailure::Graph(GraphError::ResumeValue {
+            let error = GraphError::ResumeValue {
                 thread_id: thread_id.expect("answers need a checkpointer"),
                 node: name,
                 interrupt: id,
                 message,
-            }));
+            };
+            return ended(Err(TaskFailure::Graph(error)), Vec::new());
         }
         None => {}
     }
-    let Some(SaveTo {
-        persistence: p,
-        epoch,
-        checkpoint,
+    let Some(Recording {
         task_id,
         pending_writes,
-    }) = persist
+    }) = recording
     else {
-        return match result {
+        let outcome = match result {
             Ok(update) => Ok(Finished {
                 node,
                 update,
@@ -104,46 +144,43 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
             }),
             Err(error) => Err(TaskFailure::Node(node, error)),
         };
+        return ended(outcome, Vec::new());
     };
     match result {
         Ok(update) => {
-            let writes = encode_writes::<S>(&update, name).map_err(TaskFailure::Graph)?;
-            if !pending_writes {
-                return Ok(Finished {
-                    node,
-                    update,
-                    writes,
-                });
+            let writes = match encode_writes::<S>(&update, name) {
+                Ok(writes) => writes,
+                Err(error) => return ended(Err(TaskFailure::Graph(error)), Vec::new()),
+            };
+            let mut records = Vec::new();
+            if pending_writes {
+                records = writes
+                    .iter()
+                    .enumerate()
+                    .map(|(idx, (channel, bytes))| PendingWrite {
+                        task_id,
+                        node: name.to_owned(),
+                        idx: idx as i32,
+                        channel: S::CHANNELS[*channel].name.to_owned(),
+                        value: bytes.clone(),
+                    })
+                    .collect();
+                if records.is_empty() {
+                    records.push(PendingWrite {
+                        task_id,
+                        node: name.to_owned(),
+                        idx: 0,
+                        channel: PendingWrite::NO_WRITES.to_owned(),
+                        value: b"null".to_vec(),
+                    });
+                }
             }
-            let mut saved: Vec<PendingWrite> = writes
-                .iter()
-                .enumerate()
-                .map(|(idx, (channel, bytes))| PendingWrite {
-                    task_id,
-                    node: name.to_owned(),
-                    idx: idx as i32,
-                    channel: S::CHANNELS[*channel].name.to_owned(),
-                    value: bytes.clone(),
-                })
-                .collect();
-            if saved.is_empty() {
-                saved.push(PendingWrite {
-                    task_id,
-                    node: name.to_owned(),
-                    idx: 0,
-                    channel: PendingWrite::NO_WRITES.to_owned(),
-                    value: b"null".to_vec(),
-                });
-            }
-            p.saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, saved, epoch)
-                .await
-                .map_err(|e| TaskFailure::Graph(e.into()))?;
-            Ok(Finished {
+            let finished = Finished {
                 node,
                 update,
                 writes,
-            })
+            };
+            ended(Ok(finished), records)
         }
         Err(error) => {
             let record = PendingWrite {
@@ -153,17 +190,10 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
                 channel: PendingWrite::ERROR.to_owned(),
                 value: serde_json::to_vec(&error.to_string()).unwrap_or_default(),
             };
-            let mut records = vec![record];
-            records.extend(once.as_deref().and_then(TaskOnce::write));
-            // The node's error is what the caller needs; failing to record it is secondary.
-            if let Err(e) = p
-                .saver
-                .put_writes(&p.thread_id, &p.ns, checkpoint, records, epoch)
-                .await
-            {
-                tracing::warn!(node = name, error = %e, "could not record the node's error");
-            }
-            Err(TaskFailure::Node(node, error))
+            let records = std::iter::once(record)
+                .chain(once.as_deref().and_then(TaskOnce::write))
+                .collect();
+            ended(Err(TaskFailure::Node(node, error)), records)
         }
     }
 }

@@ -68,6 +68,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     barriers: Default::default(),
                     pending: Vec::new(),
                     pauses: self.pauses.clone().unwrap_or_default(),
+                    saving: Default::default(),
                 },
                 None,
             ),
@@ -85,7 +86,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             update: values,
             writes,
         }];
-        let step_writes = self.merge(&mut head, finished, step, id)?;
+        let step_writes = self.merge(&mut head, finished, step, Source::Update)?;
         head.next = match writer {
             Writer::Node(node) => {
                 // The node counts as having run: it leaves what was scheduled, and what its
@@ -113,8 +114,8 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         } else {
             PutMode::Advance
         };
-        self.save_as(&head, parent, Source::Update, step_writes, mode)
-            .await?;
+        let new = self.new_checkpoint(&mut head, parent, step_writes, mode)?;
+        p.saver.put(new).await?;
         Ok(id)
     }
 

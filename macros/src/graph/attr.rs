@@ -1,0 +1,102 @@
+//! The arguments of the `#[node(…)]` and `#[route]` markers: one parser per marker (serde's
+//! `attr.rs`), each error spanned on the argument it is about.
+
+use syn::Attribute;
+
+use crate::errors::Errors;
+
+/// The node arguments, as the error for an unknown one lists them.
+const NODE_ARGUMENTS: &str = "`checkpoint = false`, `retry = <RetryPolicy or attempts>` and \
+                              `timeout = <Duration>`";
+
+/// The arguments that belong to nodes, which a route is told to move to its node.
+const NODE_ONLY: [&str; 3] = ["checkpoint", "retry", "timeout"];
+
+/// What `#[node(…)]` says about a node.
+#[derive(Default)]
+pub(crate) struct NodeAttrs {
+    /// `checkpoint = false`: the steps that run only such nodes are saved with the next
+    /// checkpointed step.
+    pub(crate) skip_checkpoint: bool,
+    /// `retry = policy` (a `RetryPolicy`, or an attempt count).
+    pub(crate) retry: Option<syn::Expr>,
+    /// `timeout = duration`: the limit of each attempt.
+    pub(crate) timeout: Option<syn::Expr>,
+}
+
+/// Reads `#[node]` or `#[node(checkpoint = false, retry = …, timeout = …)]`.
+pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
+    let mut attrs = NodeAttrs::default();
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return attrs;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let parsed = attr.parse_nested_meta(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if seen.contains(&key) {
+            return Err(meta.error(format!("`{key}` is given twice; keep one")));
+        }
+        if meta.path.is_ident("checkpoint") {
+            let value: syn::LitBool = meta.value()?.parse()?;
+            attrs.skip_checkpoint = !value.value;
+        } else if meta.path.is_ident("retry") {
+            attrs.retry = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("timeout") {
+            attrs.timeout = Some(meta.value()?.parse()?);
+        } else {
+            return Err(meta.error(format!(
+                "unknown `node` argument; the arguments are {NODE_ARGUMENTS}, as in \
+                 `#[node(retry = 3, timeout = Duration::from_secs(30))]`"
+            )));
+        }
+        seen.push(key);
+        Ok(())
+    });
+    if let Err(error) = parsed {
+        errors.push(error);
+    }
+    attrs
+}
+
+/// Checks that `#[route]` has no arguments: a route only picks where to go, so what a node may
+/// be given (its checkpointing, retries, time limit) does not apply to it.
+pub(crate) fn route(attr: &Attribute, errors: &mut Errors) {
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return;
+    }
+    let parsed = attr.parse_nested_meta(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if NODE_ONLY.contains(&key.as_str()) {
+            Err(meta.error(format!(
+                "`{key}` belongs on a `#[node]`: a route only picks where to go, as part of the \
+                 step of the node it follows; give `{key}` to that node"
+            )))
+        } else {
+            Err(meta.error("`#[route]` takes no arguments"))
+        }
+    });
+    if let Err(error) = parsed {
+        errors.push(error);
+    }
+}
+
+/// The `RetryPolicy` expression for `retry = value`: an integer is an attempt count.
+pub(crate) fn retry_policy(value: &syn::Expr) -> proc_macro2::TokenStream {
+    use quote::{quote, quote_spanned};
+    let span = syn::spanned::Spanned::span(value);
+    match value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(_),
+            ..
+        }) => quote_spanned!(span=> ::stategraph::__private::RetryPolicy::attempts(#value)),
+        _ => quote!(#value),
+    }
+}
