@@ -69,6 +69,8 @@ pub struct NodeSpec<S: State, D = ()> {
     pub retry: Option<RetryPolicy>,
     /// The time limit of each attempt (`#[node(timeout = …)]`); the graph's when `None`.
     pub timeout: Option<Duration>,
+    /// The node that handles its failure (`#[node(on_error = handler)]`), by index.
+    pub on_error: Option<usize>,
 }
 
 /// A whole graph over state `S` with dependencies `D`.
@@ -148,6 +150,13 @@ impl<S: State, D> GraphSpec<S, D> {
         self
     }
 
+    /// When node `node` fails (after its retries), runs `handler` next instead of failing the
+    /// run; `handler` is handed the failure ([`NodeContext::failure`](crate::NodeContext::failure)).
+    pub fn on_error(mut self, node: usize, handler: usize) -> Self {
+        self.nodes[node].on_error = Some(handler);
+        self
+    }
+
     /// Retries every node without a policy of its own under `policy`.
     pub fn default_retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
@@ -182,6 +191,7 @@ impl<S: State, D> GraphSpec<S, D> {
             run,
             retry: None,
             timeout: None,
+            on_error: None,
         });
         self.edges.push(Vec::new());
         self

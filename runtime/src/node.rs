@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::once::TaskOnce;
-use crate::policy::TaskAttempts;
+use crate::policy::{NodeFailure, TaskAttempts};
 use crate::state::State;
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
@@ -40,6 +40,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) once: Option<Arc<TaskOnce>>,
     /// The task's failed attempts (`None` for a node without a retry policy).
     pub(crate) attempts: Option<Arc<TaskAttempts>>,
+    /// The failures this node handles in this step (`None` when it handles none).
+    pub(crate) failures: Option<Arc<[NodeFailure]>>,
 }
 
 impl<D> NodeContext<D> {
@@ -61,6 +63,19 @@ impl<D> NodeContext<D> {
     /// The name of the running node.
     pub fn node(&self) -> &'static str {
         self.node
+    }
+
+    /// The failure this node was scheduled to handle, when it runs as the error handler of a
+    /// node that failed in the step before (`#[node(on_error = this_node)]`); `None` when it
+    /// runs for another reason. When several nodes of one step failed into it, this is the
+    /// first; [`NodeContext::failures`] lists them all.
+    pub fn failure(&self) -> Option<&NodeFailure> {
+        self.failures().first()
+    }
+
+    /// Every failure this node handles in this step, in node order.
+    pub fn failures(&self) -> &[NodeFailure] {
+        self.failures.as_deref().unwrap_or_default()
     }
 
     /// The graph's dependencies, as given to `graph(deps)` or to
@@ -179,6 +194,7 @@ impl<D> Clone for NodeContext<D> {
             interrupts: self.interrupts.clone(),
             once: self.once.clone(),
             attempts: self.attempts.clone(),
+            failures: self.failures.clone(),
         }
     }
 }

@@ -32,6 +32,7 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
                 writes: BTreeMap::new(),
                 pauses: Default::default(),
                 answers: Vec::new(),
+                failures: Vec::new(),
                 user,
             },
         },

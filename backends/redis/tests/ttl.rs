@@ -31,6 +31,7 @@ fn checkpoint(thread: &ThreadId, ns: &str, parent: Option<CheckpointId>) -> NewC
                 writes: BTreeMap::new(),
                 pauses: Default::default(),
                 answers: Vec::new(),
+                failures: Vec::new(),
                 user: serde_json::Map::new(),
             },
         },

@@ -50,6 +50,7 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
             writes: [("synthesize".to_owned(), vec!["messages".to_owned()])].into(),
             pauses: Default::default(),
             answers: Vec::new(),
+            failures: Vec::new(),
             user: [("run_id".to_owned(), json!("run-1"))]
                 .into_iter()
                 .collect(),

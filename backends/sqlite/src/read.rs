@@ -571,6 +571,7 @@ mod tests {
                     writes: BTreeMap::new(),
                     pauses: Default::default(),
                     answers: Vec::new(),
+                    failures: Vec::new(),
                     user: [("run".to_owned(), json!("r"))].into_iter().collect(),
                 },
             };

@@ -69,6 +69,7 @@ fn helper_process() {
                         writes: Default::default(),
                         pauses: Default::default(),
                         answers: Vec::new(),
+                        failures: Vec::new(),
                         user: Default::default(),
                     },
                 };

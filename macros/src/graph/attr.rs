@@ -6,11 +6,11 @@ use syn::Attribute;
 use crate::errors::Errors;
 
 /// The node arguments, as the error for an unknown one lists them.
-const NODE_ARGUMENTS: &str = "`checkpoint = false`, `retry = <RetryPolicy or attempts>` and \
-                              `timeout = <Duration>`";
+const NODE_ARGUMENTS: &str = "`checkpoint = false`, `retry = <RetryPolicy or attempts>`, \
+                              `timeout = <Duration>` and `on_error = <node>`";
 
 /// The arguments that belong to nodes, which a route is told to move to its node.
-const NODE_ONLY: [&str; 3] = ["checkpoint", "retry", "timeout"];
+const NODE_ONLY: [&str; 4] = ["checkpoint", "retry", "timeout", "on_error"];
 
 /// What `#[node(…)]` says about a node.
 #[derive(Default)]
@@ -22,9 +22,11 @@ pub(crate) struct NodeAttrs {
     pub(crate) retry: Option<syn::Expr>,
     /// `timeout = duration`: the limit of each attempt.
     pub(crate) timeout: Option<syn::Expr>,
+    /// `on_error = handler`: the node that runs when this one fails.
+    pub(crate) on_error: Option<syn::Ident>,
 }
 
-/// Reads `#[node]` or `#[node(checkpoint = false, retry = …, timeout = …)]`.
+/// Reads `#[node]` or `#[node(checkpoint = false, retry = …, timeout = …, on_error = …)]`.
 pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
     let mut attrs = NodeAttrs::default();
     if matches!(attr.meta, syn::Meta::Path(_)) {
@@ -47,6 +49,8 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
             attrs.retry = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("timeout") {
             attrs.timeout = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("on_error") {
+            attrs.on_error = Some(meta.value()?.call(syn::ext::IdentExt::parse_any)?);
         } else {
             return Err(meta.error(format!(
                 "unknown `node` argument; the arguments are {NODE_ARGUMENTS}, as in \
@@ -63,7 +67,7 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
 }
 
 /// Checks that `#[route]` has no arguments: a route only picks where to go, so what a node may
-/// be given (its checkpointing, retries, time limit) does not apply to it.
+/// be given (its checkpointing, retries, time limit, error handler) does not apply to it.
 pub(crate) fn route(attr: &Attribute, errors: &mut Errors) {
     if matches!(attr.meta, syn::Meta::Path(_)) {
         return;

@@ -45,6 +45,8 @@ pub(crate) struct Plan {
     pub(crate) start: Vec<Edge>,
     pub(crate) edges: Vec<Vec<Edge>>,
     pub(crate) joins: Vec<(Vec<usize>, usize)>,
+    /// Each node's error handler (`#[node(on_error = handler)]`).
+    pub(crate) handlers: Vec<Option<usize>>,
     /// Where each node is first written as the source of an edge in `edges!`.
     source_tokens: Vec<Option<Span>>,
 }
@@ -80,6 +82,7 @@ impl Plan {
             }
         }
         if let Some(node) = from {
+            next.extend(self.handlers[node].map(Target::Node));
             next.extend(
                 self.joins
                     .iter()
@@ -116,7 +119,8 @@ pub(crate) fn check(
         }
     }
     let before = errors.len();
-    let plan = resolve(module, errors);
+    let mut plan = resolve(module, errors);
+    resolve_handlers(module, &mut plan, errors);
     if errors.len() == before && !module.edges_broken {
         check_shape(module, &plan, errors);
         check_routes_used(module, errors);
@@ -664,6 +668,39 @@ fn check_variants(
                     "routing table for `{route_name}` does not map `{enum_name}::{variant}`; add `{variant} => <node or END>`"
                 ),
             );
+        }
+    }
+}
+
+/// Each `on_error = handler` names another node of the graph.
+fn resolve_handlers(module: &GraphModule, plan: &mut Plan, errors: &mut Errors) {
+    plan.handlers = vec![None; module.nodes.len()];
+    for (i, node) in module.nodes.iter().enumerate() {
+        let Some(handler) = &node.attrs.on_error else {
+            continue;
+        };
+        match lookup(module, handler) {
+            Name::Node(j) if j == i => errors.spanned(
+                handler,
+                format!(
+                    "node `{}` cannot handle its own failure: that would run it again with no way out; \
+                     give it `retry = …` for another attempt, or a handler node that decides where to go",
+                    node.name
+                ),
+            ),
+            Name::Node(j) => plan.handlers[i] = Some(j),
+            Name::Route(_) => errors.spanned(
+                handler,
+                format!(
+                    "`{handler}` is a `#[route]` function, not a node; an error handler is a node \
+                     (`#[node] async fn {handler}(state: &S, ctx: &NodeContext) -> NodeResult<S>`) whose edges decide where to go"
+                ),
+            ),
+            Name::Start | Name::End => errors.spanned(
+                handler,
+                format!("`{handler}` is not a node; an error handler is a node of the graph, whose edges decide where to go (END among them)"),
+            ),
+            Name::Unknown => no_such_node(module, handler, false, false, errors),
         }
     }
 }

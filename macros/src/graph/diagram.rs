@@ -1,6 +1,7 @@
 //! Drawings of a checked graph, made at compile time: Mermaid and Graphviz DOT text with START,
 //! END, every node, every edge, every route's arms labelled with their variants (dashed, as
-//! conditional edges), and every join as a junction its sources lead into.
+//! conditional edges), every error handler (dashed, "on error"), and every join as a junction
+//! its sources lead into.
 
 use std::fmt::Write;
 
@@ -72,6 +73,15 @@ fn drawing(module: &GraphModule, plan: &Plan) -> Drawing {
                     }
                 }
             }
+        }
+    }
+    for (i, handler) in plan.handlers.iter().enumerate() {
+        if let Some(handler) = handler {
+            arrows.push(Arrow {
+                from: module.nodes[i].name.clone(),
+                to: module.nodes[*handler].name.clone(),
+                label: Some("on error".to_owned()),
+            });
         }
     }
     let mut joins = Vec::new();

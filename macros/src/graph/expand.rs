@@ -167,6 +167,22 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         .map(|(i, _)| proc_macro2::Literal::usize_unsuffixed(i));
     let skipped = quote!(#(let spec = #private::GraphSpec::skip_checkpoint(spec, #skipped);)*);
     let policies = policies(module, args);
+    let handlers = plan.map(|plan| {
+        let pairs = plan
+            .handlers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|h| (i, h)));
+        let (nodes, handlers): (Vec<_>, Vec<_>) = pairs
+            .map(|(i, h)| {
+                (
+                    proc_macro2::Literal::usize_unsuffixed(i),
+                    proc_macro2::Literal::usize_unsuffixed(h),
+                )
+            })
+            .unzip();
+        quote!(#(let spec = #private::GraphSpec::on_error(spec, #nodes, #handlers);)*)
+    });
     let spec_doc = format!("The graph `{graph_name}` as written in its `edges!` block.");
     // Without a plan the graph has errors, reported already; the drawings stay empty.
     let (mermaid, dot) = plan
@@ -217,6 +233,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 #after
                 #skipped
                 #policies
+                #handlers
                 spec
             }
         }

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+
+use crate::policy::NodeFailure;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
@@ -83,6 +85,10 @@ pub struct CheckpointMetadata {
     /// audits: who was asked, and what they answered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<Answer>,
+    /// The nodes that failed in the step this checkpoint ends and whose error handlers
+    /// (`#[node(on_error = handler)]`) run next, with their errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<NodeFailure>,
     /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
     /// flat beside the keys above, which a user key may not shadow.
     #[serde(flatten)]
@@ -91,8 +97,9 @@ pub struct CheckpointMetadata {
 
 impl CheckpointMetadata {
     /// The keys stategraph writes itself; user metadata may not use them.
-    pub const RESERVED_KEYS: &'static [&'static str] =
-        &["source", "step", "parents", "writes", "pauses", "answers"];
+    pub const RESERVED_KEYS: &'static [&'static str] = &[
+        "source", "step", "parents", "writes", "pauses", "answers", "failures",
+    ];
 
     /// The metadata as one JSON object, as backends store and filter it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -237,6 +244,10 @@ impl PendingWrite {
     pub const ATTEMPTS: &'static str = "__attempts__";
     /// The index of the failed-attempts write (negative: it replaces the task's earlier one).
     pub const ATTEMPTS_IDX: i32 = -7;
+    /// The channel of a task whose node failed into its error handler: its
+    /// [`NodeFailure`](crate::NodeFailure), at index 0 (the task is finished: it is not run
+    /// again).
+    pub const FAILED: &'static str = "__failed__";
 
     /// The writes on special `channel` among `pending` whose task has no result (no write
     /// with an index of 0 or more): the open questions, or the failures not yet retried

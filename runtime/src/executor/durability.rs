@@ -19,6 +19,7 @@ use crate::checkpoint::{
 };
 use crate::error::GraphError;
 use crate::ids::CheckpointId;
+use crate::policy::NodeFailure;
 use crate::state::{ChannelSet, State};
 
 /// When a run's checkpoints are written — LangGraph's `durability`. Set per graph with
@@ -65,6 +66,8 @@ pub(super) struct StepWrites {
     by_channel: Vec<Vec<Vec<u8>>>,
     /// The answers to interrupts the steps ran on.
     pub(super) answers: Vec<Answer>,
+    /// The failures the last step hands to error handlers.
+    pub(super) failures: Vec<NodeFailure>,
 }
 
 impl StepWrites {
@@ -82,6 +85,7 @@ impl StepWrites {
             replaced,
             by_channel,
             answers: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -99,6 +103,8 @@ impl StepWrites {
             }
         }
         self.answers.extend(later.answers);
+        // What the handlers of the latest step are handed; earlier ones have run.
+        self.failures = later.failures;
     }
 }
 
@@ -273,6 +279,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 writes: node_writes,
                 pauses: head.pauses.clone(),
                 answers: writes.answers,
+                failures: writes.failures,
                 user: p.metadata.clone(),
             },
         };

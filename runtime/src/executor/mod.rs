@@ -32,6 +32,7 @@ use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 use crate::interrupt::{self, Interrupt, TaskInterrupts};
 use crate::node::NodeContext;
 use crate::once::TaskOnce;
+use crate::policy::NodeFailure;
 use crate::state::{ChannelSet, State, StateUpdate, Stored};
 
 use durability::{Saving, StepWrites};
@@ -61,6 +62,8 @@ struct Head<S> {
     pending: Vec<PendingWrite>,
     /// The pauses set on the thread, carried into every checkpoint.
     pauses: Pauses,
+    /// The failures the step that wrote this head hands to the error handlers it scheduled.
+    failures: Vec<NodeFailure>,
     /// What of this head is stored.
     saving: Saving,
 }
@@ -71,6 +74,8 @@ struct Finished<S: State> {
     update: S::Update,
     /// The encoded writes by channel index (empty without persistence).
     writes: Vec<(usize, Vec<u8>)>,
+    /// The node failed into its error handler (its update is empty).
+    failure: Option<NodeFailure>,
 }
 
 pub(crate) struct Executor<'g, S: State, D> {
@@ -182,6 +187,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             node: INPUT_WRITER,
             update: input,
             writes,
+            failure: None,
         }];
         let mut head = Head {
             epoch,
@@ -193,6 +199,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             barriers: BTreeMap::new(),
             pending: Vec::new(),
             pauses,
+            failures: Vec::new(),
             saving,
         };
         let writes = self.merge(&mut head, finished, step, Source::Input)?;
@@ -249,6 +256,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 .unwrap_or_else(|| checkpoint.metadata.pauses.clone()),
             barriers: checkpoint.barriers,
             pending: tuple.pending_writes,
+            failures: checkpoint.metadata.failures,
             saving: Saving::stored(checkpoint.id),
         })
     }
@@ -300,6 +308,19 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             );
             let mut finished = self.run_tasks(head, step).instrument(span).await?;
             let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
+            // A node that failed into its handler leads there instead of along its edges.
+            let failures: Vec<NodeFailure> =
+                finished.iter().filter_map(|f| f.failure.clone()).collect();
+            let succeeded: Vec<usize> = finished
+                .iter()
+                .filter(|f| f.failure.is_none())
+                .map(|f| f.node)
+                .collect();
+            let handlers = finished
+                .iter()
+                .filter(|f| f.failure.is_some())
+                .filter_map(|f| self.spec.nodes[f.node].on_error)
+                .collect::<Vec<usize>>();
             // A resume's command: its update joins the step's writes, its nodes the next step.
             let mut goto = Vec::new();
             if let Some(p) = &self.persistence {
@@ -311,9 +332,12 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             let answers = interrupt::answers_in(&head.pending);
             let mut writes = self.merge(head, finished, step, Source::Loop)?;
             writes.answers = answers;
-            head.next = self.next_nodes(&ran, &head.state, &mut head.barriers);
-            if !goto.is_empty() {
+            writes.failures = failures.clone();
+            head.failures = failures;
+            head.next = self.next_nodes(&succeeded, &head.state, &mut head.barriers);
+            if !goto.is_empty() || !handlers.is_empty() {
                 head.next.extend(goto);
+                head.next.extend(handlers);
                 head.next.sort_unstable();
                 head.next.dedup();
             }
@@ -384,6 +408,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                         .as_ref()
                         .filter(|policy| policy.max_attempts() > 1)
                         .map(|_| Arc::default()),
+                    failures: handled_by(&head.failures, spec.name),
                 };
                 // A step's only task needs no pending writes: the checkpoint that follows saves
                 // its result. With siblings they protect its work when a sibling fails or the
@@ -392,11 +417,13 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                     task_id,
                     pending_writes: head.next.len() > 1,
                 });
+                let handler = spec.on_error.map(|h| self.spec.nodes[h].name);
                 let run = run_task(
                     Arc::clone(&spec.run),
                     Arc::clone(&head.state),
                     ctx,
                     node,
+                    handler,
                     recording,
                 );
                 let save_now = save_now.clone();
@@ -563,6 +590,16 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         next.dedup();
         next
     }
+}
+
+/// The failures node `name` handles, among those the last step handed on.
+fn handled_by(failures: &[NodeFailure], name: &str) -> Option<Arc<[NodeFailure]>> {
+    let mine: Vec<NodeFailure> = failures
+        .iter()
+        .filter(|f| f.handler == name)
+        .cloned()
+        .collect();
+    (!mine.is_empty()).then(|| mine.into())
 }
 
 /// [`GraphError::Expired`] if an expiry policy marked the checkpoint of `tuple`.

@@ -13,6 +13,7 @@ use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 use crate::interrupt::{self, Interrupt, Raised, TaskInterrupts};
 use crate::node::{NodeContext, NodeError, NodeFn};
 use crate::once::TaskOnce;
+use crate::policy::{NodeFailure, TaskAttempts};
 use crate::state::{State, StateUpdate, Stored};
 
 use super::{Finished, Persistence, bounded};
@@ -97,15 +98,18 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
     state: Arc<S>,
     ctx: NodeContext<D>,
     node: usize,
+    handler: Option<&'static str>,
     recording: Option<Recording>,
 ) -> TaskRun<S> {
     let name = ctx.node;
+    let step = ctx.step;
     let interrupts = ctx.interrupts.clone();
     let once = ctx.once.clone();
     let attempts = ctx.attempts.clone();
     let thread_id = ctx.thread_id.clone();
     let result = AssertUnwindSafe(run.call(state, ctx)).catch_unwind().await;
     let result = result.unwrap_or_else(|panic| Err(panic_message(&panic).into()));
+    let tries = attempts.as_deref().map_or(0, TaskAttempts::failed) + 1;
     // Whatever else the task records, its failed attempts go with it.
     let attempts = recording.and_then(|r| attempts.as_deref()?.write(r.task_id, name));
     let ended = |outcome, mut records: Vec<PendingWrite>| {
@@ -131,6 +135,24 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
         }
         None => {}
     }
+    // A failure its handler takes: the task is done, without writes; the handler runs next.
+    let result = match (result, handler) {
+        (Err(error), Some(handler)) => {
+            let failure = NodeFailure::new(name, handler, step, tries, &error);
+            let records = match recording {
+                Some(r) if r.pending_writes => vec![failure.write(r.task_id)],
+                _ => Vec::new(),
+            };
+            let finished = Finished {
+                node,
+                update: S::Update::default(),
+                writes: Vec::new(),
+                failure: Some(failure),
+            };
+            return ended(Ok(finished), records);
+        }
+        (result, _) => result,
+    };
     let Some(Recording {
         task_id,
         pending_writes,
@@ -141,6 +163,7 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
                 node,
                 update,
                 writes: Vec::new(),
+                failure: None,
             }),
             Err(error) => Err(TaskFailure::Node(node, error)),
         };
@@ -179,6 +202,7 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
                 node,
                 update,
                 writes,
+                failure: None,
             };
             ended(Ok(finished), records)
         }
@@ -250,8 +274,23 @@ pub(super) fn saved_task<S: State>(
     }
     let mut update = S::Update::default();
     let mut encoded = Vec::new();
+    let mut failure = None;
     for write in writes {
         if write.channel == PendingWrite::NO_WRITES {
+            continue;
+        }
+        if write.channel == PendingWrite::FAILED {
+            match serde_json::from_slice(&write.value) {
+                Ok(saved) => failure = Some(saved),
+                Err(_) => {
+                    let detail = format!(
+                        "the failure saved for node `{}` is unreadable",
+                        bounded(&write.node)
+                    );
+                    let corrupt = CheckpointError::corrupt(write_thread, write_checkpoint, detail);
+                    return Some(Err(corrupt.into()));
+                }
+            }
             continue;
         }
         let channel = match Stored::of::<S>(&write.channel) {
@@ -281,5 +320,6 @@ pub(super) fn saved_task<S: State>(
         node,
         update,
         writes: encoded,
+        failure,
     }))
 }

@@ -68,6 +68,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     barriers: Default::default(),
                     pending: Vec::new(),
                     pauses: self.pauses.clone().unwrap_or_default(),
+                    failures: Vec::new(),
                     saving: Default::default(),
                 },
                 None,
@@ -85,6 +86,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             node: index,
             update: values,
             writes,
+            failure: None,
         }];
         let step_writes = self.merge(&mut head, finished, step, Source::Update)?;
         head.next = match writer {

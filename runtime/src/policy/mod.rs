@@ -1,13 +1,16 @@
 //! Policies around a node — retries and a time limit per attempt — as wrappers of its
 //! function (tower's layers: one concern each, composed), applied once when a graph is
-//! compiled, so the executor runs every node the same way.
+//! compiled, so the executor runs every node the same way; and what an error handler is handed
+//! when a node fails into it.
 
+mod handler;
 mod retry;
 mod timeout;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use handler::NodeFailure;
 pub(crate) use retry::TaskAttempts;
 pub use retry::{Attempt, RetryPolicy};
 pub use timeout::NodeTimeout;

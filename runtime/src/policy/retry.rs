@@ -236,14 +236,7 @@ pub(crate) struct TaskAttempts {
 impl TaskAttempts {
     /// Records that attempt `attempt` failed with `error`.
     pub(crate) fn record(&self, attempt: u32, error: &NodeError) {
-        let mut text = error.to_string();
-        if text.len() > Attempt::MAX_ERROR_BYTES {
-            let mut cut = Attempt::MAX_ERROR_BYTES;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-        }
+        let text = super::handler::cut(error.to_string(), Attempt::MAX_ERROR_BYTES);
         self.failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -252,6 +245,12 @@ impl TaskAttempts {
                 error: text,
                 failed_at: crate::checkpoint::now(),
             });
+    }
+
+    /// How many attempts failed so far.
+    pub(crate) fn failed(&self) -> u32 {
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.len() as u32
     }
 
     /// The write recording the failed attempts of task `task_id`, if there were any.

@@ -54,6 +54,7 @@ pub fn metadata(source: Source, step: i64) -> CheckpointMetadata {
         writes: BTreeMap::new(),
         pauses: Default::default(),
         answers: Vec::new(),
+        failures: Vec::new(),
         user: serde_json::Map::new(),
     }
 }

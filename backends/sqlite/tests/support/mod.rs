@@ -125,6 +125,7 @@ impl Step {
                     writes: BTreeMap::new(),
                     pauses: Default::default(),
                     answers: Vec::new(),
+                    failures: Vec::new(),
                     user: serde_json::Map::new(),
                 },
             },
