@@ -186,6 +186,31 @@ impl Saved {
     }
 }
 
+impl Saved {
+    /// Waits (up to 30 s) until `n` tasks of the step have saved their writes.
+    async fn tasks_saved(&self, ctx: &NodeContext<Saved>, n: usize) {
+        let (Some(thread), Some(checkpoint)) = (ctx.thread_id(), ctx.checkpoint_id()) else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let tuple = self.0.get(thread, "", Some(checkpoint)).await.unwrap();
+            let mut saved: Vec<_> = tuple
+                .iter()
+                .flat_map(|t| &t.pending_writes)
+                .filter(|w| w.idx >= 0)
+                .map(|w| w.task_id)
+                .collect();
+            saved.sort_unstable();
+            saved.dedup();
+            if saved.len() >= n {
+                return;
+            }
+            work(2).await;
+        }
+    }
+}
+
 #[stategraph::graph(state = Job, deps = Saved)]
 mod pipeline {
     use super::*;
@@ -350,6 +375,69 @@ mod stream {
     }
 }
 
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Batch {
+    #[state(reducer = append)]
+    results: Vec<u32>,
+    done: bool,
+}
+
+/// Items of the fan-out scenario.
+const ITEMS: u32 = 8;
+
+/// Map-reduce: one task per item, all in one step.
+#[stategraph::graph(state = Batch, deps = Saved)]
+mod fanout {
+    use super::*;
+
+    #[node]
+    async fn plan(_: &Batch) -> NodeResult<Batch> {
+        mark("plan", 0);
+        Ok(BatchUpdate::new())
+    }
+
+    #[send]
+    fn per_item(_: &Batch) -> Vec<u32> {
+        (0..ITEMS).collect()
+    }
+
+    /// Item 5 goes on once every other item's writes are saved.
+    #[node]
+    async fn item(i: &u32, ctx: &NodeContext<Saved>) -> NodeResult<Batch> {
+        if *i == 5 {
+            ctx.deps().tasks_saved(ctx, ITEMS as usize - 1).await;
+        } else {
+            work(1).await;
+        }
+        mark("item", *i);
+        Ok(BatchUpdate::new().push_results(*i * 10))
+    }
+
+    #[node]
+    async fn finish(_: &Batch) -> NodeResult<Batch> {
+        mark("finish", 0);
+        Ok(BatchUpdate::new().done(true))
+    }
+
+    edges! {
+        START -> plan;
+        plan -> per_item => item;
+        item -> finish -> END;
+    }
+}
+
+/// A child of the fan-out scenario: runs the fan-out graph, or resumes it.
+async fn fanout_child(backend: Backend, dir: &Path, thread_id: &str) {
+    let saver = backend.saver(dir).await.unwrap();
+    let graph = fanout::graph(Saved(saver.clone(), Durability::Sync))
+        .checkpointer(saver)
+        .compile()
+        .unwrap();
+    let thread = graph.thread(thread_id);
+    let done = thread.start_or_resume(BatchUpdate::new()).await.unwrap();
+    println!("FINAL {}", serde_json::to_string(&done).unwrap());
+}
+
 /// A child of the stream scenario: runs the stream graph, or resumes it.
 async fn stream_child(backend: Backend, dir: &Path, thread_id: &str) {
     let saver = backend.saver(dir).await.unwrap();
@@ -392,6 +480,9 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
     }
     if mode == "stream" {
         return stream_child(backend, dir, thread_id).await;
+    }
+    if mode == "fanout" {
+        return fanout_child(backend, dir, thread_id).await;
     }
     let durability = match std::env::var("STATEGRAPH_CRASH_DURABILITY").as_deref() {
         Ok("async") => Durability::Async,
@@ -815,6 +906,26 @@ fn durability_scenarios<'a>(
             ));
         }
     }
+
+    // Mid fan-out: seven of eight sent tasks saved their writes; only the eighth runs again.
+    all.push((
+        "mid fan-out, with seven of eight sent tasks saved".to_owned(),
+        Box::new(move || {
+            let s = Scenario::new(backend, "fanout");
+            assert_killed(s.crash_in("fanout", "item:5"))?;
+            let done: Batch = s.finish("fanout");
+            let results: Vec<u32> = (0..ITEMS).map(|i| i * 10).collect();
+            if done.results != results || !done.done {
+                return Err(format!("unexpected final batch: {done:?}"));
+            }
+            expect_runs(&s, "plan", 0, 1)?;
+            for i in (0..ITEMS).filter(|&i| i != 5) {
+                expect_runs(&s, "item", i, 1)?;
+            }
+            expect_runs(&s, "item", 5, 2)?;
+            expect_runs(&s, "finish", 0, 1)
+        }),
+    ));
 
     // Steps of `checkpoint = false` nodes: a kill inside the stretch re-runs it from the last
     // checkpoint (`prepare`'s), and exactly its tokens so far run twice.

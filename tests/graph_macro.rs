@@ -91,6 +91,7 @@ fn to(edge: &Edge<Flow>) -> Target {
     match edge {
         Edge::To(target) => *target,
         Edge::Route { name, .. } => panic!("expected a plain edge, found route `{name}`"),
+        Edge::Send { name, .. } => panic!("expected a plain edge, found send `{name}`"),
     }
 }
 

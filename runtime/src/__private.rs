@@ -10,6 +10,7 @@ pub use crate::node::{NodeContext, NodeResult, node, node_with_context};
 pub use crate::policy::RetryPolicy;
 pub use crate::reducer::{Add, Append, Appendable, Merge, Messages, Reducer};
 pub use crate::reducer_fn::{InPlace, NotAReducer, ReducerProbe, ReturnsMerged};
+pub use crate::send::{InputCodec, node_with_input, node_with_input_and_context, sent};
 pub use crate::state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
 pub use {serde, serde_json};
 

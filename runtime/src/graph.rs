@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::node::NodeFn;
 use crate::policy::RetryPolicy;
+use crate::send::{InputCodec, SentInput};
 use crate::state::State;
 
 /// Where an edge leads. It prints as the node's name (or `END`), as everywhere a person reads
@@ -46,6 +47,16 @@ pub enum Edge<S, D = ()> {
         /// The routing function with its table applied.
         pick: fn(&S, &D) -> Target,
     },
+    /// Ask a `#[send]` function, which maps the merged state (and the dependencies) to inputs:
+    /// one task of the target node runs on each, in the next step.
+    Send {
+        /// The send function's name.
+        name: &'static str,
+        /// The node that receives the inputs.
+        target: usize,
+        /// The send function.
+        fan: fn(&S, &D) -> Vec<SentInput>,
+    },
 }
 
 /// A fan-in (`[a, b] -> c`): `c` runs once every source has finished since it last ran.
@@ -71,6 +82,9 @@ pub struct NodeSpec<S: State, D = ()> {
     pub timeout: Option<Duration>,
     /// The node that handles its failure (`#[node(on_error = handler)]`), by index.
     pub on_error: Option<usize>,
+    /// How its inputs are stored, for a node that runs on sent inputs (one task per input a
+    /// `#[send]` function returns) instead of on the state.
+    pub input: Option<InputCodec>,
 }
 
 /// A whole graph over state `S` with dependencies `D`.
@@ -157,6 +171,12 @@ impl<S: State, D> GraphSpec<S, D> {
         self
     }
 
+    /// Makes node `node` one that runs on sent inputs, stored with `codec`.
+    pub fn input(mut self, node: usize, codec: InputCodec) -> Self {
+        self.nodes[node].input = Some(codec);
+        self
+    }
+
     /// Retries every node without a policy of its own under `policy`.
     pub fn default_retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
@@ -192,6 +212,7 @@ impl<S: State, D> GraphSpec<S, D> {
             retry: None,
             timeout: None,
             on_error: None,
+            input: None,
         });
         self.edges.push(Vec::new());
         self

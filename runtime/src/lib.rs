@@ -17,6 +17,7 @@ mod once;
 mod policy;
 mod reducer;
 mod reducer_fn;
+mod send;
 mod state;
 mod thread;
 
@@ -49,6 +50,7 @@ pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
     MessagesUpdate, Reducer, Summable,
 };
+pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
 pub use thread::{History, ResumeWith, StateSnapshot, TaskError, Thread, Update};
 /// The token that asks running graphs to stop at their next step boundary

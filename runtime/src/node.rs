@@ -11,6 +11,7 @@ use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::once::TaskOnce;
 use crate::policy::{NodeFailure, TaskAttempts};
+use crate::send::SentInput;
 use crate::state::State;
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
@@ -42,6 +43,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) attempts: Option<Arc<TaskAttempts>>,
     /// The failures this node handles in this step (`None` when it handles none).
     pub(crate) failures: Option<Arc<[NodeFailure]>>,
+    /// The input this task was sent, for a node that runs on sent inputs.
+    pub(crate) input: Option<SentInput>,
 }
 
 impl<D> NodeContext<D> {
@@ -195,6 +198,7 @@ impl<D> Clone for NodeContext<D> {
             once: self.once.clone(),
             attempts: self.attempts.clone(),
             failures: self.failures.clone(),
+            input: self.input.clone(),
         }
     }
 }

@@ -66,9 +66,10 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
     attrs
 }
 
-/// Checks that `#[route]` has no arguments: a route only picks where to go, so what a node may
-/// be given (its checkpointing, retries, time limit, error handler) does not apply to it.
-pub(crate) fn route(attr: &Attribute, errors: &mut Errors) {
+/// Checks that `#[route]` (or `#[send]`, named by `marker`) has no arguments: it only picks
+/// where to go, so what a node may be given (its checkpointing, retries, time limit, error
+/// handler) does not apply to it.
+pub(crate) fn no_arguments(attr: &Attribute, marker: &str, errors: &mut Errors) {
     if matches!(attr.meta, syn::Meta::Path(_)) {
         return;
     }
@@ -80,11 +81,11 @@ pub(crate) fn route(attr: &Attribute, errors: &mut Errors) {
             .unwrap_or_default();
         if NODE_ONLY.contains(&key.as_str()) {
             Err(meta.error(format!(
-                "`{key}` belongs on a `#[node]`: a route only picks where to go, as part of the \
-                 step of the node it follows; give `{key}` to that node"
+                "`{key}` belongs on a `#[node]`: a `#[{marker}]` function only picks where to go, \
+                 as part of the step of the node it follows; give `{key}` to that node"
             )))
         } else {
-            Err(meta.error("`#[route]` takes no arguments"))
+            Err(meta.error(format!("`#[{marker}]` takes no arguments")))
         }
     });
     if let Err(error) = parsed {

@@ -29,6 +29,15 @@ pub(crate) enum Edge {
         written: Ident,
         arms: Vec<(Ident, Target)>,
     },
+    /// `source -> per_item => target`: one task of `target` per input `per_item` returns.
+    Send {
+        /// Index into `GraphModule::sends`.
+        send: usize,
+        /// The send function's name as written, for spans.
+        written: Ident,
+        /// The receiving node.
+        target: usize,
+    },
 }
 
 /// The index of the node `ident` names, once checked.
@@ -47,6 +56,8 @@ pub(crate) struct Plan {
     pub(crate) joins: Vec<(Vec<usize>, usize)>,
     /// Each node's error handler (`#[node(on_error = handler)]`).
     pub(crate) handlers: Vec<Option<usize>>,
+    /// For a node that runs on sent inputs, the first `#[send]` function sending to it.
+    pub(crate) inputs: Vec<Option<usize>>,
     /// Where each node is first written as the source of an edge in `edges!`.
     source_tokens: Vec<Option<Span>>,
 }
@@ -79,6 +90,7 @@ impl Plan {
             match edge {
                 Edge::To(target) => next.push(*target),
                 Edge::Route { arms, .. } => next.extend(arms.iter().map(|(_, target)| *target)),
+                Edge::Send { target, .. } => next.push(Target::Node(*target)),
             }
         }
         if let Some(node) = from {
@@ -101,6 +113,7 @@ enum Name {
     End,
     Node(usize),
     Route(usize),
+    Send(usize),
     Unknown,
 }
 
@@ -122,6 +135,7 @@ pub(crate) fn check(
     let mut plan = resolve(module, errors);
     resolve_handlers(module, &mut plan, errors);
     if errors.len() == before && !module.edges_broken {
+        check_receivers(module, &plan, errors);
         check_shape(module, &plan, errors);
         check_routes_used(module, errors);
     }
@@ -185,6 +199,33 @@ fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
             );
         }
         variants.push((variant, &node.ident));
+    }
+    for send in &module.sends {
+        let sig = &send.sig;
+        if let Some(asyncness) = sig.asyncness {
+            errors.spanned(asyncness, format!("send function `{}` must be a plain `fn`: it maps the state to the inputs to send; remove `async`", send.name));
+        }
+        if sig.inputs.is_empty() || sig.inputs.len() > 2 || sig.receiver().is_some() {
+            errors.at(
+                sig.paren_token.span.join(),
+                format!(
+                    "send function `{}` must take the state by reference, and optionally the \
+                     graph's dependencies: `fn {}(state: &S) -> Vec<Input>`",
+                    send.name, send.ident
+                ),
+            );
+        }
+        if send.input.is_none() {
+            let message = format!(
+                "send function `{}` must return a `Vec` of the inputs it sends, one task each: \
+                 `fn {}(state: &S) -> Vec<Input>`",
+                send.name, send.ident
+            );
+            match &sig.output {
+                syn::ReturnType::Type(_, ty) => errors.spanned(ty, message),
+                syn::ReturnType::Default => errors.spanned(&send.ident, message),
+            }
+        }
     }
     for route in &module.routes {
         let sig = &route.sig;
@@ -338,6 +379,12 @@ fn lookup(module: &GraphModule, ident: &Ident) -> Name {
         .position(|r| r.ident == name || r.name == name)
     {
         Name::Route(i)
+    } else if let Some(i) = module
+        .sends
+        .iter()
+        .position(|f| f.ident == name || f.name == name)
+    {
+        Name::Send(i)
     } else {
         Name::Unknown
     }
@@ -396,6 +443,13 @@ fn resolve_name(
                  `node -> {ident} {{ Variant => next_node, … }}`"
             ),
         ),
+        Name::Send(_) => errors.spanned(
+            ident,
+            format!(
+                "`{ident}` is a `#[send]` function, not a node; it ends a chain, naming the node \
+                 its inputs go to: `node -> {ident} => receiving_node;`"
+            ),
+        ),
         Name::Start if as_target => errors.spanned(
             ident,
             "START cannot be an edge target: it is where the graph begins; to loop back, name the first node instead",
@@ -421,6 +475,7 @@ fn target_of(name: Name) -> Option<Target> {
 fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
     let mut plan = Plan {
         edges: module.nodes.iter().map(|_| Vec::new()).collect(),
+        inputs: receivers(module),
         source_tokens: vec![None; module.nodes.len()],
         ..Plan::default()
     };
@@ -509,6 +564,9 @@ fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
                 }
             }
         }
+        if let Some(arm) = &statement.send {
+            resolve_send(module, &mut plan, resolved.last(), arm, errors);
+        }
         if let Some(table) = &statement.route {
             let Some(sources) = resolved.last() else {
                 continue;
@@ -545,6 +603,149 @@ fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
         }
     }
     plan
+}
+
+/// Resolves `source -> per_item => target`: a send function, and the node its inputs go to.
+fn resolve_send(
+    module: &GraphModule,
+    plan: &mut Plan,
+    sources: Option<&Vec<Name>>,
+    arm: &super::model::SendArm,
+    errors: &mut Errors,
+) {
+    let from = match sources.map(Vec::as_slice) {
+        Some([Name::Start]) => None,
+        Some([Name::Node(i)]) => Some(*i),
+        Some([_]) | None => return,
+        Some(_) => {
+            errors.spanned(
+                &arm.fan,
+                format!(
+                    "a send follows one node; write one statement per source: `a -> {0} => target; b -> {0} => target;`",
+                    arm.fan
+                ),
+            );
+            return;
+        }
+    };
+    let send = match lookup(module, &arm.fan) {
+        Name::Send(i) => Some(i),
+        _ => {
+            let name = arm.fan.to_string();
+            let hint = did_you_mean(&name, module.sends.iter().map(|f| f.name.as_str()));
+            let hint = if hint.is_empty() {
+                format!("; declare it with `#[send] fn {name}(state: &S) -> Vec<Input>`")
+            } else {
+                hint
+            };
+            errors.spanned(
+                &arm.fan,
+                format!("no `#[send]` function named `{name}` in this graph{hint}"),
+            );
+            None
+        }
+    };
+    let target = match lookup(module, &arm.target) {
+        Name::Node(i) => Some(i),
+        Name::End | Name::Start => {
+            errors.spanned(
+                &arm.target,
+                format!(
+                    "a send's inputs go to a node, which runs once per input; `{}` is not a node",
+                    arm.target
+                ),
+            );
+            None
+        }
+        _ => {
+            no_such_node(module, &arm.target, false, true, errors);
+            None
+        }
+    };
+    if let (Some(send), Some(target)) = (send, target) {
+        plan.push(
+            from,
+            Edge::Send {
+                send,
+                written: arm.fan.clone(),
+                target,
+            },
+        );
+    }
+}
+
+/// For each node that runs on sent inputs, the first `#[send]` function sending to it, read from
+/// the `edges!` statements as written (so the node is generated as a receiver even when the
+/// graph has other errors).
+pub(crate) fn receivers(module: &GraphModule) -> Vec<Option<usize>> {
+    let mut inputs = vec![None; module.nodes.len()];
+    for arm in module
+        .edges
+        .iter()
+        .flat_map(|block| &block.statements)
+        .filter_map(|statement| statement.send.as_ref())
+    {
+        if let (Name::Send(send), Name::Node(node)) =
+            (lookup(module, &arm.fan), lookup(module, &arm.target))
+        {
+            inputs[node].get_or_insert(send);
+        }
+    }
+    inputs
+}
+
+/// A node that runs on sent inputs is reached only through sends: an edge, a route arm or a
+/// join leading to it would schedule it with no input.
+fn check_receivers(module: &GraphModule, plan: &Plan, errors: &mut Errors) {
+    let statements = module.edges.iter().flat_map(|block| &block.statements);
+    for statement in statements {
+        let plain_targets = statement
+            .chain
+            .iter()
+            .skip(1)
+            .flat_map(|group| group.names())
+            .chain(
+                statement
+                    .route
+                    .iter()
+                    .flat_map(|t| t.arms.iter().map(|a| &a.target)),
+            );
+        for ident in plain_targets {
+            if let Name::Node(i) = lookup(module, ident)
+                && let Some(send) = plan.inputs[i]
+            {
+                errors.spanned(
+                    ident,
+                    format!(
+                        "node `{}` runs once per input `{}` sends it, so it cannot also be a plain \
+                         target: it would run with no input; send to it (`… -> {} => {};`) or \
+                         use another node here",
+                        module.nodes[i].name,
+                        module.sends[send].name,
+                        module.sends[send].name,
+                        module.nodes[i].name
+                    ),
+                );
+            }
+        }
+    }
+    for (i, handler) in plan.handlers.iter().enumerate() {
+        if let Some(h) = handler
+            && plan.inputs[*h].is_some()
+        {
+            errors.spanned(
+                module.nodes[i]
+                    .attrs
+                    .on_error
+                    .as_ref()
+                    .expect("a handler was named"),
+                format!(
+                    "node `{}` runs on sent inputs, so it cannot be an error handler",
+                    module.nodes[*h].name
+                ),
+            );
+        }
+    }
 }
 
 /// Resolves a routing table: the route, its arms' targets, and its variants against the enum
@@ -696,7 +897,7 @@ fn resolve_handlers(module: &GraphModule, plan: &mut Plan, errors: &mut Errors) 
                      (`#[node] async fn {handler}(state: &S, ctx: &NodeContext) -> NodeResult<S>`) whose edges decide where to go"
                 ),
             ),
-            Name::Start | Name::End => errors.spanned(
+            Name::Start | Name::End | Name::Send(_) => errors.spanned(
                 handler,
                 format!("`{handler}` is not a node; an error handler is a node of the graph, whose edges decide where to go (END among them)"),
             ),
@@ -822,6 +1023,28 @@ fn check_routes_used(module: &GraphModule, errors: &mut Errors) {
         .filter_map(|statement| statement.route.as_ref())
         .map(|table| table.route.to_string())
         .collect();
+    let sent: Vec<String> = module
+        .edges
+        .iter()
+        .flat_map(|block| &block.statements)
+        .filter_map(|statement| statement.send.as_ref())
+        .map(|arm| arm.fan.to_string())
+        .collect();
+    for send in &module.sends {
+        if !sent
+            .iter()
+            .any(|name| name.trim_start_matches("r#") == send.name)
+        {
+            errors.spanned(
+                &send.ident,
+                format!(
+                    "send function `{0}` is used by no edge, so it would never run; use it in \
+                     `edges!` (`node -> {0} => receiving_node;`) or remove it",
+                    send.name
+                ),
+            );
+        }
+    }
     for route in &module.routes {
         if !used
             .iter()
@@ -840,8 +1063,10 @@ fn check_routes_used(module: &GraphModule, errors: &mut Errors) {
 }
 
 /// The span the type check of a node's signature points at: the part that looks wrong.
-pub(crate) fn signature_span(node: &super::model::NodeFn, state: &syn::Type) -> Span {
-    let state_text = state.to_token_stream().to_string();
+/// Where a node's signature looks wrong: its first argument when it is not `&first` (the state,
+/// or the input a receiving node is sent), its context, or its return type.
+pub(crate) fn signature_span(node: &super::model::NodeFn, first: &syn::Type) -> Span {
+    let state_text = first.to_token_stream().to_string();
     let looks_like_state = |ty: Option<&syn::Type>| match ty {
         Some(syn::Type::Reference(reference)) => {
             reference.elem.to_token_stream().to_string() == state_text

@@ -1,6 +1,6 @@
 //! Drawings of a checked graph, made at compile time: Mermaid and Graphviz DOT text with START,
 //! END, every node, every edge, every route's arms labelled with their variants (dashed, as
-//! conditional edges), every error handler (dashed, "on error"), and every join as a junction
+//! conditional edges), every send (dashed, "each <send function>"), every error handler (dashed, "on error"), and every join as a junction
 //! its sources lead into.
 
 use std::fmt::Write;
@@ -62,6 +62,11 @@ fn drawing(module: &GraphModule, plan: &Plan) -> Drawing {
                     from: from.clone(),
                     to: id(module, *target),
                     label: None,
+                }),
+                Edge::Send { send, target, .. } => arrows.push(Arrow {
+                    from: from.clone(),
+                    to: module.nodes[*target].name.clone(),
+                    label: Some(format!("each {}", module.sends[*send].name)),
                 }),
                 Edge::Route { arms, .. } => {
                     for (variant, target) in arms {

@@ -128,24 +128,50 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         quote_spanned!(syn::spanned::Spanned::span(state)=> <#private::Checked<#state> as #private::IsState>::State)
     };
     let graph_name = module.ident.unraw().to_string();
+    let receivers = super::check::receivers(module);
+    let inputs: Vec<Option<&syn::Type>> = receivers
+        .iter()
+        .map(|send| send.and_then(|send| module.sends[send].input.as_ref()))
+        .collect();
     let nodes = module
         .nodes
         .iter()
-        .filter(|node| node.signature_ok)
-        .map(|node| {
+        .enumerate()
+        // A receiver whose send function returns no `Vec` has no input type (reported already).
+        .filter(|(i, node)| node.signature_ok && (receivers[*i].is_none() || inputs[*i].is_some()))
+        .map(|(i, node)| {
             let name = &node.name;
             // The function, re-spanned onto the part of its signature that looks wrong, so a
-            // signature that does not fit the state is reported there.
-            let span = signature_span(node, state);
+            // signature that does not fit the state (or the input it is sent) is reported there.
+            let span = signature_span(node, inputs[i].unwrap_or(state));
             let mut f = node.ident.clone();
             f.set_span(span);
-            let wrap = if node.takes_context() {
-                quote!(node_with_context)
-            } else {
-                quote!(node)
-            };
-            quote_spanned!(span=> .node(#name, #private::#wrap::<<#private::Checked<#state> as #private::IsState>::State, #deps, _>(#f)))
+            let checked = quote!(<#private::Checked<#state> as #private::IsState>::State);
+            match inputs[i] {
+                None => {
+                    let wrap = if node.takes_context() {
+                        quote!(node_with_context)
+                    } else {
+                        quote!(node)
+                    };
+                    quote_spanned!(span=> .node(#name, #private::#wrap::<#checked, #deps, _>(#f)))
+                }
+                Some(input) => {
+                    let wrap = if node.takes_context() {
+                        quote!(node_with_input_and_context)
+                    } else {
+                        quote!(node_with_input)
+                    };
+                    quote_spanned!(span=> .node(#name, #private::#wrap::<#checked, #deps, #input, _>(#f)))
+                }
+            }
         });
+    let codecs = inputs.iter().enumerate().filter_map(|(i, input)| {
+        let input = (*input)?;
+        let i = proc_macro2::Literal::usize_unsuffixed(i);
+        Some(quote!(let spec = #private::GraphSpec::input(spec, #i, #private::InputCodec::of::<#input>());))
+    });
+    let codecs = quote!(#(#codecs)*);
     let edges = plan
         .map(|plan| edges(module, args, plan))
         .unwrap_or_default();
@@ -234,6 +260,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 #skipped
                 #policies
                 #handlers
+                #codecs
                 spec
             }
         }
@@ -307,6 +334,38 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                 Edge::To(to) => {
                     let to = target(module, *to);
                     quote!(#private::Edge::To(#to))
+                }
+                Edge::Send {
+                    send,
+                    written,
+                    target,
+                } => {
+                    let send_fn = &module.sends[*send];
+                    let name = &send_fn.name;
+                    let mut f = send_fn.ident.clone();
+                    f.set_span(written.span());
+                    let call = if send_fn.takes_deps() {
+                        quote_spanned!(written.span()=> #f(state, deps))
+                    } else {
+                        quote_spanned!(written.span()=> #f(state))
+                    };
+                    // The receiving node's input type: a send of another type is reported here.
+                    let input = plan.inputs[*target]
+                        .and_then(|first| module.sends[first].input.as_ref())
+                        .map(|input| quote!(#input))
+                        .unwrap_or_else(|| quote!(_));
+                    let sent = quote_spanned!(written.span()=> #private::sent::<#input>(#call));
+                    let target = proc_macro2::Literal::usize_unsuffixed(*target);
+                    quote! {
+                        #private::Edge::Send {
+                            name: #name,
+                            target: #target,
+                            fan: |state: &<#private::Checked<#state> as #private::IsState>::State, deps: &#deps| {
+                                let _ = deps;
+                                #sent
+                            },
+                        }
+                    }
                 }
                 Edge::Route {
                     route,

@@ -30,6 +30,8 @@ pub(crate) struct GraphModule {
     pub(crate) items: Vec<Item>,
     pub(crate) nodes: Vec<NodeFn>,
     pub(crate) routes: Vec<RouteFn>,
+    /// The `#[send]` functions, which fan a step out to one task per input.
+    pub(crate) sends: Vec<SendFn>,
     /// Enums declared in the module, which a routing table can be checked against.
     pub(crate) enums: Vec<LocalEnum>,
     /// The `edges!` invocations' paths (for spans) and their statements.
@@ -81,6 +83,22 @@ impl RouteFn {
     }
 }
 
+/// A `#[send]` function: `fn per_doc(state: &S) -> Vec<Doc>`.
+pub(crate) struct SendFn {
+    pub(crate) ident: Ident,
+    pub(crate) name: String,
+    pub(crate) sig: Signature,
+    /// The input type it sends (`Doc` of `Vec<Doc>`), if it returns a `Vec`.
+    pub(crate) input: Option<Type>,
+}
+
+impl SendFn {
+    /// Whether it takes the graph's dependencies as a second argument.
+    pub(crate) fn takes_deps(&self) -> bool {
+        self.sig.inputs.len() == 2
+    }
+}
+
 /// An enum declared in the graph module.
 pub(crate) struct LocalEnum {
     pub(crate) ident: Ident,
@@ -93,10 +111,18 @@ pub(crate) struct EdgesBlock {
     pub(crate) statements: Vec<Statement>,
 }
 
-/// `a -> [b, c] -> d;` or `review -> after_review { Pass => END, … };`
+/// `a -> [b, c] -> d;`, `review -> after_review { Pass => END, … };` or
+/// `plan -> per_doc => summarize;`
 pub(crate) struct Statement {
     pub(crate) chain: Vec<Group>,
     pub(crate) route: Option<RouteTable>,
+    pub(crate) send: Option<SendArm>,
+}
+
+/// `per_doc => summarize` at the end of a chain: the send function and the node it sends to.
+pub(crate) struct SendArm {
+    pub(crate) fan: Ident,
+    pub(crate) target: Ident,
 }
 
 /// One step of a chain: a name, or a bracketed list of names (fan-out or join).

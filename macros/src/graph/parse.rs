@@ -6,6 +6,7 @@
 //! statement := group ("->" group)* [route-table]
 //! group     := name | "[" name ("," name)* [","] "]"
 //! route-table := "{" (Variant "=>" name ("," …)*) "}"     // after a single route name
+//! send      := "=>" name                                  // after a single send function
 //! ```
 
 use proc_macro2::TokenStream;
@@ -17,13 +18,14 @@ use syn::{Ident, Item, ItemFn, ItemMod, Token, Type, braced, bracketed};
 use super::attr;
 use super::model::{
     EdgesBlock, GraphArgs, GraphModule, Group, LocalEnum, NodeFn, RouteArm, RouteFn, RouteTable,
-    Statement,
+    SendArm, SendFn, Statement,
 };
 use crate::errors::Errors;
 
 /// The marker attributes and the edges macro.
 const NODE: &str = "node";
 const ROUTE: &str = "route";
+const SEND: &str = "send";
 const EDGES: &str = "edges";
 /// Names the macro generates in the module.
 pub(crate) const RESERVED: [(&str, &str); 3] = [
@@ -126,6 +128,7 @@ pub(crate) fn module(item: ItemMod, errors: &mut Errors) -> Result<GraphModule, 
         items: Vec::new(),
         nodes: Vec::new(),
         routes: Vec::new(),
+        sends: Vec::new(),
         enums: Vec::new(),
         edges: Vec::new(),
         edges_broken: false,
@@ -164,19 +167,26 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
         Item::Fn(mut function) => {
             let node = take_marker(&mut function.attrs, NODE);
             let route = take_marker(&mut function.attrs, ROUTE);
-            if let (Some(node_attr), Some(_)) = (&node, &route) {
+            let send = take_marker(&mut function.attrs, SEND);
+            let markers = [&node, &route, &send]
+                .iter()
+                .filter(|m| m.is_some())
+                .count();
+            if markers > 1 {
+                let attr = [&node, &route, &send].into_iter().flatten().nth(1);
                 errors.spanned(
-                    node_attr,
-                    "a function is either a `#[node]` or a `#[route]`, not both",
+                    attr.expect("two markers"),
+                    "a function is one of `#[node]`, `#[route]` or `#[send]`, not several",
                 );
             }
             let name = function.sig.ident.unraw().to_string();
-            if node.is_some() || route.is_some() {
+            if markers > 0 {
                 let taken = module
                     .nodes
                     .iter()
                     .map(|n| &n.ident)
-                    .chain(module.routes.iter().map(|r| &r.ident));
+                    .chain(module.routes.iter().map(|r| &r.ident))
+                    .chain(module.sends.iter().map(|s| &s.ident));
                 if let Some(first) = taken.into_iter().find(|ident| ident.unraw() == name) {
                     let what = if module.nodes.iter().any(|n| n.ident == *first) {
                         "node"
@@ -197,8 +207,11 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
             if let Some(attr) = &node {
                 module.nodes.push(node_fn(&function, name, attr, errors));
             } else if let Some(attr) = &route {
-                attr::route(attr, errors);
+                attr::no_arguments(attr, ROUTE, errors);
                 module.routes.push(route_fn(&function, name));
+            } else if let Some(attr) = &send {
+                attr::no_arguments(attr, SEND, errors);
+                module.sends.push(send_fn(&function, name));
             }
             module.items.push(Item::Fn(function));
         }
@@ -223,7 +236,7 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
         }
         mut other => {
             if let Some(attrs) = item_attrs_mut(&mut other) {
-                for marker in [NODE, ROUTE] {
+                for marker in [NODE, ROUTE, SEND] {
                     if let Some(attr) = take_marker(attrs, marker) {
                         errors.spanned(
                             &attr,
@@ -273,6 +286,31 @@ fn route_fn(function: &ItemFn, name: String) -> RouteFn {
         name,
         sig: function.sig.clone(),
         returns,
+    }
+}
+
+fn send_fn(function: &ItemFn, name: String) -> SendFn {
+    // `Vec<T>` (or a path ending in `Vec<T>`): `T` is what it sends.
+    let input = match &function.sig.output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(path) => path.path.segments.last().and_then(|last| {
+                match (&last.arguments, last.ident == "Vec") {
+                    (syn::PathArguments::AngleBracketed(args), true) => match args.args.first() {
+                        Some(syn::GenericArgument::Type(input)) => Some(input.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }),
+            _ => None,
+        },
+        syn::ReturnType::Default => None,
+    };
+    SendFn {
+        ident: function.sig.ident.clone(),
+        name,
+        sig: function.sig.clone(),
+        input,
     }
 }
 
@@ -326,6 +364,26 @@ impl Parse for Statement {
             input.parse::<Token![->]>()?;
             chain.push(input.parse()?);
         }
+        if input.peek(Token![=>]) && chain.len() > 1 {
+            let arrow = input.parse::<Token![=>]>()?;
+            let Some(Group::One(fan)) = chain.pop() else {
+                return Err(syn::Error::new_spanned(
+                    arrow,
+                    "`=>` follows one `#[send]` function: `node -> per_item => receiving_node;`",
+                ));
+            };
+            let target = input.call(Ident::parse_any)?;
+            if !input.is_empty() && !input.peek(Token![;]) {
+                return Err(input.error(
+                    "expected `;`: a send ends its chain; start a new statement for what follows",
+                ));
+            }
+            return Ok(Statement {
+                chain,
+                route: None,
+                send: Some(SendArm { fan, target }),
+            });
+        }
         let route = if input.peek(syn::token::Brace) {
             let Some(Group::One(route)) = chain.pop() else {
                 return Err(input.error(
@@ -360,7 +418,11 @@ impl Parse for Statement {
                 "expected `->` or `;`"
             }));
         }
-        Ok(Statement { chain, route })
+        Ok(Statement {
+            chain,
+            route,
+            send: None,
+        })
     }
 }
 

@@ -20,6 +20,7 @@ use crate::checkpoint::{
 use crate::error::GraphError;
 use crate::ids::CheckpointId;
 use crate::policy::NodeFailure;
+use crate::send::{SENDS, encode_sends};
 use crate::state::{ChannelSet, State};
 
 /// When a run's checkpoints are written — LangGraph's `durability`. Set per graph with
@@ -238,12 +239,22 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             .persistence
             .as_ref()
             .expect("a checkpoint needs a thread");
-        let blobs = self.blobs(head, &writes)?;
-        let channel_versions = S::CHANNELS
+        let mut blobs = self.blobs(head, &writes)?;
+        let mut channel_versions: BTreeMap<String, CheckpointId> = S::CHANNELS
             .iter()
             .zip(&head.chains)
             .filter_map(|(spec, chain)| chain.version.map(|v| (spec.name.to_owned(), v)))
             .collect();
+        // The inputs the next step's tasks were sent, stored with the checkpoint scheduling them.
+        if !head.sends.is_empty() {
+            blobs.push(ChannelBlob {
+                channel: SENDS.to_owned(),
+                version: head.id,
+                kind: BlobKind::Snapshot,
+                data: encode_sends(self.spec, &head.sends)?,
+            });
+            channel_versions.insert(SENDS.to_owned(), head.id);
+        }
         // The channels each writer wrote over the steps recorded, in field order.
         let mut by_writer: BTreeMap<String, ChannelSet> = BTreeMap::new();
         for (node, channels) in writes.written {

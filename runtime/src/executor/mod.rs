@@ -7,6 +7,7 @@
 
 mod durability;
 mod pauses;
+mod plan;
 mod resume;
 mod task;
 mod update;
@@ -28,14 +29,16 @@ use crate::checkpoint::{
 };
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
-use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
+use crate::ids::{CheckpointId, Epoch, ThreadId};
 use crate::interrupt::{self, Interrupt, TaskInterrupts};
 use crate::node::NodeContext;
 use crate::once::TaskOnce;
 use crate::policy::NodeFailure;
+use crate::send::{SENDS, SentInput, decode_sends};
 use crate::state::{ChannelSet, State, StateUpdate, Stored};
 
 use durability::{Saving, StepWrites};
+use plan::Planned;
 use task::{Recording, SaveTo, TaskFailure, TaskRun, encode_writes, run_task, saved_task};
 
 /// Where a run persists: nowhere, or a checkpointer under a thread id.
@@ -64,6 +67,8 @@ struct Head<S> {
     pauses: Pauses,
     /// The failures the step that wrote this head hands to the error handlers it scheduled.
     failures: Vec<NodeFailure>,
+    /// The inputs sent to the next step's receiving nodes, in the order they were sent.
+    sends: Vec<(usize, SentInput)>,
     /// What of this head is stored.
     saving: Saving,
 }
@@ -200,11 +205,18 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             pending: Vec::new(),
             pauses,
             failures: Vec::new(),
+            sends: Vec::new(),
             saving,
         };
         let writes = self.merge(&mut head, finished, step, Source::Input)?;
         let mut next: Vec<usize> = Vec::new();
-        follow(&self.spec.start, &head.state, &self.deps, &mut next);
+        follow(
+            &self.spec.start,
+            &head.state,
+            &self.deps,
+            &mut next,
+            &mut head.sends,
+        );
         next.sort_unstable();
         next.dedup();
         head.next = next;
@@ -241,6 +253,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     /// Rebuilds the executor's view of a stored checkpoint.
     fn restore(&self, tuple: CheckpointTuple, epoch: Epoch) -> Result<Head<S>, GraphError> {
         let (state, chains) = restore_state::<S>(&tuple)?;
+        let sends = decode_sends(self.spec, &tuple)?;
         let checkpoint = tuple.checkpoint;
         let next = scheduled(self.spec, &checkpoint)?;
         Ok(Head {
@@ -257,6 +270,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             barriers: checkpoint.barriers,
             pending: tuple.pending_writes,
             failures: checkpoint.metadata.failures,
+            sends,
             saving: Saving::stored(checkpoint.id),
         })
     }
@@ -334,7 +348,9 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             writes.answers = answers;
             writes.failures = failures.clone();
             head.failures = failures;
-            head.next = self.next_nodes(&succeeded, &head.state, &mut head.barriers);
+            let mut sends = Vec::new();
+            head.next = self.next_nodes(&succeeded, &head.state, &mut head.barriers, &mut sends);
+            head.sends = sends;
             if !goto.is_empty() || !handlers.is_empty() {
                 head.next.extend(goto);
                 head.next.extend(handlers);
@@ -363,20 +379,24 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         head: &mut Head<S>,
         step: i64,
     ) -> Result<Vec<Finished<S>>, GraphError> {
-        let mut finished = Vec::with_capacity(head.next.len());
-        let mut to_run = Vec::with_capacity(head.next.len());
-        for &node in &head.next {
-            let name = self.spec.nodes[node].name;
-            let task_id = self
+        let tasks = self.plan(head, step)?;
+        // Each task's result goes to its place in the plan, so updates merge in that order.
+        let mut slots: Vec<Option<Finished<S>>> = Vec::with_capacity(tasks.len());
+        let mut to_run = Vec::with_capacity(tasks.len());
+        for (at, task) in tasks.iter().enumerate() {
+            let saved = self
                 .persistence
                 .as_ref()
-                .map(|p| TaskId::derive(head.id, &p.ns, step, name));
-            let saved = self.persistence.as_ref().zip(task_id).and_then(|(p, id)| {
-                saved_task::<S>(&head.pending, id, node, &p.thread_id, head.id)
-            });
+                .zip(task.task_id)
+                .and_then(|(p, id)| {
+                    saved_task::<S>(&head.pending, id, task.node, &p.thread_id, head.id)
+                });
             match saved {
-                Some(done) => finished.push(done?),
-                None => to_run.push((node, task_id)),
+                Some(done) => slots.push(Some(done?)),
+                None => {
+                    slots.push(None);
+                    to_run.push(at);
+                }
             }
         }
         let thread_id = self.thread_id();
@@ -390,7 +410,9 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             .filter(|_| head.saving.saves_tasks_at_once(self.durability));
         let runs = {
             let head = &*head;
-            let task = |node: usize, task_id: Option<TaskId>| {
+            let shared_step = tasks.len() > 1;
+            let task = |planned: &Planned| {
+                let (node, task_id) = (planned.node, planned.task_id);
                 let spec = &self.spec.nodes[node];
                 let interrupts =
                     task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
@@ -409,13 +431,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                         .filter(|policy| policy.max_attempts() > 1)
                         .map(|_| Arc::default()),
                     failures: handled_by(&head.failures, spec.name),
+                    input: planned.input.clone(),
                 };
                 // A step's only task needs no pending writes: the checkpoint that follows saves
                 // its result. With siblings they protect its work when a sibling fails or the
                 // process dies before the step ends.
                 let recording = task_id.map(|task_id| Recording {
                     task_id,
-                    pending_writes: head.next.len() > 1,
+                    pending_writes: shared_step,
                 });
                 let handler = spec.on_error.map(|h| self.spec.nodes[h].name);
                 let run = run_task(
@@ -436,18 +459,18 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 }
                 .instrument(tracing::debug_span!("node", node = spec.name))
             };
-            if let [(node, task_id)] = to_run[..] {
-                vec![task(node, task_id).await]
+            if let [at] = to_run[..] {
+                vec![task(&tasks[at]).await]
             } else {
                 let handles: Vec<_> = to_run
                     .iter()
-                    .map(|&(node, task_id)| tokio::spawn(task(node, task_id)))
+                    .map(|&at| tokio::spawn(task(&tasks[at])))
                     .collect();
                 let mut runs = Vec::with_capacity(handles.len());
-                for (handle, &(node, _)) in handles.into_iter().zip(&to_run) {
+                for (handle, &at) in handles.into_iter().zip(&to_run) {
                     runs.push(handle.await.unwrap_or_else(|join| TaskRun {
                         outcome: Err(TaskFailure::Node(
-                            node,
+                            tasks[at].node,
                             format!("node task was cancelled or panicked: {join}").into(),
                         )),
                         records: Vec::new(),
@@ -459,10 +482,10 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let mut first_failure = None;
         let mut interrupts = Vec::new();
         let mut records = Vec::new();
-        for run in runs {
+        for (run, &at) in runs.into_iter().zip(&to_run) {
             records.extend(run.records);
             match run.outcome {
-                Ok(done) => finished.push(done),
+                Ok(done) => slots[at] = Some(done),
                 Err(TaskFailure::Interrupt(interrupt)) => interrupts.push(interrupt),
                 Err(failure) => {
                     first_failure.get_or_insert(failure);
@@ -497,8 +520,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 interrupts,
             });
         }
-        finished.sort_by_key(|f| f.node);
-        Ok(finished)
+        Ok(slots.into_iter().flatten().collect())
     }
 
     /// Checks and applies the step's updates in node order, collecting what a checkpoint
@@ -560,16 +582,22 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         }
     }
 
-    /// The nodes the edges of the nodes that just ran lead to, given the merged state.
+    /// The nodes the edges of the nodes that just ran lead to, given the merged state, and the
+    /// inputs their `#[send]` functions send (each node's edges are followed once, however many
+    /// of its tasks ran).
     fn next_nodes(
         &self,
         ran: &[usize],
         state: &S,
         barriers: &mut BTreeMap<String, Vec<String>>,
+        sends: &mut Vec<(usize, SentInput)>,
     ) -> Vec<usize> {
+        let mut nodes = ran.to_vec();
+        nodes.sort_unstable();
+        nodes.dedup();
         let mut next = Vec::new();
-        for &node in ran {
-            follow(&self.spec.edges[node], state, &self.deps, &mut next);
+        for node in nodes {
+            follow(&self.spec.edges[node], state, &self.deps, &mut next, sends);
             for join in self.spec.joins.iter().filter(|j| j.sources.contains(&node)) {
                 let seen = barriers.entry(join.key.clone()).or_default();
                 let name = self.spec.nodes[node].name;
@@ -640,12 +668,26 @@ pub(crate) fn scheduled<S: State, D>(
         .collect()
 }
 
-/// Evaluates `edges` on `state`, adding the nodes they lead to.
-fn follow<S, D>(edges: &[Edge<S, D>], state: &S, deps: &D, next: &mut Vec<usize>) {
+/// Evaluates `edges` on `state`, adding the nodes they lead to and the inputs they send.
+fn follow<S, D>(
+    edges: &[Edge<S, D>],
+    state: &S,
+    deps: &D,
+    next: &mut Vec<usize>,
+    sends: &mut Vec<(usize, SentInput)>,
+) {
     for edge in edges {
         let target = match edge {
             Edge::To(target) => *target,
             Edge::Route { pick, .. } => pick(state, deps),
+            Edge::Send { target, fan, .. } => {
+                let inputs = fan(state, deps);
+                if !inputs.is_empty() {
+                    next.push(*target);
+                    sends.extend(inputs.into_iter().map(|input| (*target, input)));
+                }
+                continue;
+            }
         };
         if let Target::Node(node, _) = target {
             next.push(node);
@@ -676,6 +718,9 @@ pub(crate) fn restore_state<S: State>(
     // Where each channel is stored: under its name, or an earlier one.
     let mut stored_as: Vec<Option<(&str, CheckpointId, bool)>> = vec![None; S::CHANNELS.len()];
     for (name, version) in &checkpoint.channel_versions {
+        if name == SENDS {
+            continue; // the inputs sent to the next step, not a field (see `send.rs`)
+        }
         match Stored::of::<S>(name) {
             Stored::Current(index) => stored_as[index] = Some((name, *version, false)),
             Stored::Renamed(index) => {

@@ -69,6 +69,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     pending: Vec::new(),
                     pauses: self.pauses.clone().unwrap_or_default(),
                     failures: Vec::new(),
+                    sends: Vec::new(),
                     saving: Default::default(),
                 },
                 None,
@@ -89,25 +90,40 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             failure: None,
         }];
         let step_writes = self.merge(&mut head, finished, step, Source::Update)?;
+        // The failures of the base were handed to its handlers; an update hands on none.
+        head.failures = Vec::new();
         head.next = match writer {
             Writer::Node(node) => {
-                // The node counts as having run: it leaves what was scheduled, and what its
-                // edges lead to joins it.
+                // The node counts as having run: it leaves what was scheduled (with the inputs
+                // sent to it), and what its edges lead to (and send) joins it.
+                head.sends.retain(|(target, _)| *target != node);
                 let mut next: Vec<usize> =
                     head.next.iter().copied().filter(|&n| n != node).collect();
-                next.extend(self.next_nodes(&[node], &head.state, &mut head.barriers));
+                let mut sends = Vec::new();
+                next.extend(self.next_nodes(&[node], &head.state, &mut head.barriers, &mut sends));
+                head.sends.extend(sends);
                 next.sort_unstable();
                 next.dedup();
                 next
             }
             Writer::Input | Writer::Inferred => {
                 let mut next = Vec::new();
-                follow(&self.spec.start, &head.state, &self.deps, &mut next);
+                head.sends.clear();
+                follow(
+                    &self.spec.start,
+                    &head.state,
+                    &self.deps,
+                    &mut next,
+                    &mut head.sends,
+                );
                 next.sort_unstable();
                 next.dedup();
                 next
             }
-            Writer::End => Vec::new(),
+            Writer::End => {
+                head.sends.clear();
+                Vec::new()
+            }
         };
         head.id = id;
         head.step = step;
