@@ -1,19 +1,23 @@
 //! The superstep loop: run the scheduled nodes concurrently on one snapshot, merge their
-//! updates in node order, write one checkpoint, follow the edges. Updates written as if a node
-//! had run (time travel) are in `update.rs`; one task's run and its saved writes in `task.rs`;
-//! answers and a resume's command in `resume.rs`; pauses before and after nodes in
-//! `pauses.rs`; which steps are checkpointed, when, and the blobs each checkpoint stores in
-//! `durability.rs`.
+//! updates in node order, write one checkpoint, follow the edges. The loop asks small modules:
+//! which tasks a step runs (`plan.rs`), running them together (`runner.rs`), one task's run and
+//! its saved writes (`task.rs`), which steps are checkpointed, when, and the blobs each
+//! checkpoint stores (`durability.rs`), reading a checkpoint back (`restore.rs`), answers and a
+//! resume's command (`resume.rs`), pauses before and after nodes (`pauses.rs`), and updates
+//! written as if a node had run, for time travel (`update.rs`).
 
 mod durability;
 mod pauses;
 mod plan;
+mod restore;
 mod resume;
+mod runner;
 mod task;
 mod update;
 
 pub(crate) use durability::ChannelChain;
 pub use durability::Durability;
+pub(crate) use restore::restore_state;
 pub(crate) use resume::Command;
 pub(crate) use update::Writer;
 
@@ -23,23 +27,17 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::checkpoint::{
-    BlobKind, Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, Pauses, PendingWrite,
-    Source,
-};
+use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, ThreadId};
-use crate::interrupt::{self, Interrupt, TaskInterrupts};
-use crate::node::NodeContext;
-use crate::once::TaskOnce;
+use crate::interrupt;
 use crate::policy::NodeFailure;
-use crate::send::{SENDS, SentInput, decode_sends};
-use crate::state::{ChannelSet, State, StateUpdate, Stored};
+use crate::send::{SentInput, decode_sends};
+use crate::state::{ChannelSet, State, StateUpdate};
 
 use durability::{Saving, StepWrites};
-use plan::Planned;
-use task::{Recording, SaveTo, TaskFailure, TaskRun, encode_writes, run_task, saved_task};
+use task::{encode_writes, saved_task};
 
 /// Where a run persists: nowhere, or a checkpointer under a thread id.
 #[derive(Clone)]
@@ -369,160 +367,6 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         Ok(())
     }
 
-    /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
-    ///
-    /// What each task records is saved as it ends when the head's checkpoint is stored and the
-    /// mode waits for writes; otherwise it is kept, and saved only if the step fails or pauses,
-    /// once the head's checkpoint is stored.
-    async fn run_tasks(
-        &self,
-        head: &mut Head<S>,
-        step: i64,
-    ) -> Result<Vec<Finished<S>>, GraphError> {
-        let tasks = self.plan(head, step)?;
-        // Each task's result goes to its place in the plan, so updates merge in that order.
-        let mut slots: Vec<Option<Finished<S>>> = Vec::with_capacity(tasks.len());
-        let mut to_run = Vec::with_capacity(tasks.len());
-        for (at, task) in tasks.iter().enumerate() {
-            let saved = self
-                .persistence
-                .as_ref()
-                .zip(task.task_id)
-                .and_then(|(p, id)| {
-                    saved_task::<S>(&head.pending, id, task.node, &p.thread_id, head.id)
-                });
-            match saved {
-                Some(done) => slots.push(Some(done?)),
-                None => {
-                    slots.push(None);
-                    to_run.push(at);
-                }
-            }
-        }
-        let thread_id = self.thread_id();
-        let save_to = self.persistence.clone().map(|persistence| SaveTo {
-            persistence,
-            epoch: head.epoch,
-            checkpoint: head.id,
-        });
-        let save_now = save_to
-            .clone()
-            .filter(|_| head.saving.saves_tasks_at_once(self.durability));
-        let runs = {
-            let head = &*head;
-            let shared_step = tasks.len() > 1;
-            let task = |planned: &Planned| {
-                let (node, task_id) = (planned.node, planned.task_id);
-                let spec = &self.spec.nodes[node];
-                let interrupts =
-                    task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
-                let once = task_id.map(|t| Arc::new(TaskOnce::new(t, spec.name, &head.pending)));
-                let ctx = NodeContext {
-                    thread_id: thread_id.clone(),
-                    checkpoint_id: self.persistence.as_ref().map(|_| head.id),
-                    step,
-                    node: spec.name,
-                    deps: Arc::clone(&self.deps),
-                    interrupts,
-                    once,
-                    attempts: spec
-                        .retry
-                        .as_ref()
-                        .filter(|policy| policy.max_attempts() > 1)
-                        .map(|_| Arc::default()),
-                    failures: handled_by(&head.failures, spec.name),
-                    input: planned.input.clone(),
-                };
-                // A step's only task needs no pending writes: the checkpoint that follows saves
-                // its result. With siblings they protect its work when a sibling fails or the
-                // process dies before the step ends.
-                let recording = task_id.map(|task_id| Recording {
-                    task_id,
-                    pending_writes: shared_step,
-                });
-                let handler = spec.on_error.map(|h| self.spec.nodes[h].name);
-                let run = run_task(
-                    Arc::clone(&spec.run),
-                    Arc::clone(&head.state),
-                    ctx,
-                    node,
-                    handler,
-                    recording,
-                );
-                let save_now = save_now.clone();
-                async move {
-                    let run = run.await;
-                    match &save_now {
-                        Some(to) => run.save_now(to).await,
-                        None => run,
-                    }
-                }
-                .instrument(tracing::debug_span!("node", node = spec.name))
-            };
-            if let [at] = to_run[..] {
-                vec![task(&tasks[at]).await]
-            } else {
-                let handles: Vec<_> = to_run
-                    .iter()
-                    .map(|&at| tokio::spawn(task(&tasks[at])))
-                    .collect();
-                let mut runs = Vec::with_capacity(handles.len());
-                for (handle, &at) in handles.into_iter().zip(&to_run) {
-                    runs.push(handle.await.unwrap_or_else(|join| TaskRun {
-                        outcome: Err(TaskFailure::Node(
-                            tasks[at].node,
-                            format!("node task was cancelled or panicked: {join}").into(),
-                        )),
-                        records: Vec::new(),
-                    }));
-                }
-                runs
-            }
-        };
-        let mut first_failure = None;
-        let mut interrupts = Vec::new();
-        let mut records = Vec::new();
-        for (run, &at) in runs.into_iter().zip(&to_run) {
-            records.extend(run.records);
-            match run.outcome {
-                Ok(done) => slots[at] = Some(done),
-                Err(TaskFailure::Interrupt(interrupt)) => interrupts.push(interrupt),
-                Err(failure) => {
-                    first_failure.get_or_insert(failure);
-                }
-            }
-        }
-        if first_failure.is_some() || !interrupts.is_empty() {
-            // Kept records: the step stops here, so its checkpoint is stored and what its tasks
-            // did is saved against it for the resume.
-            if let Some(to) = save_to.filter(|_| !records.is_empty()) {
-                self.settle(head).await?;
-                to.save(records, first_failure.as_ref()).await?;
-            }
-        }
-        if let Some(failure) = first_failure {
-            return Err(match failure {
-                TaskFailure::Node(node, source) => GraphError::Node {
-                    thread_id,
-                    node: self.spec.nodes[node].name,
-                    step,
-                    source,
-                },
-                TaskFailure::Graph(error) => error,
-                TaskFailure::Interrupt(_) => unreachable!("interrupts are collected above"),
-            });
-        }
-        if !interrupts.is_empty() {
-            interrupts.sort_by_key(|i: &Interrupt| (i.raised_at, i.id));
-            return Err(GraphError::Interrupted {
-                thread_id: thread_id.expect("interrupts need a checkpointer"),
-                checkpoint: head.id,
-                interrupts,
-            });
-        }
-        Ok(slots.into_iter().flatten().collect())
-    }
-
     /// Checks and applies the step's updates in node order, collecting what a checkpoint
     /// records of them.
     fn merge(
@@ -707,94 +551,3 @@ const END_WRITER: usize = usize::MAX - 1;
 const COMMAND: &str = "__command__";
 /// The writer index of a resume's command.
 const COMMAND_WRITER: usize = usize::MAX - 2;
-
-/// Rebuilds a state and its channel chains from a stored checkpoint. A stored channel the type
-/// does not know (and does not declare renamed or removed) is
-/// [`CheckpointError::UnknownChannel`]: reading on would drop its value.
-pub(crate) fn restore_state<S: State>(
-    tuple: &CheckpointTuple,
-) -> Result<(S, Vec<ChannelChain>), CheckpointError> {
-    let checkpoint = &tuple.checkpoint;
-    // Where each channel is stored: under its name, or an earlier one.
-    let mut stored_as: Vec<Option<(&str, CheckpointId, bool)>> = vec![None; S::CHANNELS.len()];
-    for (name, version) in &checkpoint.channel_versions {
-        if name == SENDS {
-            continue; // the inputs sent to the next step, not a field (see `send.rs`)
-        }
-        match Stored::of::<S>(name) {
-            Stored::Current(index) => stored_as[index] = Some((name, *version, false)),
-            Stored::Renamed(index) => {
-                stored_as[index].get_or_insert((name, *version, true));
-            }
-            Stored::Removed => {}
-            Stored::Unknown => {
-                return Err(CheckpointError::UnknownChannel {
-                    thread_id: checkpoint.thread_id.clone(),
-                    checkpoint: checkpoint.id,
-                    channel: bounded(name),
-                });
-            }
-        }
-    }
-    let mut state = S::default();
-    let mut chains = vec![ChannelChain::default(); S::CHANNELS.len()];
-    for (index, spec) in S::CHANNELS.iter().enumerate() {
-        let Some((name, version, renamed)) = stored_as[index] else {
-            continue;
-        };
-        let blobs = tuple
-            .channels
-            .get(name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let corrupt =
-            |detail: String| CheckpointError::corrupt(&checkpoint.thread_id, checkpoint.id, detail);
-        if blobs.last().map(|b| b.version) != Some(version) {
-            return Err(corrupt(format!(
-                "channel `{name}` has no value at version {version}"
-            )));
-        }
-        let (snapshot, deltas) = match blobs.split_first() {
-            Some((first, rest)) if first.kind == BlobKind::Snapshot => (Some(first), rest),
-            _ => (None, blobs),
-        };
-        if deltas.iter().any(|b| b.kind == BlobKind::Snapshot) {
-            return Err(corrupt(format!(
-                "channel `{name}` has a snapshot inside its delta chain"
-            )));
-        }
-        let delta_data: Vec<&[u8]> = deltas.iter().map(|b| b.data.as_slice()).collect();
-        state
-            .decode_channel(index, snapshot.map(|b| b.data.as_slice()), &delta_data)
-            .map_err(|source| CheckpointError::Decode {
-                thread_id: checkpoint.thread_id.clone(),
-                checkpoint: checkpoint.id,
-                channel: spec.name.to_owned(),
-                source,
-            })?;
-        chains[index] = if renamed {
-            // Its blobs are stored under the old name; the next checkpoint writes it anew.
-            ChannelChain {
-                rewrite: true,
-                ..ChannelChain::default()
-            }
-        } else {
-            ChannelChain {
-                version: Some(version),
-                snapshot_bytes: snapshot.map_or(0, |b| b.data.len()),
-                delta_bytes: delta_data.iter().map(|d| d.len()).sum(),
-                deltas: delta_data.len(),
-                rewrite: false,
-            }
-        };
-    }
-    Ok((state, chains))
-}
-
-/// A stored name as an error message may quote it: at most 64 characters.
-fn bounded(name: &str) -> String {
-    match name.char_indices().nth(64) {
-        Some((at, _)) => format!("{}…", &name[..at]),
-        None => name.to_owned(),
-    }
-}

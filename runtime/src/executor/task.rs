@@ -16,7 +16,8 @@ use crate::once::TaskOnce;
 use crate::policy::{NodeFailure, TaskAttempts};
 use crate::state::{State, StateUpdate, Stored};
 
-use super::{Finished, Persistence, bounded};
+use super::restore::bounded;
+use super::{Finished, Persistence};
 
 /// Why a task did not finish.
 pub(super) enum TaskFailure {

@@ -1,0 +1,172 @@
+//! Running a step's tasks: concurrently when there are several, each saving what it did as it
+//! ends (or keeping it until the step ends, when the head's checkpoint is not stored yet), and
+//! the step's outcome — its finished tasks in plan order, or why it stopped.
+
+use std::sync::Arc;
+
+use tracing::Instrument;
+
+use super::plan::Planned;
+use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
+use super::{Executor, Finished, Head, handled_by};
+use crate::error::GraphError;
+use crate::interrupt::{Interrupt, TaskInterrupts};
+use crate::node::NodeContext;
+use crate::once::TaskOnce;
+use crate::state::State;
+
+impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
+    /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
+    ///
+    /// What each task records is saved as it ends when the head's checkpoint is stored and the
+    /// mode waits for writes; otherwise it is kept, and saved only if the step fails or pauses,
+    /// once the head's checkpoint is stored.
+    pub(super) async fn run_tasks(
+        &self,
+        head: &mut Head<S>,
+        step: i64,
+    ) -> Result<Vec<Finished<S>>, GraphError> {
+        let tasks = self.plan(head, step)?;
+        // Each task's result goes to its place in the plan, so updates merge in that order.
+        let mut slots: Vec<Option<Finished<S>>> = Vec::with_capacity(tasks.len());
+        let mut to_run = Vec::with_capacity(tasks.len());
+        for (at, task) in tasks.iter().enumerate() {
+            let saved = self
+                .persistence
+                .as_ref()
+                .zip(task.task_id)
+                .and_then(|(p, id)| {
+                    saved_task::<S>(&head.pending, id, task.node, &p.thread_id, head.id)
+                });
+            match saved {
+                Some(done) => slots.push(Some(done?)),
+                None => {
+                    slots.push(None);
+                    to_run.push(at);
+                }
+            }
+        }
+        let thread_id = self.thread_id();
+        let save_to = self.persistence.clone().map(|persistence| SaveTo {
+            persistence,
+            epoch: head.epoch,
+            checkpoint: head.id,
+        });
+        let save_now = save_to
+            .clone()
+            .filter(|_| head.saving.saves_tasks_at_once(self.durability));
+        let runs = {
+            let head = &*head;
+            let shared_step = tasks.len() > 1;
+            let task = |planned: &Planned| {
+                let (node, task_id) = (planned.node, planned.task_id);
+                let spec = &self.spec.nodes[node];
+                let interrupts =
+                    task_id.map(|t| Arc::new(TaskInterrupts::new(t, spec.name, &head.pending)));
+                let once = task_id.map(|t| Arc::new(TaskOnce::new(t, spec.name, &head.pending)));
+                let ctx = NodeContext {
+                    thread_id: thread_id.clone(),
+                    checkpoint_id: self.persistence.as_ref().map(|_| head.id),
+                    step,
+                    node: spec.name,
+                    deps: Arc::clone(&self.deps),
+                    interrupts,
+                    once,
+                    attempts: spec
+                        .retry
+                        .as_ref()
+                        .filter(|policy| policy.max_attempts() > 1)
+                        .map(|_| Arc::default()),
+                    failures: handled_by(&head.failures, spec.name),
+                    input: planned.input.clone(),
+                };
+                // A step's only task needs no pending writes: the checkpoint that follows saves
+                // its result. With siblings they protect its work when a sibling fails or the
+                // process dies before the step ends.
+                let recording = task_id.map(|task_id| Recording {
+                    task_id,
+                    pending_writes: shared_step,
+                });
+                let handler = spec.on_error.map(|h| self.spec.nodes[h].name);
+                let run = run_task(
+                    Arc::clone(&spec.run),
+                    Arc::clone(&head.state),
+                    ctx,
+                    node,
+                    handler,
+                    recording,
+                );
+                let save_now = save_now.clone();
+                async move {
+                    let run = run.await;
+                    match &save_now {
+                        Some(to) => run.save_now(to).await,
+                        None => run,
+                    }
+                }
+                .instrument(tracing::debug_span!("node", node = spec.name))
+            };
+            if let [at] = to_run[..] {
+                vec![task(&tasks[at]).await]
+            } else {
+                let handles: Vec<_> = to_run
+                    .iter()
+                    .map(|&at| tokio::spawn(task(&tasks[at])))
+                    .collect();
+                let mut runs = Vec::with_capacity(handles.len());
+                for (handle, &at) in handles.into_iter().zip(&to_run) {
+                    runs.push(handle.await.unwrap_or_else(|join| TaskRun {
+                        outcome: Err(TaskFailure::Node(
+                            tasks[at].node,
+                            format!("node task was cancelled or panicked: {join}").into(),
+                        )),
+                        records: Vec::new(),
+                    }));
+                }
+                runs
+            }
+        };
+        let mut first_failure = None;
+        let mut interrupts = Vec::new();
+        let mut records = Vec::new();
+        for (run, &at) in runs.into_iter().zip(&to_run) {
+            records.extend(run.records);
+            match run.outcome {
+                Ok(done) => slots[at] = Some(done),
+                Err(TaskFailure::Interrupt(interrupt)) => interrupts.push(interrupt),
+                Err(failure) => {
+                    first_failure.get_or_insert(failure);
+                }
+            }
+        }
+        if first_failure.is_some() || !interrupts.is_empty() {
+            // Kept records: the step stops here, so its checkpoint is stored and what its tasks
+            // did is saved against it for the resume.
+            if let Some(to) = save_to.filter(|_| !records.is_empty()) {
+                self.settle(head).await?;
+                to.save(records, first_failure.as_ref()).await?;
+            }
+        }
+        if let Some(failure) = first_failure {
+            return Err(match failure {
+                TaskFailure::Node(node, source) => GraphError::Node {
+                    thread_id,
+                    node: self.spec.nodes[node].name,
+                    step,
+                    source,
+                },
+                TaskFailure::Graph(error) => error,
+                TaskFailure::Interrupt(_) => unreachable!("interrupts are collected above"),
+            });
+        }
+        if !interrupts.is_empty() {
+            interrupts.sort_by_key(|i: &Interrupt| (i.raised_at, i.id));
+            return Err(GraphError::Interrupted {
+                thread_id: thread_id.expect("interrupts need a checkpointer"),
+                checkpoint: head.id,
+                interrupts,
+            });
+        }
+        Ok(slots.into_iter().flatten().collect())
+    }
+}
