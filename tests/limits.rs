@@ -106,6 +106,19 @@ impl Checkpointer for Spy {
         self.call();
         self.inner.list_threads(query).await
     }
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        self.call();
+        self.inner.cache_get(key).await
+    }
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), CheckpointError> {
+        self.call();
+        self.inner.cache_put(key, value, ttl).await
+    }
 }
 
 fn limit(err: GraphError) -> LimitError {

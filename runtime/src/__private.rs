@@ -7,7 +7,7 @@ use serde::de::{DeserializeOwned, Error as _};
 pub use crate::compiled::Builder;
 pub use crate::graph::{Edge, GraphDef, GraphSpec, NodeId, Target};
 pub use crate::node::{NodeContext, NodeResult, node, node_with_context};
-pub use crate::policy::RetryPolicy;
+pub use crate::policy::{CachePolicy, RetryPolicy};
 pub use crate::reducer::{Add, Append, Appendable, Merge, Messages, Reducer};
 pub use crate::reducer_fn::{InPlace, NotAReducer, ReducerProbe, ReturnsMerged};
 pub use crate::send::{InputCodec, node_with_input, node_with_input_and_context, sent};

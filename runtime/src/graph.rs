@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::node::NodeFn;
-use crate::policy::RetryPolicy;
+use crate::policy::{CachePolicy, RetryPolicy};
 use crate::send::{InputCodec, SentInput};
 use crate::state::State;
 
@@ -85,6 +85,8 @@ pub struct NodeSpec<S: State, D = ()> {
     /// How its inputs are stored, for a node that runs on sent inputs (one task per input a
     /// `#[send]` function returns) instead of on the state.
     pub input: Option<InputCodec>,
+    /// How its results are cached (`#[node(cache = …)]`).
+    pub cache: Option<CachePolicy>,
 }
 
 /// A whole graph over state `S` with dependencies `D`.
@@ -171,6 +173,12 @@ impl<S: State, D> GraphSpec<S, D> {
         self
     }
 
+    /// Caches the results of node `node` under `policy`.
+    pub fn cache(mut self, node: usize, policy: CachePolicy) -> Self {
+        self.nodes[node].cache = Some(policy);
+        self
+    }
+
     /// Makes node `node` one that runs on sent inputs, stored with `codec`.
     pub fn input(mut self, node: usize, codec: InputCodec) -> Self {
         self.nodes[node].input = Some(codec);
@@ -198,8 +206,7 @@ impl<S: State, D> GraphSpec<S, D> {
         for node in &mut self.nodes {
             node.retry = node.retry.take().or_else(|| self.retry.clone());
             node.timeout = node.timeout.or(self.timeout);
-            node.run =
-                crate::policy::wrap(Arc::clone(&node.run), node.retry.as_ref(), node.timeout);
+            node.run = crate::policy::wrap(self.name, node);
         }
         self
     }
@@ -213,6 +220,7 @@ impl<S: State, D> GraphSpec<S, D> {
             timeout: None,
             on_error: None,
             input: None,
+            cache: None,
         });
         self.edges.push(Vec::new());
         self

@@ -45,7 +45,7 @@ pub use lifecycle::{
 };
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use once::OnceError;
-pub use policy::{Attempt, NodeFailure, NodeTimeout, RetryPolicy};
+pub use policy::{Attempt, CachePolicy, NodeFailure, NodeTimeout, RetryPolicy};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
     MessagesUpdate, Reducer, Summable,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::checkpoint::Checkpointer;
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::once::TaskOnce;
@@ -45,6 +46,9 @@ pub struct NodeContext<D = ()> {
     pub(crate) failures: Option<Arc<[NodeFailure]>>,
     /// The input this task was sent, for a node that runs on sent inputs.
     pub(crate) input: Option<SentInput>,
+    /// Where a cached node's results are kept: the graph's checkpointer (`None` for a node
+    /// without a cache policy, or a graph without a checkpointer).
+    pub(crate) cache: Option<Arc<dyn Checkpointer>>,
 }
 
 impl<D> NodeContext<D> {
@@ -199,6 +203,7 @@ impl<D> Clone for NodeContext<D> {
             attempts: self.attempts.clone(),
             failures: self.failures.clone(),
             input: self.input.clone(),
+            cache: self.cache.clone(),
         }
     }
 }

@@ -39,6 +39,14 @@ impl std::fmt::Debug for InputCodec {
 }
 
 impl InputCodec {
+    /// The input as JSON.
+    pub(crate) fn encode(
+        &self,
+        input: &(dyn Any + Send + Sync),
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        (self.encode)(input)
+    }
+
     /// The codec of inputs of type `I`, as JSON.
     pub fn of<I: Serialize + DeserializeOwned + Send + Sync + 'static>() -> Self {
         Self {
@@ -62,11 +70,13 @@ pub(crate) fn encode_sends<S: State, D>(
     for (i, (node, input)) in sends.iter().enumerate() {
         let node = &spec.nodes[*node];
         let codec = node.input.expect("sends go to nodes that receive inputs");
-        let encoded = (codec.encode)(&**input).map_err(|source| GraphError::Encode {
-            node: node.name,
-            field: SENDS,
-            source,
-        })?;
+        let encoded = codec
+            .encode(&**input)
+            .map_err(|source| GraphError::Encode {
+                node: node.name,
+                field: SENDS,
+                source,
+            })?;
         if i > 0 {
             data.push(b',');
         }

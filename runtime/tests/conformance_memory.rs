@@ -54,6 +54,7 @@ enum Bug {
     CopyDropsNamespaces,
     DeleteKeepsChildNamespaces,
     IgnoresEpochs,
+    CacheNeverExpires,
 }
 
 /// MemorySaver with one bug.
@@ -245,6 +246,24 @@ impl Checkpointer for Mutant {
         }
         self.inner.list_threads(&query).await
     }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        self.inner.cache_get(key).await
+    }
+
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), CheckpointError> {
+        let ttl = if self.bug == Bug::CacheNeverExpires {
+            None
+        } else {
+            ttl
+        };
+        self.inner.cache_put(key, value, ttl).await
+    }
 }
 
 /// A stored tuple as a put again (a Fork): with every blob it returned and its parent, or
@@ -357,6 +376,10 @@ fn the_kit_catches_broken_savers() {
                 "fencing::delete_forgets_the_owner",
                 "fencing::copy_does_not_carry_the_owner",
             ],
+        ),
+        (
+            Bug::CacheNeverExpires,
+            &["cache::expired_entries_are_not_returned"],
         ),
     ];
     for (bug, cases) in expectations {

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 mod config;
 mod error;
 mod json;
@@ -23,6 +24,7 @@ mod schema;
 mod write;
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use stategraph_runtime::{
@@ -30,6 +32,7 @@ use stategraph_runtime::{
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
 
+use crate::cache::CacheSql;
 use crate::error::Context;
 use crate::pool::Connections;
 use crate::read::ReadSql;
@@ -92,6 +95,7 @@ pub struct PostgresSaver {
     pool_size: usize,
     reads: ReadSql,
     writes: WriteSql,
+    cache: CacheSql,
     prepared_statements: bool,
     retry: RetryPolicy,
 }
@@ -152,6 +156,7 @@ impl PostgresSaver {
         let saver = Self {
             reads: ReadSql::new(&builder.schema),
             writes: WriteSql::new(&builder.schema),
+            cache: CacheSql::new(&builder.schema),
             prepared_statements: builder.prepared_statements,
             schema: builder.schema,
             pool_size: builder.pool_size,
@@ -342,6 +347,28 @@ impl Checkpointer for PostgresSaver {
         let context = self.context("list_threads", None);
         with_retry!(self, context, |client| {
             read::list_threads(&client, &self.reads, query, context).await
+        })
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        limits::check_cache_key(key)?;
+        let context = self.context("cache_get", None);
+        with_retry!(self, context, |client| {
+            cache::get(&client, &self.cache, key, context).await
+        })
+    }
+
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_cache_key(key)?;
+        let context = self.context("cache_put", None);
+        let value = &value;
+        with_retry!(self, context, |client| {
+            cache::put(&client, &self.cache, key, value, ttl, context).await
         })
     }
 }

@@ -110,6 +110,18 @@ const MIGRATIONS: &[Migration] = &[
         );
     "#,
     },
+    Migration {
+        version: 3,
+        description: "node cache: results by key, with the time each expires",
+        sql: r#"
+        CREATE TABLE {s}.cache (
+            key        text COLLATE "C" NOT NULL PRIMARY KEY,
+            value      bytea  NOT NULL,
+            expires_at bigint          -- microseconds since the epoch; NULL: never
+        );
+        CREATE INDEX cache_by_expiry ON {s}.cache (expires_at) WHERE expires_at IS NOT NULL;
+    "#,
+    },
 ];
 
 /// The schema version this build writes.

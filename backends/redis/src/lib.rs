@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 mod codec;
 mod config;
 mod durability;
@@ -33,6 +34,7 @@ mod write;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -272,5 +274,20 @@ impl Checkpointer for RedisSaver {
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
         limits::check_thread_query(query)?;
         self.threads(query).await
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        limits::check_cache_key(key)?;
+        self.cached(key).await
+    }
+
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_cache_key(key)?;
+        self.cache(key, value, ttl).await
     }
 }

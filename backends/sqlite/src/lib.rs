@@ -17,6 +17,7 @@
 //! # }).unwrap();
 //! ```
 
+mod cache;
 mod chain;
 mod config;
 mod error;
@@ -318,6 +319,31 @@ impl Checkpointer for SqliteSaver {
         self.reader()
             .run(Context::new("list_threads", None), move |conn| {
                 read::list_threads(conn, &owned)
+            })
+            .await
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        limits::check_cache_key(key)?;
+        let key = key.to_owned();
+        self.reader()
+            .run(Context::new("cache_get", None), move |conn| {
+                cache::get(conn, &key)
+            })
+            .await
+    }
+
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_cache_key(key)?;
+        let key = key.to_owned();
+        self.writer
+            .write(Context::new("cache_put", None), move |conn| {
+                cache::put(conn, &key, &value, ttl)
             })
             .await
     }

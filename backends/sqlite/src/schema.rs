@@ -97,6 +97,20 @@ const MIGRATIONS: &[Migration] = &[
         ) STRICT, WITHOUT ROWID;
     ",
     },
+    Migration {
+        version: 3,
+        description: "node cache: results by key, with the time each expires",
+        sql: "
+        CREATE TABLE stategraph_cache (
+            key        TEXT    NOT NULL PRIMARY KEY,
+            value      BLOB    NOT NULL,
+            expires_at INTEGER          -- microseconds since the epoch; NULL: never
+        ) STRICT;
+
+        CREATE INDEX stategraph_cache_by_expiry ON stategraph_cache (expires_at)
+            WHERE expires_at IS NOT NULL;
+    ",
+    },
 ];
 
 /// The schema version this build writes.

@@ -7,10 +7,11 @@ use crate::errors::Errors;
 
 /// The node arguments, as the error for an unknown one lists them.
 const NODE_ARGUMENTS: &str = "`checkpoint = false`, `retry = <RetryPolicy or attempts>`, \
-                              `timeout = <Duration>` and `on_error = <node>`";
+                              `timeout = <Duration>`, `on_error = <node>` and \
+                              `cache = <CachePolicy>`";
 
 /// The arguments that belong to nodes, which a route is told to move to its node.
-const NODE_ONLY: [&str; 4] = ["checkpoint", "retry", "timeout", "on_error"];
+const NODE_ONLY: [&str; 5] = ["checkpoint", "retry", "timeout", "on_error", "cache"];
 
 /// What `#[node(…)]` says about a node.
 #[derive(Default)]
@@ -24,6 +25,8 @@ pub(crate) struct NodeAttrs {
     pub(crate) timeout: Option<syn::Expr>,
     /// `on_error = handler`: the node that runs when this one fails.
     pub(crate) on_error: Option<syn::Ident>,
+    /// `cache = policy`: how its results are cached.
+    pub(crate) cache: Option<syn::Expr>,
 }
 
 /// Reads `#[node]` or `#[node(checkpoint = false, retry = …, timeout = …, on_error = …)]`.
@@ -49,6 +52,8 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
             attrs.retry = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("timeout") {
             attrs.timeout = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("cache") {
+            attrs.cache = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("on_error") {
             attrs.on_error = Some(meta.value()?.call(syn::ext::IdentExt::parse_any)?);
         } else {

@@ -283,6 +283,9 @@ fn policies(module: &GraphModule, args: &GraphArgs) -> TokenStream {
         if let Some(timeout) = &node.attrs.timeout {
             out.extend(quote!(let spec = #private::GraphSpec::timeout(spec, #i, #timeout);));
         }
+        if let Some(cache) = &node.attrs.cache {
+            out.extend(quote!(let spec = #private::GraphSpec::cache(spec, #i, #cache);));
+        }
     }
     if let Some(retry) = &args.retry {
         let policy = super::attr::retry_policy(retry);

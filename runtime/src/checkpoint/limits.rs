@@ -55,6 +55,8 @@ pub enum Subject {
     MetadataKey,
     /// The user metadata of a checkpoint as a whole.
     Metadata,
+    /// A node cache key.
+    CacheKey,
     /// The value of channel `channel` (a field of the state), or of a write to it.
     Value {
         /// The channel (at most [`MAX_NAME_BYTES`] long, as checked before).
@@ -71,6 +73,7 @@ impl std::fmt::Display for Subject {
             Subject::Node => f.write_str("a node name"),
             Subject::MetadataKey => f.write_str("a user metadata key"),
             Subject::Metadata => f.write_str("the user metadata"),
+            Subject::CacheKey => f.write_str("a cache key"),
             Subject::Value { channel } => write!(f, "the value of channel `{channel}`"),
         }
     }
@@ -129,11 +132,23 @@ pub fn check_namespace(ns: &str) -> Result<(), LimitError> {
     check_text(ns, Subject::Namespace, MAX_NAMESPACE_BYTES)
 }
 
+/// The longest node cache key, in bytes.
+pub const MAX_CACHE_KEY_BYTES: usize = 1024;
+
+/// Checks a node cache key: 1 to [`MAX_CACHE_KEY_BYTES`] bytes, without NUL.
+pub fn check_cache_key(key: &str) -> Result<(), LimitError> {
+    check_name_within(key, Subject::CacheKey, MAX_CACHE_KEY_BYTES)
+}
+
 fn check_name(name: &str, subject: Subject) -> Result<(), LimitError> {
+    check_name_within(name, subject, MAX_NAME_BYTES)
+}
+
+fn check_name_within(name: &str, subject: Subject, limit: usize) -> Result<(), LimitError> {
     if name.is_empty() {
         return Err(LimitError::Empty(subject));
     }
-    check_text(name, subject, MAX_NAME_BYTES)
+    check_text(name, subject, limit)
 }
 
 fn check_text(text: &str, subject: Subject, limit: usize) -> Result<(), LimitError> {

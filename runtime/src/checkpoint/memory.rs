@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 use super::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, ListQuery,
-    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery, limits, walk_chain,
+    NewCheckpoint, PendingWrite, Prune, PutMode, ThreadInfo, ThreadQuery, limits, now, walk_chain,
 };
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 
@@ -30,7 +31,12 @@ use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 #[derive(Debug, Default)]
 pub struct MemorySaver {
     threads: Mutex<BTreeMap<ThreadId, ThreadData>>,
+    /// Node cache entries by key.
+    cache: Mutex<HashMap<String, CacheEntry>>,
 }
+
+/// A node cache entry: the value, and when it expires (`None`: never).
+type CacheEntry = (Vec<u8>, Option<SystemTime>);
 
 type BlobKey = (String, String, CheckpointId);
 
@@ -342,5 +348,32 @@ impl Checkpointer for MemorySaver {
             .map(|(info, _)| info)
             .take(query.limit.unwrap_or(usize::MAX))
             .collect())
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        limits::check_cache_key(key)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        match cache.get(key) {
+            Some((_, Some(expires))) if *expires <= now() => {
+                cache.remove(key);
+                Ok(None)
+            }
+            Some((value, _)) => Ok(Some(value.clone())),
+            None => Ok(None),
+        }
+    }
+
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_cache_key(key)?;
+        let at = now();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (_, expires)| expires.is_none_or(|e| e > at));
+        cache.insert(key.to_owned(), (value, ttl.map(|ttl| at + ttl)));
+        Ok(())
     }
 }

@@ -712,6 +712,21 @@ pub trait Checkpointer: Send + Sync + 'static {
     /// The threads matching `query`, by thread id, each described by its latest root
     /// checkpoint.
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError>;
+
+    /// A node's cached result stored under `key` (see [`CachePolicy`](crate::CachePolicy)),
+    /// unless it is absent or expired: an expired entry is never returned. A key that breaks
+    /// [`limits::check_cache_key`] is refused.
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError>;
+
+    /// Stores a node's result under `key`, replacing any earlier one and its expiry, to expire
+    /// `ttl` from now (never, when `None`). Expired entries are removed by later puts or by the
+    /// backend itself.
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CheckpointError>;
 }
 
 impl CheckpointError {
@@ -843,5 +858,16 @@ impl<C: Checkpointer + ?Sized> Checkpointer for std::sync::Arc<C> {
     }
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
         (**self).list_threads(query).await
+    }
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        (**self).cache_get(key).await
+    }
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CheckpointError> {
+        (**self).cache_put(key, value, ttl).await
     }
 }

@@ -79,6 +79,11 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         .map(|_| Arc::default()),
                     failures: handled_by(&head.failures, spec.name),
                     input: planned.input.clone(),
+                    cache: self
+                        .persistence
+                        .as_ref()
+                        .filter(|_| spec.cache.is_some())
+                        .map(|p| Arc::clone(&p.saver)),
                 };
                 // A step's only task needs no pending writes: the checkpoint that follows saves
                 // its result. With siblings they protect its work when a sibling fails or the

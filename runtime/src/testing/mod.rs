@@ -44,6 +44,7 @@ use futures::FutureExt;
 
 use crate::{CheckpointError, CheckpointTuple, Checkpointer, State};
 
+pub mod cache;
 pub mod concurrency;
 pub mod conflict;
 pub mod copy;
@@ -215,6 +216,12 @@ macro_rules! __checkpointer_conformance_cases {
             }
             retention {
                 deletes_finished_and_keeps_latest_of_old,
+            }
+            cache {
+                round_trip,
+                put_replaces,
+                expired_entries_are_not_returned,
+                bad_keys_are_refused,
             }
             conflict {
                 stale_parent_conflicts,

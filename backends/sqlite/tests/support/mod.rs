@@ -96,6 +96,17 @@ impl Checkpointer for TempSaver {
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError> {
         self.saver.list_threads(query).await
     }
+    async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        self.saver.cache_get(key).await
+    }
+    async fn cache_put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), CheckpointError> {
+        self.saver.cache_put(key, value, ttl).await
+    }
 }
 
 /// A checkpoint of `thread` in `ns` after `parent`, whose channels are given as
