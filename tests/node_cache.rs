@@ -47,7 +47,7 @@ mod search {
     }
 
     /// Keyed by the word it is sent, whatever else the state holds.
-    #[node(cache = CachePolicy::forever().version(1))]
+    #[node(cache = CachePolicy::ttl(Duration::from_secs(120)).version(1))]
     async fn lookup(word: &String, ctx: &NodeContext<Calls>) -> NodeResult<Query> {
         ctx.deps().lookup.fetch_add(1, Ordering::SeqCst);
         Ok(QueryUpdate::new().push_found(format!("{word}!")))
@@ -78,8 +78,10 @@ async fn a_cached_node_runs_once_per_input_until_its_entry_expires_on_every_back
             .checkpointer(saver.clone())
             .compile()
             .unwrap();
-        // Unique text per backend and run: the cache is shared by the whole database.
-        let text = format!("cats and dogs {backend} {run}");
+        // Words unique to the backend and run: the cache is shared by the whole database, and
+        // the servers keep it between runs.
+        let word = |w: &str| format!("{w}-{backend}-{run}");
+        let text = ["cats", "and", "dogs", "owls", "eels"].map(word).join(" ");
         let thread = |n: u32| graph.thread(format!("cache-{backend}-{run}-{n}"));
         let first = thread(1).invoke(input(&text)).await.unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 1, "{backend}");
@@ -91,12 +93,12 @@ async fn a_cached_node_runs_once_per_input_until_its_entry_expires_on_every_back
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 5, "{backend}");
         // Another input: `embed` runs; of the words sent, only the new one is looked up.
         thread(3)
-            .invoke(input(&format!("{text} owls")))
+            .invoke(input(&format!("{text} {}", word("bats"))))
             .await
             .unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 2, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 6, "{backend}");
-        // Past `embed`'s time-to-live it runs again; `lookup`'s entries never expire.
+        // Past `embed`'s time-to-live it runs again; `lookup`'s entries live longer.
         tokio::time::sleep(Duration::from_millis(600)).await;
         thread(4).invoke(input(&text)).await.unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 3, "{backend}");

@@ -144,7 +144,7 @@ async fn processes_opening_one_new_file_at_once_all_set_up_and_write() {
             })
             .unwrap();
         assert_eq!(
-            migrations, 2,
+            migrations, 3,
             "round {round}: each migration was applied once"
         );
     }
