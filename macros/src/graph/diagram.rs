@@ -1,7 +1,7 @@
 //! Drawings of a checked graph, made at compile time: Mermaid and Graphviz DOT text with START,
 //! END, every node, every edge, every route's arms labelled with their variants (dashed, as
-//! conditional edges), every send (dashed, "each <send function>"), every error handler (dashed, "on error"), and every join as a junction
-//! its sources lead into.
+//! conditional edges), every send (dashed, labelled "each" and the send function's name), every
+//! error handler (dashed, "on error"), and every join as a junction its sources lead into.
 
 use std::fmt::Write;
 
