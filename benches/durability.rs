@@ -43,87 +43,56 @@ async fn token_update(s: &Draft, latency: &Latency) -> NodeResult<Draft> {
         .push_tokens(format!("token {}", s.count)))
 }
 
-/// Every token step checkpointed.
-#[stategraph::graph(state = Draft, deps = Latency)]
-mod fine {
-    use super::*;
+/// The seed's outer graph, `prepare → token × TOKENS → review`, as module `$name`, with the
+/// token node's `#[node]` arguments `$token`.
+macro_rules! outer_graph {
+    ($name:ident, $($token:tt)*) => {
+        #[stategraph::graph(state = Draft, deps = Latency)]
+        mod $name {
+            use super::*;
 
-    #[node]
-    async fn prepare(_: &Draft) -> NodeResult<Draft> {
-        Ok(DraftUpdate::new())
-    }
+            #[node]
+            async fn prepare(_: &Draft) -> NodeResult<Draft> {
+                Ok(DraftUpdate::new())
+            }
 
-    #[node]
-    async fn token(s: &Draft, ctx: &NodeContext<Latency>) -> NodeResult<Draft> {
-        token_update(s, ctx.deps()).await
-    }
+            #[node $($token)*]
+            async fn token(s: &Draft, ctx: &NodeContext<Latency>) -> NodeResult<Draft> {
+                token_update(s, ctx.deps()).await
+            }
 
-    #[node]
-    async fn review(_: &Draft) -> NodeResult<Draft> {
-        Ok(DraftUpdate::new().reviewed(true))
-    }
+            #[node]
+            async fn review(_: &Draft) -> NodeResult<Draft> {
+                Ok(DraftUpdate::new().reviewed(true))
+            }
 
-    pub(super) enum More {
-        Token,
-        Done,
-    }
+            pub(super) enum More {
+                Token,
+                Done,
+            }
 
-    #[route]
-    fn more(s: &Draft) -> More {
-        if s.count < TOKENS {
-            More::Token
-        } else {
-            More::Done
+            #[route]
+            fn more(s: &Draft) -> More {
+                if s.count < TOKENS {
+                    More::Token
+                } else {
+                    More::Done
+                }
+            }
+
+            edges! {
+                START -> prepare -> token;
+                token -> more { Token => token, Done => review };
+                review -> END;
+            }
         }
-    }
-
-    edges! {
-        START -> prepare -> token;
-        token -> more { Token => token, Done => review };
-        review -> END;
-    }
+    };
 }
 
-/// The token steps saved with `review`'s checkpoint.
-#[stategraph::graph(state = Draft, deps = Latency)]
-mod coarse {
-    use super::*;
-
-    #[node]
-    async fn prepare(_: &Draft) -> NodeResult<Draft> {
-        Ok(DraftUpdate::new())
-    }
-
-    #[node(checkpoint = false)]
-    async fn token(s: &Draft, ctx: &NodeContext<Latency>) -> NodeResult<Draft> {
-        token_update(s, ctx.deps()).await
-    }
-
-    #[node]
-    async fn review(_: &Draft) -> NodeResult<Draft> {
-        Ok(DraftUpdate::new().reviewed(true))
-    }
-
-    pub(super) enum More {
-        Token,
-        Done,
-    }
-
-    #[route]
-    fn more(s: &Draft) -> More {
-        if s.count < TOKENS {
-            More::Token
-        } else {
-            More::Done
-        }
-    }
-
-    edges! {
-        START -> prepare -> token;
-        token -> more { Token => token, Done => review };
-        review -> END;
-    }
-}
+// Every token step checkpointed.
+outer_graph!(fine,);
+// The token steps saved with `review`'s checkpoint.
+outer_graph!(coarse, (checkpoint = false));
 
 /// Steps of one run: the input is not a step; prepare, the tokens and review are.
 const STEPS: u32 = TOKENS + 2;

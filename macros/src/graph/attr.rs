@@ -37,11 +37,7 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
     }
     let mut seen: Vec<String> = Vec::new();
     let parsed = attr.parse_nested_meta(|meta| {
-        let key = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let key = key_of(&meta);
         if seen.contains(&key) {
             return Err(meta.error(format!("`{key}` is given twice; keep one")));
         }
@@ -79,11 +75,7 @@ pub(crate) fn no_arguments(attr: &Attribute, marker: &str, errors: &mut Errors) 
         return;
     }
     let parsed = attr.parse_nested_meta(|meta| {
-        let key = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let key = key_of(&meta);
         if NODE_ONLY.contains(&key.as_str()) {
             Err(meta.error(format!(
                 "`{key}` belongs on a `#[node]`: a `#[{marker}]` function only picks where to go, \
@@ -109,4 +101,12 @@ pub(crate) fn retry_policy(value: &syn::Expr) -> proc_macro2::TokenStream {
         }) => quote_spanned!(span=> ::stategraph::__private::RetryPolicy::attempts(#value)),
         _ => quote!(#value),
     }
+}
+
+/// The name of an argument (`retry` of `retry = 3`); empty for a path that is not one word.
+fn key_of(meta: &syn::meta::ParseNestedMeta<'_>) -> String {
+    meta.path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

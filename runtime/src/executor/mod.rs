@@ -207,17 +207,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             saving,
         };
         let writes = self.merge(&mut head, finished, step, Source::Input)?;
-        let mut next: Vec<usize> = Vec::new();
-        follow(
-            &self.spec.start,
-            &head.state,
-            &self.deps,
-            &mut next,
-            &mut head.sends,
-        );
-        next.sort_unstable();
-        next.dedup();
-        head.next = next;
+        head.next = self.start_nodes(&head.state, &mut head.sends);
         self.commit(&mut head, writes, true).await?;
         self.run(head).await
     }
@@ -424,6 +414,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             None if node == COMMAND_WRITER => COMMAND,
             None => INPUT,
         }
+    }
+
+    /// The nodes START leads to, given the state, and the inputs its `#[send]` functions send.
+    fn start_nodes(&self, state: &S, sends: &mut Vec<(usize, SentInput)>) -> Vec<usize> {
+        let mut next = Vec::new();
+        follow(&self.spec.start, state, &self.deps, &mut next, sends);
+        next.sort_unstable();
+        next.dedup();
+        next
     }
 
     /// The nodes the edges of the nodes that just ran lead to, given the merged state, and the

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{
-    ChannelChain, END_WRITER, Executor, Finished, Head, INPUT, INPUT_WRITER, encode_writes, follow,
+    ChannelChain, END_WRITER, Executor, Finished, Head, INPUT, INPUT_WRITER, encode_writes,
 };
 use crate::checkpoint::{CheckpointError, CheckpointTuple, PutMode, Source};
 use crate::error::GraphError;
@@ -107,18 +107,8 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 next
             }
             Writer::Input | Writer::Inferred => {
-                let mut next = Vec::new();
                 head.sends.clear();
-                follow(
-                    &self.spec.start,
-                    &head.state,
-                    &self.deps,
-                    &mut next,
-                    &mut head.sends,
-                );
-                next.sort_unstable();
-                next.dedup();
-                next
+                self.start_nodes(&head.state, &mut head.sends)
             }
             Writer::End => {
                 head.sends.clear();
