@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
-use stategraph::{Checkpointer, Durability, ListQuery, NodeContext, NodeResult, State};
+use stategraph::{
+    Checkpointer, CompiledGraph, Durability, Durable, GraphDef, ListQuery, NodeContext, NodeResult,
+    State,
+};
 
 const TOKENS: u32 = 200;
 const RUNS: usize = 5;
@@ -127,12 +130,8 @@ async fn without_checkpointer(latency: Duration) -> f64 {
     .await
 }
 
-async fn fine_in(saver: Arc<dyn Checkpointer>, mode: Durability, latency: Duration) -> f64 {
-    let graph = fine::graph(Latency(latency))
-        .checkpointer(saver)
-        .durability(mode)
-        .compile()
-        .unwrap();
+/// The median µs per step of runs of `graph`, each on a new thread (deleted after).
+async fn durable<G: GraphDef<State = Draft>>(graph: CompiledGraph<G, Durable>) -> f64 {
     median_per_step(|id| {
         let graph = graph.clone();
         async move {
@@ -152,28 +151,14 @@ async fn fine_in(saver: Arc<dyn Checkpointer>, mode: Durability, latency: Durati
     .await
 }
 
+async fn fine_in(saver: Arc<dyn Checkpointer>, mode: Durability, latency: Duration) -> f64 {
+    let builder = fine::graph(Latency(latency)).checkpointer(saver);
+    durable(builder.durability(mode).compile().unwrap()).await
+}
+
 async fn coarse_in(saver: Arc<dyn Checkpointer>) -> f64 {
-    let graph = coarse::graph(Latency(Duration::ZERO))
-        .checkpointer(saver)
-        .compile()
-        .unwrap();
-    median_per_step(|id| {
-        let graph = graph.clone();
-        async move {
-            let done = graph
-                .thread(id.as_str())
-                .invoke(DraftUpdate::new())
-                .await
-                .unwrap();
-            assert!(done.reviewed);
-            graph
-                .checkpointer()
-                .delete_thread(&id.into())
-                .await
-                .unwrap();
-        }
-    })
-    .await
+    let builder = coarse::graph(Latency(Duration::ZERO)).checkpointer(saver);
+    durable(builder.compile().unwrap()).await
 }
 
 /// How many checkpoints one run of each policy writes.
