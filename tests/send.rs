@@ -257,3 +257,76 @@ fn the_drawing_shows_the_send() {
         jokes::Graph::MERMAID
     );
 }
+
+/// An input serde cannot write as JSON (a map with non-string keys).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Unencodable {
+    pairs: BTreeMap<(u8, u8), u8>,
+}
+
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Counts {
+    n: u32,
+}
+
+#[stategraph::graph(state = Counts)]
+mod unencodable {
+    use super::*;
+
+    #[node]
+    async fn plan(_: &Counts) -> NodeResult<Counts> {
+        Ok(CountsUpdate::new().n(1))
+    }
+
+    #[send]
+    fn per_pair(_: &Counts) -> Vec<Unencodable> {
+        vec![Unencodable {
+            pairs: [((1, 2), 3)].into_iter().collect(),
+        }]
+    }
+
+    #[node]
+    async fn count(_: &Unencodable) -> NodeResult<Counts> {
+        Ok(CountsUpdate::new())
+    }
+
+    edges! {
+        START -> plan;
+        plan -> per_pair => count;
+        count -> END;
+    }
+}
+
+#[tokio::test]
+async fn an_input_that_cannot_be_stored_fails_the_step_and_stores_nothing_of_it() {
+    let saver: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
+    let graph = unencodable::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("unencodable");
+    let error = thread.invoke(CountsUpdate::new()).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            GraphError::Encode {
+                node: "count",
+                field: SENDS,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // The thread stays at its input: the step that could not be stored left nothing.
+    let state = thread.state().await.unwrap().unwrap();
+    assert_eq!(state.metadata.step, -1);
+    assert_eq!(state.next, [unencodable::Node::Plan]);
+    // Without a checkpointer nothing is stored, so the same graph runs.
+    let done = unencodable::graph()
+        .compile()
+        .unwrap()
+        .invoke(CountsUpdate::new())
+        .await
+        .unwrap();
+    assert_eq!(done.n, 1);
+}
