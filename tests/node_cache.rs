@@ -32,7 +32,7 @@ mod search {
     use super::*;
 
     /// Keyed by the whole state it reads.
-    #[node(cache = CachePolicy::ttl(Duration::from_millis(400)))]
+    #[node(cache = CachePolicy::ttl(Duration::from_secs(3)))]
     async fn embed(s: &Query, ctx: &NodeContext<Calls>) -> NodeResult<Query> {
         ctx.deps().embed.fetch_add(1, Ordering::SeqCst);
         let words: Vec<String> = s.text.split_whitespace().map(str::to_owned).collect();
@@ -99,7 +99,7 @@ async fn a_cached_node_runs_once_per_input_until_its_entry_expires_on_every_back
         assert_eq!(calls.embed.load(Ordering::SeqCst), 2, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 6, "{backend}");
         // Past `embed`'s time-to-live it runs again; `lookup`'s entries live longer.
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::time::sleep(Duration::from_millis(3200)).await;
         thread(4).invoke(input(&text)).await.unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 3, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 6, "{backend}");

@@ -57,12 +57,13 @@ pub async fn expired_entries_are_not_returned<C: Checkpointer + ?Sized>(saver: &
         saver,
         &short,
         b"soon gone",
-        Some(Duration::from_millis(100)),
+        // Long enough that a stalled machine still reads it back before it expires.
+        Some(Duration::from_millis(800)),
     )
     .await;
     put(saver, &kept, b"kept", None).await;
     assert_eq!(get(saver, &short).await.as_deref(), Some(&b"soon gone"[..]));
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(get(saver, &short).await, None, "expired");
     put(saver, &key("sweep"), b"x", Some(Duration::from_secs(60))).await;
     assert_eq!(
