@@ -297,3 +297,77 @@ fn the_drawing_shows_the_handler() {
         research::Graph::MERMAID
     );
 }
+
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Batch {
+    #[state(reducer = append)]
+    done: Vec<u32>,
+    #[state(reducer = append)]
+    failed: Vec<String>,
+}
+
+/// Sent tasks with a handler: the tasks that fail go to it, the others merge as usual.
+#[stategraph::graph(state = Batch)]
+mod batch {
+    use super::*;
+
+    #[node]
+    async fn plan(_: &Batch) -> NodeResult<Batch> {
+        Ok(BatchUpdate::new())
+    }
+
+    #[send]
+    fn per_item(_: &Batch) -> Vec<u32> {
+        (0..6).collect()
+    }
+
+    #[node(on_error = report)]
+    async fn item(i: &u32) -> NodeResult<Batch> {
+        if i % 3 == 1 {
+            return Err(format!("item {i} is malformed").into());
+        }
+        Ok(BatchUpdate::new().push_done(*i))
+    }
+
+    #[node]
+    async fn report(_: &Batch, ctx: &NodeContext) -> NodeResult<Batch> {
+        let failed: Vec<String> = ctx.failures().iter().map(|f| f.error.clone()).collect();
+        Ok(BatchUpdate::new().failed(failed))
+    }
+
+    edges! {
+        START -> plan;
+        plan -> per_item => item;
+        item -> END;
+        report -> END;
+    }
+}
+
+#[tokio::test]
+async fn failing_sent_tasks_go_to_the_handler_together_and_the_rest_merge() {
+    for durable in [false, true] {
+        let done = if durable {
+            batch::graph()
+                .checkpointer(MemorySaver::new())
+                .compile()
+                .unwrap()
+                .thread("batch")
+                .invoke(BatchUpdate::new())
+                .await
+                .unwrap()
+        } else {
+            batch::graph()
+                .compile()
+                .unwrap()
+                .invoke(BatchUpdate::new())
+                .await
+                .unwrap()
+        };
+        assert_eq!(done.done, [0, 2, 3, 5]);
+        assert_eq!(
+            done.failed,
+            ["item 1 is malformed", "item 4 is malformed"],
+            "the handler ran once, handed both failures in send order"
+        );
+    }
+}
