@@ -182,6 +182,19 @@ mod stream {
 
 const MODES: [Durability; 3] = [Durability::Sync, Durability::Async, Durability::Exit];
 
+/// The flat graph on `saver` in durability mode `mode`.
+fn flat_graph(
+    lab: impl Into<Arc<Lab>>,
+    saver: &Arc<dyn Checkpointer>,
+    mode: Durability,
+) -> stategraph::CompiledGraph<flat::Graph, stategraph::Durable> {
+    flat::graph(lab)
+        .checkpointer(saver.clone())
+        .durability(mode)
+        .compile()
+        .unwrap()
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sg-durability-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -232,11 +245,7 @@ async fn each_mode_reaches_the_same_state_and_writes_what_it_promises() {
     for (thread_id, saver) in savers {
         for mode in MODES {
             let lab = Arc::new(Lab::default());
-            let graph = flat::graph(lab.clone())
-                .checkpointer(saver.clone())
-                .durability(mode)
-                .compile()
-                .unwrap();
+            let graph = flat_graph(lab.clone(), &saver, mode);
             let id = format!("{thread_id}-{mode:?}");
             let thread = graph.thread(id.as_str());
             let done = thread.invoke(WorkUpdate::new()).await.unwrap();
@@ -283,11 +292,7 @@ async fn an_error_stores_the_state_it_stopped_at_and_a_resume_reruns_only_the_fa
             // `b` fails in the parallel step: `c`'s finished writes are kept for the resume.
             let lab = Arc::new(Lab::default());
             lab.fail_once.lock().unwrap().push("b");
-            let graph = flat::graph(lab.clone())
-                .checkpointer(saver.clone())
-                .durability(mode)
-                .compile()
-                .unwrap();
+            let graph = flat_graph(lab.clone(), &saver, mode);
             let id = format!("{thread_id}-{mode:?}");
             let thread = graph.thread(id.as_str());
             let error = thread.invoke(WorkUpdate::new()).await.unwrap_err();
@@ -323,11 +328,7 @@ async fn a_question_stores_the_state_it_was_asked_at_in_every_mode() {
         for mode in MODES {
             let lab = Arc::new(Lab::default());
             lab.ask.store(true, Ordering::SeqCst);
-            let graph = flat::graph(lab.clone())
-                .checkpointer(saver.clone())
-                .durability(mode)
-                .compile()
-                .unwrap();
+            let graph = flat_graph(lab.clone(), &saver, mode);
             let id = format!("{thread_id}-{mode:?}");
             let thread = graph.thread(id.as_str());
             let asked = thread.invoke(WorkUpdate::new()).await.unwrap_err();
@@ -339,11 +340,7 @@ async fn a_question_stores_the_state_it_was_asked_at_in_every_mode() {
             assert_eq!(state.status, ThreadStatus::Interrupted, "{id}");
             assert_eq!(state.values.total, 111, "{id}");
             // Another process answers: a new graph over the same saver.
-            let later = flat::graph(lab.clone())
-                .checkpointer(saver.clone())
-                .durability(mode)
-                .compile()
-                .unwrap();
+            let later = flat_graph(lab.clone(), &saver, mode);
             let done = later
                 .thread(id.as_str())
                 .resume_with(Resume::value(true))
@@ -363,11 +360,7 @@ async fn a_question_stores_the_state_it_was_asked_at_in_every_mode() {
 async fn a_pause_before_a_node_stores_the_state_in_exit_mode() {
     let saver: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
     let lab = Arc::new(Lab::default());
-    let graph = flat::graph(lab.clone())
-        .checkpointer(saver.clone())
-        .durability(Durability::Exit)
-        .compile()
-        .unwrap();
+    let graph = flat_graph(lab.clone(), &saver, Durability::Exit);
     let thread = graph.thread("paused").interrupt_before([flat::Node::D]);
     let paused = thread.invoke(WorkUpdate::new()).await.unwrap_err();
     assert!(matches!(paused, GraphError::Interrupted { .. }), "{paused}");
@@ -382,11 +375,7 @@ async fn a_pause_before_a_node_stores_the_state_in_exit_mode() {
 #[tokio::test]
 async fn a_handle_overrides_the_graph_mode() {
     let saver: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
-    let graph = flat::graph(Lab::default())
-        .checkpointer(saver.clone())
-        .durability(Durability::Exit)
-        .compile()
-        .unwrap();
+    let graph = flat_graph(Lab::default(), &saver, Durability::Exit);
     graph
         .thread("exit")
         .invoke(WorkUpdate::new())
@@ -409,11 +398,7 @@ async fn a_write_refused_in_async_mode_fails_the_run() {
         let lab = Arc::new(Lab::default());
         lab.steal_in_b.store(true, Ordering::SeqCst);
         *lab.saver.lock().unwrap() = Some(saver.clone());
-        let graph = flat::graph(lab.clone())
-            .checkpointer(saver.clone())
-            .durability(mode)
-            .compile()
-            .unwrap();
+        let graph = flat_graph(lab.clone(), &saver, mode);
         let error = graph
             .thread("stolen")
             .invoke(WorkUpdate::new())

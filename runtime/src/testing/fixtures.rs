@@ -182,6 +182,18 @@ impl CheckpointBuilder {
         self
     }
 
+    /// Records that `node` failed into its error handler `handler` (`metadata.failures`).
+    pub fn failure(mut self, node: &str, handler: &str, error: &str) -> Self {
+        self.checkpoint.metadata.failures.push(crate::NodeFailure {
+            node: node.to_owned(),
+            handler: handler.to_owned(),
+            step: self.checkpoint.metadata.step,
+            attempts: 2,
+            error: error.to_owned(),
+        });
+        self
+    }
+
     /// Schedules `nodes` for the next step (a non-empty `next` means the thread is pending).
     pub fn next(mut self, nodes: &[&str]) -> Self {
         self.checkpoint.next = nodes.iter().map(|n| (*n).to_owned()).collect();

@@ -45,6 +45,11 @@ pub async fn reserved_key_writes<C: Checkpointer + ?Sized>(saver: &C) {
     reserved(saver, "writes").await;
 }
 
+/// A user metadata key `failures` fails with `ReservedMetadataKey("failures")`.
+pub async fn reserved_key_failures<C: Checkpointer + ?Sized>(saver: &C) {
+    reserved(saver, "failures").await;
+}
+
 /// A put rejected for a reserved key stores nothing: no checkpoint, and its blob does not
 /// shadow a later put of the same id.
 pub async fn reserved_key_stores_nothing<C: Checkpointer + ?Sized>(saver: &C) {
@@ -310,4 +315,26 @@ pub async fn nested_user_values_round_trip<C: Checkpointer + ?Sized>(saver: &C) 
     let expected: CheckpointMetadata = cp.metadata.clone();
     assert_eq!(got.checkpoint.metadata, expected);
     assert_eq!(got.checkpoint.metadata.user.get("review"), Some(&value));
+}
+
+/// The failures a step hands to error handlers (`metadata.failures`) round-trip exactly, in
+/// order, through `get` and `list`, beside user keys.
+pub async fn failures_round_trip<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("meta-failures");
+    let cp = checkpoint(&t, "")
+        .step(3)
+        .failure("search", "recover", "the backend is down")
+        .failure("fetch", "recover", "timed out: \"quoted\" \u{1F600}")
+        .user("run", "r1")
+        .next(&["recover"])
+        .put_ok(saver)
+        .await;
+    let got = must_get(saver, &t, "", Some(cp.id)).await;
+    assert_eq!(got.checkpoint.metadata, cp.metadata);
+    assert_eq!(got.checkpoint.metadata.failures.len(), 2);
+    let listed = saver
+        .list(&ListQuery::thread(t.clone()))
+        .await
+        .expect("list should succeed");
+    assert_eq!(listed[0].checkpoint.metadata.failures, cp.metadata.failures);
 }
