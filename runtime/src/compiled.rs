@@ -12,6 +12,7 @@ use crate::executor::{Durability, Executor};
 use crate::graph::{GraphDef, GraphSpec};
 use crate::ids::ThreadId;
 use crate::state::State;
+use crate::subgraph::GraphName;
 use crate::thread::Thread;
 
 /// The recursion limit unless set otherwise: the most steps one `invoke` or `resume` runs.
@@ -104,6 +105,7 @@ impl<G: GraphDef, M> Builder<G, M> {
     /// Builds the runnable graph.
     pub fn compile(self) -> Result<CompiledGraph<G, M>, GraphError> {
         check_limit(self.recursion_limit)?;
+        crate::subgraph::check_nesting(GraphName::of::<G>()).map_err(GraphError::Config)?;
         Ok(CompiledGraph {
             inner: Arc::new(Inner {
                 spec: G::spec().with_policies(),

@@ -9,6 +9,7 @@ use crate::node::NodeFn;
 use crate::policy::{CachePolicy, RetryPolicy};
 use crate::send::{InputCodec, SentInput};
 use crate::state::State;
+use crate::subgraph::{Subgraph, SubgraphInfo};
 
 /// Where an edge leads. It prints as the node's name (or `END`), as everywhere a person reads
 /// node names.
@@ -87,6 +88,8 @@ pub struct NodeSpec<S: State, D = ()> {
     pub input: Option<InputCodec>,
     /// How its results are cached (`#[node(cache = …)]`).
     pub cache: Option<CachePolicy>,
+    /// The graph it runs, for a subgraph node (`#[subgraph] type name = other::Graph;`).
+    pub subgraph: Option<SubgraphInfo<D>>,
 }
 
 /// A whole graph over state `S` with dependencies `D`.
@@ -221,8 +224,18 @@ impl<S: State, D> GraphSpec<S, D> {
             on_error: None,
             input: None,
             cache: None,
+            subgraph: None,
         });
         self.edges.push(Vec::new());
+        self
+    }
+
+    /// Adds a node that runs another graph (`#[subgraph]`); nodes must be added in the order
+    /// of their indexes.
+    pub fn subgraph(mut self, name: &'static str, subgraph: Subgraph<S, D>) -> Self {
+        self = self.node(name, subgraph.run);
+        let node = self.nodes.last_mut().expect("just added");
+        node.subgraph = Some(subgraph.info);
         self
     }
 

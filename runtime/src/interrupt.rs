@@ -126,8 +126,9 @@ pub(crate) struct TaskInterrupts {
     task_id: TaskId,
     node: &'static str,
     answers: BTreeMap<u32, serde_json::Value>,
-    /// The question the task asked before, if it was paused: asked again, it keeps its time.
-    earlier: Option<(InterruptId, SystemTime)>,
+    /// The question the task asked before, if it was paused, with its call number: asked
+    /// again, it keeps its time.
+    earlier: Option<(InterruptId, u32, SystemTime)>,
     calls: AtomicU32,
     raised: Mutex<Option<Raised>>,
 }
@@ -138,7 +139,7 @@ impl TaskInterrupts {
         let earlier = open(pending)
             .into_iter()
             .find(|i| i.task_id == task_id)
-            .map(|i| (i.id, i.raised_at));
+            .map(|i| (i.id, i.index, i.raised_at));
         Self {
             task_id,
             node,
@@ -167,7 +168,7 @@ impl TaskInterrupts {
         }
         let payload = payload.map_err(InterruptError::Payload)?;
         let raised_at = match self.earlier {
-            Some((earlier, at)) if earlier == id => at,
+            Some((earlier, _, at)) if earlier == id => at,
             _ => crate::checkpoint::now(),
         };
         self.raise(Raised::Question(Interrupt {
@@ -179,6 +180,33 @@ impl TaskInterrupts {
             index,
         }));
         Err(InterruptError::Pending(id))
+    }
+
+    /// The answer the thread was resumed with to `asked`, a question a subgraph call of this
+    /// task waits on and this task asked in turn ([`TaskInterrupts::relay`]).
+    pub(crate) fn answer_to(&self, asked: &Interrupt) -> Option<serde_json::Value> {
+        match self.earlier {
+            Some((id, index, _)) if id == asked.id => self.answers.get(&index).cloned(),
+            _ => None,
+        }
+    }
+
+    /// Asks `asked`, a question a subgraph call of this task waits on, in turn, under its id:
+    /// it is recorded as this task's question.
+    pub(crate) fn relay(&self, asked: &Interrupt) {
+        let index = match self.earlier {
+            Some((id, index, _)) if id == asked.id => index,
+            // A new question takes the call number after every one answered.
+            _ => self.answers.keys().next_back().map_or(0, |last| last + 1),
+        };
+        self.raise(Raised::Question(Interrupt {
+            id: asked.id,
+            node: self.node.to_owned(),
+            payload: asked.payload.clone(),
+            raised_at: asked.raised_at,
+            task_id: self.task_id,
+            index,
+        }));
     }
 
     fn raise(&self, raised: Raised) {

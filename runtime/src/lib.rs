@@ -19,6 +19,7 @@ mod reducer;
 mod reducer_fn;
 mod send;
 mod state;
+mod subgraph;
 mod thread;
 
 #[doc(hidden)]
@@ -52,6 +53,10 @@ pub use reducer::{
 };
 pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
+pub use subgraph::{
+    GraphName, SameDeps, SharesState, Subgraph, SubgraphCall, SubgraphCheckpoint, SubgraphInfo,
+    SubgraphThread,
+};
 pub use thread::{History, ResumeWith, StateSnapshot, TaskError, Thread, Update};
 /// The token that asks running graphs to stop at their next step boundary
 /// ([`Thread::stop_on`], [`Builder::stop_on`]); from `tokio-util`.

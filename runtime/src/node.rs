@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::checkpoint::Checkpointer;
+use crate::executor::Scope;
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::once::TaskOnce;
@@ -49,6 +50,8 @@ pub struct NodeContext<D = ()> {
     /// Where a cached node's results are kept: the graph's checkpointer (`None` for a node
     /// without a cache policy, or a graph without a checkpointer).
     pub(crate) cache: Option<Arc<dyn Checkpointer>>,
+    /// What the enclosing run hands a subgraph node's call (`None` for another node).
+    pub(crate) scope: Option<Arc<Scope>>,
 }
 
 impl<D> NodeContext<D> {
@@ -204,6 +207,7 @@ impl<D> Clone for NodeContext<D> {
             failures: self.failures.clone(),
             input: self.input.clone(),
             cache: self.cache.clone(),
+            scope: self.scope.clone(),
         }
     }
 }

@@ -22,11 +22,14 @@ use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{self, Interrupt, Resume};
 use crate::state::State;
+use crate::subgraph::SubgraphCall;
 
 /// A graph bound to one thread id. Cheap to clone.
 pub struct Thread<G: GraphDef> {
     inner: Arc<Inner<G>>,
     id: ThreadId,
+    /// `""` for the root graph; a subgraph call's namespace for a [`SubgraphThread`].
+    ns: String,
     recursion_limit: usize,
     metadata: serde_json::Map<String, serde_json::Value>,
     deps: Arc<G::Deps>,
@@ -40,6 +43,7 @@ impl<G: GraphDef> Clone for Thread<G> {
         Self {
             inner: Arc::clone(&self.inner),
             id: self.id.clone(),
+            ns: self.ns.clone(),
             recursion_limit: self.recursion_limit,
             metadata: self.metadata.clone(),
             deps: Arc::clone(&self.deps),
@@ -59,6 +63,7 @@ impl<G: GraphDef> Thread<G> {
         Self {
             inner,
             id,
+            ns: String::new(),
             recursion_limit,
             metadata: serde_json::Map::new(),
             deps,
@@ -71,6 +76,45 @@ impl<G: GraphDef> Thread<G> {
     /// The thread id.
     pub fn id(&self) -> &ThreadId {
         &self.id
+    }
+
+    /// The namespace this handle reads and writes: `""` for the root graph.
+    pub(crate) fn ns(&self) -> &str {
+        &self.ns
+    }
+
+    /// The graph as it runs.
+    pub(crate) fn spec(&self) -> &GraphSpec<G::State, G::Deps> {
+        &self.inner.spec
+    }
+
+    /// The dependencies this handle's runs use.
+    pub(crate) fn deps(&self) -> &Arc<G::Deps> {
+        &self.deps
+    }
+
+    /// A handle on graph `I` in namespace `ns` of this thread, with dependencies `deps`: a
+    /// subgraph call's.
+    pub(crate) fn nested<I: GraphDef>(&self, ns: String, deps: Arc<I::Deps>) -> Thread<I> {
+        let inner = Inner {
+            spec: I::spec().with_policies(),
+            saver: self.inner.saver.clone(),
+            recursion_limit: self.recursion_limit,
+            deps: Arc::clone(&deps),
+            stop: None,
+            durability: self.durability,
+        };
+        Thread {
+            inner: Arc::new(inner),
+            id: self.id.clone(),
+            ns,
+            recursion_limit: self.recursion_limit,
+            metadata: self.metadata.clone(),
+            deps,
+            stop: None,
+            pauses: None,
+            durability: self.durability,
+        }
     }
 
     /// This handle with another recursion limit, for example to resume a run that hit it.
@@ -151,7 +195,7 @@ impl<G: GraphDef> Thread<G> {
         self.check_inputs()?;
         let saver = self.saver();
         let epoch = saver.claim(&self.id).await?;
-        let Some(base) = saver.get(&self.id, "", Some(id)).await? else {
+        let Some(base) = saver.get(&self.id, &self.ns, Some(id)).await? else {
             return Err(CheckpointError::MissingParent {
                 thread_id: self.id.clone(),
                 parent: id,
@@ -202,7 +246,7 @@ impl<G: GraphDef> Thread<G> {
         let persistence = Persistence {
             saver: Arc::clone(self.saver()),
             thread_id: self.id.clone(),
-            ns: String::new(),
+            ns: self.ns.clone(),
             metadata: self.metadata.clone(),
         };
         Ok(Executor::new(
@@ -317,7 +361,7 @@ impl<G: GraphDef> Thread<G> {
         id: Option<CheckpointId>,
     ) -> Result<Option<StateSnapshot<G>>, GraphError> {
         self.check_id()?;
-        match self.saver().get(&self.id, "", id).await? {
+        match self.saver().get(&self.id, &self.ns, id).await? {
             Some(tuple) => Ok(Some(StateSnapshot::from_tuple(&self.inner.spec, tuple)?)),
             None => Ok(None),
         }
@@ -329,7 +373,7 @@ impl<G: GraphDef> Thread<G> {
     pub fn history(&self) -> History<'_, G> {
         History {
             thread: self,
-            query: ListQuery::thread(self.id.clone()).ns(""),
+            query: ListQuery::thread(self.id.clone()).ns(self.ns.clone()),
             page_size: History::<G>::DEFAULT_PAGE_SIZE,
         }
     }
@@ -547,6 +591,9 @@ pub struct StateSnapshot<G: GraphDef> {
     /// expired (as [`Checkpointer::list_threads`](crate::Checkpointer::list_threads) reports
     /// it for the latest).
     pub status: ThreadStatus,
+    /// The subgraph calls the step that wrote this checkpoint finished, then those its next
+    /// step runs; [`Thread::subgraph`] opens one.
+    pub subgraphs: Vec<SubgraphCall>,
 }
 
 /// A node's failure a checkpoint's pending writes record.
@@ -582,6 +629,7 @@ impl<G: GraphDef> std::fmt::Debug for StateSnapshot<G> {
             .field("interrupts", &self.interrupts)
             .field("errors", &self.errors)
             .field("status", &self.status)
+            .field("subgraphs", &self.subgraphs)
             .finish()
     }
 }
@@ -596,8 +644,10 @@ impl<G: GraphDef> StateSnapshot<G> {
         let errors = TaskError::open(&tuple.pending_writes);
         let status = ThreadStatus::of(tuple.checkpoint.next.is_empty(), &tuple.pending_writes);
         let checkpoint = tuple.checkpoint;
+        let scheduled = scheduled(spec, &checkpoint)?;
+        let subgraphs = SubgraphCall::of(spec, &checkpoint, &scheduled);
         let mut next = Vec::new();
-        for index in scheduled(spec, &checkpoint)? {
+        for index in scheduled {
             let name = spec.nodes[index].name;
             let node = G::Node::ALL
                 .iter()
@@ -620,6 +670,7 @@ impl<G: GraphDef> StateSnapshot<G> {
             interrupts,
             errors,
             status,
+            subgraphs,
         })
     }
 }

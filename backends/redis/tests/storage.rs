@@ -33,6 +33,7 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
                 pauses: Default::default(),
                 answers: Vec::new(),
                 failures: Vec::new(),
+                subgraphs: Default::default(),
                 user,
             },
         },

@@ -32,6 +32,7 @@ fn checkpoint(thread: &ThreadId, ns: &str, parent: Option<CheckpointId>) -> NewC
                 pauses: Default::default(),
                 answers: Vec::new(),
                 failures: Vec::new(),
+                subgraphs: Default::default(),
                 user: serde_json::Map::new(),
             },
         },

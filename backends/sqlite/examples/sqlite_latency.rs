@@ -51,6 +51,7 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
             pauses: Default::default(),
             answers: Vec::new(),
             failures: Vec::new(),
+            subgraphs: Default::default(),
             user: [("run_id".to_owned(), json!("run-1"))]
                 .into_iter()
                 .collect(),

@@ -572,6 +572,7 @@ mod tests {
                     pauses: Default::default(),
                     answers: Vec::new(),
                     failures: Vec::new(),
+                    subgraphs: Default::default(),
                     user: [("run".to_owned(), json!("r"))].into_iter().collect(),
                 },
             };

@@ -70,6 +70,7 @@ fn helper_process() {
                         pauses: Default::default(),
                         answers: Vec::new(),
                         failures: Vec::new(),
+                        subgraphs: Default::default(),
                         user: Default::default(),
                     },
                 };

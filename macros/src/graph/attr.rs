@@ -3,7 +3,15 @@
 
 use syn::Attribute;
 
+use super::model::SubgraphAttrs;
 use crate::errors::Errors;
+
+/// The checkpoint modes of a subgraph, as written.
+pub(crate) const SUBGRAPH_MODES: [(&str, &str); 3] = [
+    ("per_call", "PerCall"),
+    ("per_thread", "PerThread"),
+    ("none", "None"),
+];
 
 /// The node arguments, as the error for an unknown one lists them.
 const NODE_ARGUMENTS: &str = "`checkpoint = false`, `retry = <RetryPolicy or attempts>`, \
@@ -63,6 +71,53 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
     });
     if let Err(error) = parsed {
         errors.push(error);
+    }
+    attrs
+}
+
+/// Reads `#[subgraph]` or `#[subgraph(input = f, output = g, deps = h, checkpoint = mode)]`.
+pub(crate) fn subgraph(attr: &Attribute, errors: &mut Errors) -> SubgraphAttrs {
+    let mut attrs = SubgraphAttrs::default();
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return attrs;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let parsed = attr.parse_nested_meta(|meta| {
+        let key = key_of(&meta);
+        if seen.contains(&key) {
+            return Err(meta.error(format!("`{key}` is given twice; keep one")));
+        }
+        if meta.path.is_ident("input") {
+            attrs.input = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("output") {
+            attrs.output = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("deps") {
+            attrs.deps = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("checkpoint") {
+            let mode: syn::Ident = meta.value()?.call(syn::ext::IdentExt::parse_any)?;
+            if !SUBGRAPH_MODES.iter().any(|(name, _)| mode == name) {
+                return Err(syn::Error::new_spanned(
+                    &mode,
+                    "unknown checkpoint mode; a subgraph checkpoints `per_call` (the default:                      each call in a namespace of its own), `per_thread` (one namespace kept                      across calls) or `none`",
+                ));
+            }
+            attrs.checkpoint = Some(mode);
+        } else {
+            return Err(meta.error(
+                "unknown `subgraph` argument; the arguments are `input = <fn>`, `output = <fn>`,                  `deps = <fn>` and `checkpoint = per_call | per_thread | none`, as in                  `#[subgraph(input = to_draft, output = from_draft, checkpoint = none)]`",
+            ));
+        }
+        seen.push(key);
+        Ok(())
+    });
+    if let Err(error) = parsed {
+        errors.push(error);
+    }
+    if attrs.input.is_some() != attrs.output.is_some() {
+        errors.spanned(
+            attr,
+            "a subgraph over its own state needs both mappings, `input = <fn>` (its input from              this graph's state) and `output = <fn>` (this graph's update from its final state);              a subgraph over this graph's state needs neither",
+        );
     }
     attrs
 }

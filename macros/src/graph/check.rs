@@ -123,6 +123,7 @@ pub(crate) fn check(
     errors: &mut Errors,
 ) -> Plan {
     check_signatures(module, errors);
+    check_subgraphs(module, errors);
     if let Some(args) = args {
         check_returns(module, &args.state, errors);
         for ident in args.interrupt_before.iter().chain(&args.interrupt_after) {
@@ -140,6 +141,42 @@ pub(crate) fn check(
         check_routes_used(module, errors);
     }
     plan
+}
+
+/// A subgraph node may not run the graph it belongs to: each call would start another without
+/// end. (A cycle through other graphs is refused when the graph is compiled.)
+fn check_subgraphs(module: &GraphModule, errors: &mut Errors) {
+    for node in &module.nodes {
+        let Some(sub) = &node.subgraph else { continue };
+        let syn::Type::Path(path) = &sub.graph else {
+            continue;
+        };
+        let segments: Vec<String> = path
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.unraw().to_string())
+            .collect();
+        let own_module = module.ident.unraw().to_string();
+        let own = match segments.as_slice() {
+            [graph] => graph == "Graph",
+            [first, graph] if first == "self" => graph == "Graph",
+            [.., module_name, graph] => graph == "Graph" && *module_name == own_module,
+            [] => false,
+        };
+        if own {
+            errors.spanned(
+                &sub.graph,
+                format!(
+                    "subgraph `{}` runs graph `{}`, the graph it is a node of: each call would \
+                     start another without end; a subgraph runs another `#[graph]` module's \
+                     `Graph`",
+                    node.name,
+                    module.ident.unraw()
+                ),
+            );
+        }
+    }
 }
 
 fn check_signatures(module: &mut GraphModule, errors: &mut Errors) {
@@ -646,6 +683,17 @@ fn resolve_send(
         }
     };
     let target = match lookup(module, &arm.target) {
+        Name::Node(i) if module.nodes[i].subgraph.is_some() => {
+            errors.spanned(
+                &arm.target,
+                format!(
+                    "`{}` is a subgraph, which runs on the state, not on sent inputs; send to a \
+                     `#[node]` that takes the input, and have it lead to the subgraph",
+                    module.nodes[i].name
+                ),
+            );
+            None
+        }
         Name::Node(i) => Some(i),
         Name::End | Name::Start => {
             errors.spanned(
@@ -687,6 +735,7 @@ pub(crate) fn receivers(module: &GraphModule) -> Vec<Option<usize>> {
     {
         if let (Name::Send(send), Name::Node(node)) =
             (lookup(module, &arm.fan), lookup(module, &arm.target))
+            && module.nodes[node].subgraph.is_none()
         {
             inputs[node].get_or_insert(send);
         }

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 
 use super::check::{Edge, Plan, Target, signature_span, upper_camel_case};
-use super::model::{GraphArgs, GraphModule, NodeFn};
+use super::model::{GraphArgs, GraphModule, NodeFn, SubgraphDecl};
 
 fn private() -> TokenStream {
     quote!(::stategraph::__private)
@@ -141,6 +141,10 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         .filter(|(i, node)| node.signature_ok && (receivers[*i].is_none() || inputs[*i].is_some()))
         .map(|(i, node)| {
             let name = &node.name;
+            if let Some(sub) = &node.subgraph {
+                let subgraph = subgraph(sub, args);
+                return quote!(.subgraph(#name, #subgraph));
+            }
             // The function, re-spanned onto the part of its signature that looks wrong, so a
             // signature that does not fit the state (or the input it is sent) is reported there.
             let span = signature_span(node, inputs[i].unwrap_or(state));
@@ -295,6 +299,50 @@ fn policies(module: &GraphModule, args: &GraphArgs) -> TokenStream {
         out.extend(quote!(let spec = #private::GraphSpec::default_timeout(spec, #timeout);));
     }
     out
+}
+
+/// The `Subgraph` a subgraph node runs, each part spanned on the user's tokens, so a graph
+/// whose state does not fit, or a mapping of the wrong type, is reported there.
+fn subgraph(sub: &SubgraphDecl, args: &GraphArgs) -> TokenStream {
+    let private = private();
+    let graph = &sub.graph;
+    let state = &args.state;
+    let deps = deps_type(args);
+    let checked = quote!(<#private::Checked<#state> as #private::IsState>::State);
+    let mode = sub.attrs.checkpoint.as_ref().map_or("PerCall", |mode| {
+        super::attr::SUBGRAPH_MODES
+            .iter()
+            .find(|(name, _)| mode == name)
+            .map_or("PerCall", |(_, variant)| variant)
+    });
+    let mode = format_ident!("{}", mode);
+    let mode = quote!(#private::SubgraphCheckpoint::#mode);
+    let graph_span = syn::spanned::Spanned::span(graph);
+    let inner_deps = quote_spanned!(graph_span=> <#graph as #private::GraphDef>::Deps);
+    let make_deps = match &sub.attrs.deps {
+        Some(f) => {
+            let span = syn::spanned::Spanned::span(f);
+            quote_spanned!(span=> |deps: &::std::sync::Arc<#deps>| -> ::std::sync::Arc<#inner_deps> { #f(deps) })
+        }
+        None => {
+            quote_spanned!(graph_span=> |deps: &::std::sync::Arc<#deps>| -> ::std::sync::Arc<#inner_deps> {
+                <#deps as #private::SameDeps<#inner_deps>>::same(deps)
+            })
+        }
+    };
+    match (&sub.attrs.input, &sub.attrs.output) {
+        (Some(input), Some(output)) => {
+            let inner_state = quote_spanned!(graph_span=> <#graph as #private::GraphDef>::State);
+            let input = quote_spanned!(syn::spanned::Spanned::span(input)=>
+                |state: &#checked| -> <#inner_state as #private::State>::Update { #input(state) });
+            let output = quote_spanned!(syn::spanned::Spanned::span(output)=>
+                |inner: &#inner_state| -> <#checked as #private::State>::Update { #output(inner) });
+            quote_spanned!(graph_span=> #private::Subgraph::<#checked, #deps>::mapped::<#graph>(#mode, #make_deps, #input, #output))
+        }
+        _ => {
+            quote_spanned!(graph_span=> #private::Subgraph::<#checked, #deps>::shared::<#graph>(#mode, #make_deps))
+        }
+    }
 }
 
 /// The graph's dependencies type, `()` when it declares none.

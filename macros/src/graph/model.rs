@@ -50,6 +50,30 @@ pub(crate) struct NodeFn {
     pub(crate) signature_ok: bool,
     /// What its `#[node(…)]` arguments say.
     pub(crate) attrs: NodeAttrs,
+    /// The graph it runs, for a subgraph node (`#[subgraph] type name = other::Graph;`),
+    /// which has no function of its own.
+    pub(crate) subgraph: Option<SubgraphDecl>,
+}
+
+/// `#[subgraph(input = f, output = g, deps = h, checkpoint = per_call)] type name = path;`
+pub(crate) struct SubgraphDecl {
+    /// The graph type it runs, as written.
+    pub(crate) graph: Type,
+    /// What `#[subgraph(…)]` says.
+    pub(crate) attrs: SubgraphAttrs,
+}
+
+/// The arguments of `#[subgraph(…)]`.
+#[derive(Default)]
+pub(crate) struct SubgraphAttrs {
+    /// `input = f`: the subgraph's input, from the enclosing state.
+    pub(crate) input: Option<Path>,
+    /// `output = g`: the enclosing graph's update, from the subgraph's final state.
+    pub(crate) output: Option<Path>,
+    /// `deps = h`: the subgraph's dependencies, from the enclosing graph's.
+    pub(crate) deps: Option<Path>,
+    /// `checkpoint = per_call | per_thread | none`.
+    pub(crate) checkpoint: Option<Ident>,
 }
 
 impl NodeFn {

@@ -18,7 +18,7 @@ use syn::{Ident, Item, ItemFn, ItemMod, Token, Type, braced, bracketed};
 use super::attr;
 use super::model::{
     EdgesBlock, GraphArgs, GraphModule, Group, LocalEnum, NodeFn, RouteArm, RouteFn, RouteTable,
-    SendArm, SendFn, Statement,
+    SendArm, SendFn, Statement, SubgraphDecl,
 };
 use crate::errors::Errors;
 
@@ -26,6 +26,7 @@ use crate::errors::Errors;
 const NODE: &str = "node";
 const ROUTE: &str = "route";
 const SEND: &str = "send";
+const SUBGRAPH: &str = "subgraph";
 const EDGES: &str = "edges";
 /// Names the macro generates in the module.
 pub(crate) const RESERVED: [(&str, &str); 3] = [
@@ -215,6 +216,23 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
             }
             module.items.push(Item::Fn(function));
         }
+        Item::Type(mut alias) if alias.attrs.iter().any(|a| a.path().is_ident(SUBGRAPH)) => {
+            let marker = take_marker(&mut alias.attrs, SUBGRAPH).expect("found above");
+            let name = alias.ident.unraw().to_string();
+            if let Some(first) = declared(module, &name) {
+                errors.spanned(
+                    &alias.ident,
+                    format!(
+                        "two nodes are named `{name}`: this subgraph and the {first} declared \
+                         above; node names must be unique within a graph, so rename one"
+                    ),
+                );
+                return;
+            }
+            module
+                .nodes
+                .push(subgraph_node(&alias, name, &marker, errors));
+        }
         Item::Enum(item_enum) => {
             module.enums.push(LocalEnum {
                 ident: item_enum.ident.clone(),
@@ -246,9 +264,54 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
                         );
                     }
                 }
+                if let Some(attr) = take_marker(attrs, SUBGRAPH) {
+                    errors.spanned(
+                        &attr,
+                        "`#[subgraph]` goes on a type alias naming the graph the node runs: \
+                         `#[subgraph] type draft = drafting::Graph;`",
+                    );
+                }
             }
             module.items.push(other);
         }
+    }
+}
+
+/// What is already declared under `name`: `"node"`, `"route"` or `"send function"`.
+fn declared(module: &GraphModule, name: &str) -> Option<&'static str> {
+    if module.nodes.iter().any(|n| n.name == name) {
+        Some("node")
+    } else if module.routes.iter().any(|r| r.name == name) {
+        Some("route")
+    } else if module.sends.iter().any(|s| s.name == name) {
+        Some("send function")
+    } else {
+        None
+    }
+}
+
+/// A subgraph node: a node without a function of its own, which runs the aliased graph.
+fn subgraph_node(
+    alias: &syn::ItemType,
+    name: String,
+    marker: &syn::Attribute,
+    errors: &mut Errors,
+) -> NodeFn {
+    let ident = &alias.ident;
+    if !alias.generics.params.is_empty() {
+        errors.spanned(&alias.generics, "a subgraph alias takes no parameters");
+    }
+    NodeFn {
+        ident: ident.clone(),
+        name,
+        // What the signature checks see: a well-formed node, so they report nothing of it.
+        sig: syn::parse_quote!(async fn #ident(state: &()) -> ()),
+        signature_ok: true,
+        attrs: Default::default(),
+        subgraph: Some(SubgraphDecl {
+            graph: (*alias.ty).clone(),
+            attrs: attr::subgraph(marker, errors),
+        }),
     }
 }
 
@@ -270,6 +333,7 @@ fn node_fn(
         sig: function.sig.clone(),
         signature_ok: true,
         attrs: attr::node(marker, errors),
+        subgraph: None,
     }
 }
 

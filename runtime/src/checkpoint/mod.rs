@@ -89,6 +89,10 @@ pub struct CheckpointMetadata {
     /// (`#[node(on_error = handler)]`) run next, with their errors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<NodeFailure>,
+    /// The subgraph calls that finished in the step this checkpoint ends: each call's namespace
+    /// and the last checkpoint it wrote there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subgraphs: BTreeMap<String, CheckpointId>,
     /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
     /// flat beside the keys above, which a user key may not shadow.
     #[serde(flatten)]
@@ -98,7 +102,14 @@ pub struct CheckpointMetadata {
 impl CheckpointMetadata {
     /// The keys stategraph writes itself; user metadata may not use them.
     pub const RESERVED_KEYS: &'static [&'static str] = &[
-        "source", "step", "parents", "writes", "pauses", "answers", "failures",
+        "source",
+        "step",
+        "parents",
+        "writes",
+        "pauses",
+        "answers",
+        "failures",
+        "subgraphs",
     ];
 
     /// The metadata as one JSON object, as backends store and filter it.
@@ -604,7 +615,7 @@ pub enum CheckpointError {
     },
     /// User metadata uses a key stategraph writes itself.
     #[error(
-        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers); pick another name"
+        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers, failures, subgraphs); pick another name"
     )]
     ReservedMetadataKey(String),
     /// A value outside the limits of the contract (see [`limits`]); nothing was stored.

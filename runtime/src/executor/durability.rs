@@ -69,6 +69,8 @@ pub(super) struct StepWrites {
     pub(super) answers: Vec<Answer>,
     /// The failures the last step hands to error handlers.
     pub(super) failures: Vec<NodeFailure>,
+    /// The subgraph calls the steps finished, by namespace, with their last checkpoints.
+    pub(super) subgraphs: BTreeMap<String, CheckpointId>,
 }
 
 impl StepWrites {
@@ -87,6 +89,7 @@ impl StepWrites {
             by_channel,
             answers: Vec::new(),
             failures: Vec::new(),
+            subgraphs: BTreeMap::new(),
         }
     }
 
@@ -106,6 +109,7 @@ impl StepWrites {
         self.answers.extend(later.answers);
         // What the handlers of the latest step are handed; earlier ones have run.
         self.failures = later.failures;
+        self.subgraphs.extend(later.subgraphs);
     }
 }
 
@@ -153,6 +157,16 @@ pub(crate) struct ChannelChain {
     /// Read under an earlier name: the next checkpoint stores it again, as a snapshot under
     /// its current name.
     pub(super) rewrite: bool,
+}
+
+impl ChannelChain {
+    /// A channel not stored yet that the next checkpoint stores whole.
+    pub(super) fn rewritten() -> Self {
+        Self {
+            rewrite: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
@@ -286,11 +300,12 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             metadata: CheckpointMetadata {
                 source: writes.source,
                 step: head.step,
-                parents: BTreeMap::new(),
+                parents: head.parents.clone(),
                 writes: node_writes,
                 pauses: head.pauses.clone(),
                 answers: writes.answers,
                 failures: writes.failures,
+                subgraphs: writes.subgraphs,
                 user: p.metadata.clone(),
             },
         };

@@ -6,6 +6,7 @@
 //! resume's command (`resume.rs`), pauses before and after nodes (`pauses.rs`), and updates
 //! written as if a node had run, for time travel (`update.rs`).
 
+mod call;
 mod durability;
 mod pauses;
 mod plan;
@@ -15,9 +16,10 @@ mod runner;
 mod task;
 mod update;
 
+pub(crate) use call::{Begin, NS_SEP, NS_TASK, Scope, call_ns};
 pub(crate) use durability::ChannelChain;
 pub use durability::Durability;
-pub(crate) use restore::restore_state;
+pub(crate) use restore::{bounded, restore_state};
 pub(crate) use resume::Command;
 pub(crate) use update::Writer;
 
@@ -69,6 +71,11 @@ struct Head<S> {
     sends: Vec<(usize, SentInput)>,
     /// What of this head is stored.
     saving: Saving,
+    /// The checkpoint of each enclosing graph, by namespace, when this run is a subgraph's.
+    parents: BTreeMap<String, CheckpointId>,
+    /// The subgraph calls the step running from this head finished, by namespace, with the
+    /// last checkpoint of each.
+    reached: BTreeMap<String, CheckpointId>,
 }
 
 /// One finished task of a step.
@@ -93,6 +100,9 @@ pub(crate) struct Executor<'g, S: State, D> {
     pauses: Option<Pauses>,
     /// When the run's checkpoints are written.
     durability: Durability,
+    /// The ownership epoch of the enclosing run, for a subgraph's call: the call writes with
+    /// it instead of claiming the thread.
+    claimed: Option<Epoch>,
 }
 
 impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
@@ -110,7 +120,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             stop: None,
             pauses: None,
             durability: Durability::Sync,
+            claimed: None,
         }
+    }
+
+    /// This executor, writing with the enclosing run's `epoch` instead of claiming the thread
+    /// (a subgraph's call).
+    pub(crate) fn claimed(mut self, epoch: Option<Epoch>) -> Self {
+        self.claimed = epoch;
+        self
     }
 
     /// This executor, writing checkpoints as `durability` says.
@@ -166,7 +184,22 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         previous: Option<Head<S>>,
         input: S::Update,
     ) -> Result<S, GraphError> {
-        let (step, state, chains, pauses, saving) = match previous {
+        let begin = Begin { state: None, input };
+        let head = self.begin(epoch, previous, begin, BTreeMap::new()).await?;
+        self.run(head).await
+    }
+
+    /// The head a run starts from: `begin`'s input applied on top of `previous` (or of a
+    /// default state, or of `begin`'s whole state), written as an input checkpoint, with the
+    /// nodes START leads to scheduled.
+    async fn begin(
+        &self,
+        epoch: Option<Epoch>,
+        previous: Option<Head<S>>,
+        begin: Begin<S>,
+        parents: BTreeMap<String, CheckpointId>,
+    ) -> Result<Head<S>, GraphError> {
+        let (step, mut state, mut chains, pauses, saving) = match previous {
             Some(head) => (
                 head.step + 1,
                 head.state,
@@ -182,6 +215,12 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 Saving::default(),
             ),
         };
+        if let Some(whole) = begin.state {
+            // A run handed a whole state stores every channel of it, whole.
+            state = Arc::new(whole);
+            chains = vec![ChannelChain::rewritten(); S::CHANNELS.len()];
+        }
+        let input = begin.input;
         let writes = match &self.persistence {
             Some(_) => encode_writes::<S>(&input, INPUT)?,
             None => Vec::new(),
@@ -205,11 +244,13 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             failures: Vec::new(),
             sends: Vec::new(),
             saving,
+            parents,
+            reached: BTreeMap::new(),
         };
         let writes = self.merge(&mut head, finished, step, Source::Input)?;
         head.next = self.start_nodes(&head.state, &mut head.sends);
         self.commit(&mut head, writes, true).await?;
-        self.run(head).await
+        Ok(head)
     }
 
     /// Continues the thread from its latest checkpoint.
@@ -229,23 +270,26 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let Some(p) = &self.persistence else {
             return Ok((None, None));
         };
-        let epoch = p.saver.claim(&p.thread_id).await?;
+        let epoch = match self.claimed {
+            Some(epoch) => epoch,
+            None => p.saver.claim(&p.thread_id).await?,
+        };
         let Some(tuple) = p.saver.get(&p.thread_id, &p.ns, None).await? else {
             return Ok((Some(epoch), None));
         };
         refuse_expired(&tuple)?;
-        self.restore(tuple, epoch)
+        self.restore(tuple, Some(epoch))
             .map(|head| (Some(epoch), Some(head)))
     }
 
     /// Rebuilds the executor's view of a stored checkpoint.
-    fn restore(&self, tuple: CheckpointTuple, epoch: Epoch) -> Result<Head<S>, GraphError> {
+    fn restore(&self, tuple: CheckpointTuple, epoch: Option<Epoch>) -> Result<Head<S>, GraphError> {
         let (state, chains) = restore_state::<S>(&tuple)?;
         let sends = decode_sends(self.spec, &tuple)?;
         let checkpoint = tuple.checkpoint;
         let next = scheduled(self.spec, &checkpoint)?;
         Ok(Head {
-            epoch: Some(epoch),
+            epoch,
             id: checkpoint.id,
             step: checkpoint.metadata.step,
             state: Arc::new(state),
@@ -260,17 +304,24 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             failures: checkpoint.metadata.failures,
             sends,
             saving: Saving::stored(checkpoint.id),
+            parents: checkpoint.metadata.parents,
+            reached: BTreeMap::new(),
         })
     }
 
     /// Runs steps from `head` until the graph ends, then makes the last state stored. A run
     /// that stops early (an error, a question, a pause, a stop) stores the state it stopped at
     /// too, so it can be resumed from there.
-    async fn run(&self, mut head: Head<S>) -> Result<S, GraphError> {
+    async fn run(&self, head: Head<S>) -> Result<S, GraphError> {
+        self.drive(head).await.map(|head| take_state(head.state))
+    }
+
+    /// [`Executor::run`], returning the head the run ended at.
+    async fn drive(&self, mut head: Head<S>) -> Result<Head<S>, GraphError> {
         let outcome = self.steps(&mut head).await;
         let settled = self.settle(&mut head).await;
         match (outcome, settled) {
-            (Ok(()), Ok(())) => Ok(take_state(head.state)),
+            (Ok(()), Ok(())) => Ok(head),
             (Ok(()), Err(error)) => Err(error),
             (Err(error), Ok(())) => Err(error),
             (Err(error), Err(unsaved)) => {
@@ -335,6 +386,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             let mut writes = self.merge(head, finished, step, Source::Loop)?;
             writes.answers = answers;
             writes.failures = failures.clone();
+            writes.subgraphs = std::mem::take(&mut head.reached);
             head.failures = failures;
             let mut sends = Vec::new();
             head.next = self.next_nodes(&succeeded, &head.state, &mut head.barriers, &mut sends);

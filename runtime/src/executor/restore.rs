@@ -91,7 +91,7 @@ pub(crate) fn restore_state<S: State>(
 }
 
 /// A stored name as an error message may quote it: at most 64 characters.
-pub(super) fn bounded(name: &str) -> String {
+pub(crate) fn bounded(name: &str) -> String {
     match name.char_indices().nth(64) {
         Some((at, _)) => format!("{}…", &name[..at]),
         None => name.to_owned(),

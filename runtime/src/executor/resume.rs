@@ -101,7 +101,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             .get(&thread_id, &p.ns, Some(at))
             .await?
             .ok_or(GraphError::NothingToResume(thread_id))?;
-        let head = self.restore(tuple, epoch)?;
+        let head = self.restore(tuple, Some(epoch))?;
         self.run(head).await
     }
 }

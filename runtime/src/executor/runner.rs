@@ -2,13 +2,13 @@
 //! ends (or keeping it until the step ends, when the head's checkpoint is not stored yet), and
 //! the step's outcome — its finished tasks in plan order, or why it stopped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tracing::Instrument;
 
 use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
-use super::{Executor, Finished, Head, handled_by};
+use super::{Executor, Finished, Head, Scope, handled_by};
 use crate::error::GraphError;
 use crate::interrupt::{Interrupt, TaskInterrupts};
 use crate::node::NodeContext;
@@ -55,10 +55,16 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let save_now = save_to
             .clone()
             .filter(|_| head.saving.saves_tasks_at_once(self.durability));
+        // What each subgraph task hands its call, kept to read back where each call ended.
+        let scopes: Vec<Option<Arc<Scope>>> = tasks
+            .iter()
+            .map(|planned| self.scope(head, planned))
+            .collect();
         let runs = {
             let head = &*head;
             let shared_step = tasks.len() > 1;
-            let task = |planned: &Planned| {
+            let task = |at: usize| {
+                let planned = &tasks[at];
                 let (node, task_id) = (planned.node, planned.task_id);
                 let spec = &self.spec.nodes[node];
                 let interrupts =
@@ -84,6 +90,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         .as_ref()
                         .filter(|_| spec.cache.is_some())
                         .map(|p| Arc::clone(&p.saver)),
+                    scope: scopes[at].clone(),
                 };
                 // A step's only task needs no pending writes: the checkpoint that follows saves
                 // its result. With siblings they protect its work when a sibling fails or the
@@ -112,12 +119,9 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 .instrument(tracing::debug_span!("node", node = spec.name))
             };
             if let [at] = to_run[..] {
-                vec![task(&tasks[at]).await]
+                vec![task(at).await]
             } else {
-                let handles: Vec<_> = to_run
-                    .iter()
-                    .map(|&at| tokio::spawn(task(&tasks[at])))
-                    .collect();
+                let handles: Vec<_> = to_run.iter().map(|&at| tokio::spawn(task(at))).collect();
                 let mut runs = Vec::with_capacity(handles.len());
                 for (handle, &at) in handles.into_iter().zip(&to_run) {
                     runs.push(handle.await.unwrap_or_else(|join| TaskRun {
@@ -172,6 +176,29 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 interrupts,
             });
         }
+        head.reached = scopes
+            .iter()
+            .flatten()
+            .filter_map(|scope| scope.reached.lock().ok()?.take())
+            .collect();
         Ok(slots.into_iter().flatten().collect())
+    }
+
+    /// What a task of a subgraph node hands its call; `None` for another node.
+    fn scope(&self, head: &Head<S>, planned: &Planned) -> Option<Arc<Scope>> {
+        self.spec.nodes[planned.node].subgraph.as_ref()?;
+        let mut parents = head.parents.clone();
+        if let Some(p) = &self.persistence {
+            parents.insert(p.ns.clone(), head.id);
+        }
+        Some(Arc::new(Scope {
+            persistence: self.persistence.clone(),
+            parents,
+            epoch: head.epoch,
+            task_id: planned.task_id,
+            durability: self.durability,
+            recursion_limit: self.recursion_limit,
+            reached: Mutex::new(None),
+        }))
     }
 }

@@ -52,7 +52,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         };
         let (mut head, parent) = match tuple {
             Some(tuple) => {
-                let head = self.restore(tuple, epoch)?;
+                let head = self.restore(tuple, Some(epoch))?;
                 let parent = head.id;
                 (head, Some(parent))
             }
@@ -71,6 +71,8 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     failures: Vec::new(),
                     sends: Vec::new(),
                     saving: Default::default(),
+                    parents: Default::default(),
+                    reached: Default::default(),
                 },
                 None,
             ),

@@ -55,6 +55,7 @@ pub fn metadata(source: Source, step: i64) -> CheckpointMetadata {
         pauses: Default::default(),
         answers: Vec::new(),
         failures: Vec::new(),
+        subgraphs: Default::default(),
         user: serde_json::Map::new(),
     }
 }

@@ -137,6 +137,7 @@ impl Step {
                     pauses: Default::default(),
                     answers: Vec::new(),
                     failures: Vec::new(),
+                    subgraphs: Default::default(),
                     user: serde_json::Map::new(),
                 },
             },
