@@ -12,7 +12,7 @@ pub use crate::reducer::{Add, Append, Appendable, Merge, Messages, Reducer};
 pub use crate::reducer_fn::{InPlace, NotAReducer, ReducerProbe, ReturnsMerged};
 pub use crate::send::{InputCodec, node_with_input, node_with_input_and_context, sent};
 pub use crate::state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
-pub use crate::subgraph::{SameDeps, Subgraph, SubgraphCheckpoint};
+pub use crate::subgraph::{SameDeps, SharesState, Subgraph, SubgraphCheckpoint};
 pub use {serde, serde_json};
 
 /// The state type of a graph, checked once: `<Checked<S> as IsState>::State` is `S` when `S`

@@ -98,13 +98,13 @@ pub(crate) fn subgraph(attr: &Attribute, errors: &mut Errors) -> SubgraphAttrs {
             if !SUBGRAPH_MODES.iter().any(|(name, _)| mode == name) {
                 return Err(syn::Error::new_spanned(
                     &mode,
-                    "unknown checkpoint mode; a subgraph checkpoints `per_call` (the default:                      each call in a namespace of its own), `per_thread` (one namespace kept                      across calls) or `none`",
+                    "unknown checkpoint mode; a subgraph checkpoints `per_call` (the default: each call in a namespace of its own), `per_thread` (one namespace kept across calls) or `none`",
                 ));
             }
             attrs.checkpoint = Some(mode);
         } else {
             return Err(meta.error(
-                "unknown `subgraph` argument; the arguments are `input = <fn>`, `output = <fn>`,                  `deps = <fn>` and `checkpoint = per_call | per_thread | none`, as in                  `#[subgraph(input = to_draft, output = from_draft, checkpoint = none)]`",
+                "unknown `subgraph` argument; the arguments are `input = <fn>`, `output = <fn>`, `deps = <fn>` and `checkpoint = per_call | per_thread | none`, as in `#[subgraph(input = to_draft, output = from_draft, checkpoint = none)]`",
             ));
         }
         seen.push(key);
@@ -116,7 +116,7 @@ pub(crate) fn subgraph(attr: &Attribute, errors: &mut Errors) -> SubgraphAttrs {
     if attrs.input.is_some() != attrs.output.is_some() {
         errors.spanned(
             attr,
-            "a subgraph over its own state needs both mappings, `input = <fn>` (its input from              this graph's state) and `output = <fn>` (this graph's update from its final state);              a subgraph over this graph's state needs neither",
+            "a subgraph over its own state needs both mappings, `input = <fn>` (its input from this graph's state) and `output = <fn>` (this graph's update from its final state); a subgraph over this graph's state needs neither",
         );
     }
     attrs

@@ -269,6 +269,16 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             }
         }
 
+        /// A subgraph node of a graph over the same state runs this graph without a mapping.
+        impl #private::SharesState<#checked_state> for Graph {
+            fn inner(state: &#checked_state) -> #checked_state {
+                ::core::clone::Clone::clone(state)
+            }
+            fn outer(state: #checked_state) -> #checked_state {
+                state
+            }
+        }
+
         #builder
     }
 }

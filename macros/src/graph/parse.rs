@@ -301,16 +301,20 @@ fn subgraph_node(
     if !alias.generics.params.is_empty() {
         errors.spanned(&alias.generics, "a subgraph alias takes no parameters");
     }
+    let before = errors.len();
+    let attrs = attr::subgraph(marker, errors);
     NodeFn {
         ident: ident.clone(),
         name,
         // What the signature checks see: a well-formed node, so they report nothing of it.
         sig: syn::parse_quote!(async fn #ident(state: &()) -> ()),
-        signature_ok: true,
+        // Arguments in error are reported; the subgraph is then not generated, which would
+        // only add errors of its own.
+        signature_ok: errors.len() == before,
         attrs: Default::default(),
         subgraph: Some(SubgraphDecl {
             graph: (*alias.ty).clone(),
-            attrs: attr::subgraph(marker, errors),
+            attrs,
         }),
     }
 }

@@ -102,6 +102,7 @@ impl<S: State, D: Send + Sync + 'static> Subgraph<S, D> {
 }
 
 /// A graph whose state type is `S`: a subgraph that needs no mapping in a graph over `S`.
+/// `#[graph]` implements it for the graph's own state type.
 #[diagnostic::on_unimplemented(
     message = "subgraph `{Self}` runs on another state type than this graph's `{S}`, and has no mapping",
     label = "its state is not `{S}`",
@@ -112,15 +113,6 @@ pub trait SharesState<S>: GraphDef {
     fn inner(state: &S) -> Self::State;
     /// This graph's state as the enclosing graph's.
     fn outer(state: Self::State) -> S;
-}
-
-impl<G: GraphDef> SharesState<G::State> for G {
-    fn inner(state: &G::State) -> G::State {
-        state.clone()
-    }
-    fn outer(state: G::State) -> G::State {
-        state
-    }
 }
 
 /// Dependencies a subgraph can take as they are: its graph's, when they are of its type.
