@@ -183,6 +183,16 @@ impl CheckpointBuilder {
         self
     }
 
+    /// Records that a subgraph call in namespace `ns` finished at its checkpoint `last`
+    /// (`metadata.subgraphs`).
+    pub fn subgraph_call(mut self, ns: &str, last: CheckpointId) -> Self {
+        self.checkpoint
+            .metadata
+            .subgraphs
+            .insert(ns.to_owned(), last);
+        self
+    }
+
     /// Records that `node` failed into its error handler `handler` (`metadata.failures`).
     pub fn failure(mut self, node: &str, handler: &str, error: &str) -> Self {
         self.checkpoint.metadata.failures.push(crate::NodeFailure {

@@ -50,6 +50,11 @@ pub async fn reserved_key_failures<C: Checkpointer + ?Sized>(saver: &C) {
     reserved(saver, "failures").await;
 }
 
+/// A user metadata key `subgraphs` fails with `ReservedMetadataKey("subgraphs")`.
+pub async fn reserved_key_subgraphs<C: Checkpointer + ?Sized>(saver: &C) {
+    reserved(saver, "subgraphs").await;
+}
+
 /// A put rejected for a reserved key stores nothing: no checkpoint, and its blob does not
 /// shadow a later put of the same id.
 pub async fn reserved_key_stores_nothing<C: Checkpointer + ?Sized>(saver: &C) {
@@ -337,4 +342,51 @@ pub async fn failures_round_trip<C: Checkpointer + ?Sized>(saver: &C) {
         .await
         .expect("list should succeed");
     assert_eq!(listed[0].checkpoint.metadata.failures, cp.metadata.failures);
+}
+
+/// A subgraph call's checkpoint records the checkpoints of its enclosing graphs
+/// (`metadata.parents`), and the enclosing graph's checkpoint records the calls its step
+/// finished (`metadata.subgraphs`): both round-trip exactly through `get` and `list`, and the
+/// namespaces stay apart.
+pub async fn subgraph_links_round_trip<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("meta-subgraphs");
+    let root = checkpoint(&t, "")
+        .step(0)
+        .next(&["draft"])
+        .put_ok(saver)
+        .await;
+    let ns = format!("draft:{}", task());
+    let deeper = format!("{ns}|stream:{}", task());
+    let inner = checkpoint(&t, &ns)
+        .step(2)
+        .parent_ns("", root.id)
+        .put_ok(saver)
+        .await;
+    let deepest = checkpoint(&t, &deeper)
+        .step(1)
+        .parent_ns("", root.id)
+        .parent_ns(&ns, inner.id)
+        .put_ok(saver)
+        .await;
+    let after = child(&root)
+        .step(1)
+        .subgraph_call(&ns, inner.id)
+        .subgraph_call(&deeper, deepest.id)
+        .put_ok(saver)
+        .await;
+    let got = must_get(saver, &t, "", None).await;
+    assert_eq!(got.checkpoint.id, after.id, "the root's head is the root's");
+    assert_eq!(got.checkpoint.metadata, after.metadata);
+    assert_eq!(got.checkpoint.metadata.subgraphs.len(), 2);
+    let got = must_get(saver, &t, &deeper, None).await;
+    assert_eq!(got.checkpoint.metadata, deepest.metadata);
+    let listed = saver
+        .list(&ListQuery::thread(t.clone()).ns(deeper.clone()))
+        .await
+        .expect("list should succeed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].checkpoint.metadata.parents,
+        deepest.metadata.parents
+    );
 }

@@ -161,6 +161,8 @@ macro_rules! __checkpointer_conformance_cases {
                 reserved_key_writes,
                 reserved_key_failures,
                 failures_round_trip,
+                reserved_key_subgraphs,
+                subgraph_links_round_trip,
                 reserved_key_stores_nothing,
                 filter_injection_no_match,
                 filter_injection_literal_key,
