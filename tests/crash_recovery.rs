@@ -375,6 +375,94 @@ mod stream {
     }
 }
 
+/// Token generation as a graph of its own, one token per step: the inner graph of the seed's
+/// selective checkpointing, run as a subgraph by `phases` and `coarse`.
+#[stategraph::graph(state = Draft)]
+mod tokens {
+    use super::*;
+
+    #[node]
+    async fn token(s: &Draft) -> NodeResult<Draft> {
+        work(1).await;
+        let token = s.tokens.len() as u32 + 1;
+        mark("token", token);
+        Ok(DraftUpdate::new().push_tokens(format!("t{token}")))
+    }
+
+    pub(super) enum More {
+        Token,
+        Done,
+    }
+
+    #[route]
+    fn more(s: &Draft) -> More {
+        if s.tokens.len() < 5 {
+            More::Token
+        } else {
+            More::Done
+        }
+    }
+
+    edges! {
+        START -> token;
+        token -> more { Token => token, Done => END };
+    }
+}
+
+/// The outer graph's phases around the token subgraph.
+async fn phase(node: &str) -> NodeResult<Draft> {
+    work(1).await;
+    mark(node, 0);
+    Ok(match node {
+        "review" => DraftUpdate::new().reviewed(true),
+        _ => DraftUpdate::new(),
+    })
+}
+
+/// `prepare -> generate -> review`, where `generate` is the token graph checkpointed per call:
+/// a kill inside it resumes inside it.
+#[stategraph::graph(state = Draft)]
+mod phases {
+    use super::*;
+
+    #[node]
+    async fn prepare(_: &Draft) -> NodeResult<Draft> {
+        phase("prepare").await
+    }
+
+    #[subgraph]
+    type generate = super::tokens::Graph;
+
+    #[node]
+    async fn review(_: &Draft) -> NodeResult<Draft> {
+        phase("review").await
+    }
+
+    edges! { START -> prepare -> generate -> review -> END; }
+}
+
+/// The same phases with the token graph not checkpointed (`checkpoint = none`): a kill inside
+/// it runs the whole call again.
+#[stategraph::graph(state = Draft)]
+mod coarse {
+    use super::*;
+
+    #[node]
+    async fn prepare(_: &Draft) -> NodeResult<Draft> {
+        phase("prepare").await
+    }
+
+    #[subgraph(checkpoint = none)]
+    type generate = super::tokens::Graph;
+
+    #[node]
+    async fn review(_: &Draft) -> NodeResult<Draft> {
+        phase("review").await
+    }
+
+    edges! { START -> prepare -> generate -> review -> END; }
+}
+
 #[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Batch {
     #[state(reducer = append)]
@@ -438,16 +526,28 @@ async fn fanout_child(backend: Backend, dir: &Path, thread_id: &str) {
     println!("FINAL {}", serde_json::to_string(&done).unwrap());
 }
 
-/// A child of the stream scenario: runs the stream graph, or resumes it.
-async fn stream_child(backend: Backend, dir: &Path, thread_id: &str) {
+/// A child of the token scenarios: runs the graph `mode` names (`stream`, `phases`,
+/// `coarse`), or resumes it.
+async fn stream_child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
     let saver = backend.saver(dir).await.unwrap();
-    let graph = stream::graph().checkpointer(saver).compile().unwrap();
-    let thread = graph.thread(thread_id);
-    let done = match thread.state().await.unwrap() {
-        Some(_) => thread.resume().await.unwrap(),
-        None => thread.invoke(DraftUpdate::new()).await.unwrap(),
+    let done = match mode {
+        "phases" => draft_to_end(phases::graph().checkpointer(saver), thread_id).await,
+        "coarse" => draft_to_end(coarse::graph().checkpointer(saver), thread_id).await,
+        _ => draft_to_end(stream::graph().checkpointer(saver), thread_id).await,
     };
     println!("FINAL {}", serde_json::to_string(&done).unwrap());
+}
+
+/// Runs a graph over `Draft` on `thread_id` to its end: from the start, or resumed.
+async fn draft_to_end<G: stategraph::GraphDef<State = Draft>>(
+    builder: stategraph::Builder<G, stategraph::Durable>,
+    thread_id: &str,
+) -> Draft {
+    let thread = builder.compile().unwrap().thread(thread_id);
+    match thread.state().await.unwrap() {
+        Some(_) => thread.resume().await.unwrap(),
+        None => thread.invoke(DraftUpdate::new()).await.unwrap(),
+    }
 }
 
 /// A child of the review scenarios: `ask` runs (or resumes) until the question and prints its
@@ -478,8 +578,8 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
     if mode.starts_with("review-") {
         return review_child(mode, backend, dir, thread_id).await;
     }
-    if mode == "stream" {
-        return stream_child(backend, dir, thread_id).await;
+    if ["stream", "phases", "coarse"].contains(&mode) {
+        return stream_child(mode, backend, dir, thread_id).await;
     }
     if mode == "fanout" {
         return fanout_child(backend, dir, thread_id).await;
@@ -955,6 +1055,36 @@ fn durability_scenarios<'a>(
             expect_runs(&s, "review", 0, 1)
         }),
     ));
+
+    // A subgraph checkpointed per call: a kill inside it resumes inside it, so only the token
+    // in flight runs twice; its checkpoints sit in the call's namespace beside the root's.
+    // Checkpointed not at all: the whole call runs again, every token so far twice.
+    for (mode, checkpoints, twice) in [("phases", 2 + 3, 3..=3), ("coarse", 2, 1..=3)] {
+        all.push((
+            format!("inside a subgraph ({mode}), at token 3"),
+            Box::new(move || {
+                let s = Scenario::new(backend, mode);
+                assert_killed(s.crash_in(mode, "token:3"))?;
+                if s.checkpoints() != checkpoints {
+                    return Err(format!(
+                        "expected {checkpoints} checkpoints over every namespace, found {}",
+                        s.checkpoints()
+                    ));
+                }
+                let done: Draft = s.finish(mode);
+                let tokens: Vec<String> = (1..=5).map(|t| format!("t{t}")).collect();
+                if done.tokens != tokens || !done.reviewed {
+                    return Err(format!("unexpected final draft: {done:?}"));
+                }
+                expect_runs(&s, "prepare", 0, 1)?;
+                for token in 1..=5 {
+                    let n = if twice.contains(&token) { 2 } else { 1 };
+                    expect_runs(&s, "token", token, n)?;
+                }
+                expect_runs(&s, "review", 0, 1)
+            }),
+        ));
+    }
     all
 }
 
