@@ -74,7 +74,12 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 ///
 /// `edges!` statements: `a -> b -> c;` (a chain), `a -> [b, c];` (fan-out: both run in the next
 /// step), `[b, c] -> d;` (join: `d` runs once both finished), `a -> [b, c] -> d;` (both), and
-/// `x -> route { Variant => node_or_END, … };` (a route ends its chain).
+/// `x -> route { Variant => node_or_END, … };` (a route ends its chain), and
+/// `x -> per_item => node;` (a `#[send]` function: one task of `node` per item).
+///
+/// Another graph is a node too: `#[subgraph] type draft = super::drafting::Graph;` (same state),
+/// or `#[subgraph(input = to_inner, output = from_inner, checkpoint = per_call | per_thread |
+/// none)]` for a graph over its own state.
 ///
 /// The macro adds to the module a `Node` enum (one variant per node, in UpperCamelCase), a
 /// `Graph` type implementing `GraphDef`, and `graph()`, which starts a builder.
