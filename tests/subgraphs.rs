@@ -380,9 +380,10 @@ async fn time_travel_inside_a_paused_call_reruns_only_the_inner_steps_after_the_
         .iter()
         .find(|s| s.metadata.writes.contains_key("outline"))
         .unwrap();
-    draft.fork(after_outline.checkpoint_id).await.unwrap();
+    let branch = draft.fork(after_outline.checkpoint_id).await.unwrap();
+    assert_ne!(branch.ns(), draft.ns(), "the fork's call is a new one");
     assert_eq!(
-        draft.state().await.unwrap().unwrap().next,
+        branch.state().await.unwrap().unwrap().next,
         [drafting::Node::Stream]
     );
     let done = thread.resume().await.unwrap();
@@ -391,6 +392,77 @@ async fn time_travel_inside_a_paused_call_reruns_only_the_inner_steps_after_the_
     assert_eq!(desk.runs("t1"), 2, "after the fork: run again");
     assert_eq!(desk.runs("polish"), 2);
     assert_eq!(desk.runs("prepare"), 1);
+}
+
+#[tokio::test]
+async fn time_travel_three_levels_down_into_a_finished_run_reruns_only_what_follows() {
+    let dir = std::env::temp_dir().join(format!("sg-subgraph-travel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let savers = support::every_saver(&dir, "subtravel")
+        .await
+        .unwrap_or_else(|| vec![("memory", Arc::new(MemorySaver::new()))]);
+    let run = stategraph::CheckpointId::new();
+    for (backend, saver) in savers {
+        let id = format!("travel-{backend}-{run}");
+        let desk = Arc::new(Desk::default());
+        let graph = outer::graph(desk.clone())
+            .checkpointer(saver.clone())
+            .compile()
+            .unwrap();
+        let thread = graph.thread(id.as_str());
+        thread.invoke(topic()).await.unwrap();
+
+        // Down to the finished token call, to the checkpoint after `t1`.
+        let root = thread.history().await.unwrap();
+        let draft_call = &root[1].subgraphs[0];
+        let draft = thread.subgraph::<drafting::Graph>(&draft_call.ns).unwrap();
+        let stream_call = draft.history().await.unwrap()[1].subgraphs[0].clone();
+        let tokens = draft.subgraph::<tokens::Graph>(&stream_call.ns).unwrap();
+        let history = tokens.history().await.unwrap();
+        let after_t1 = history
+            .iter()
+            .find(|s| s.metadata.writes.contains_key("t1"))
+            .unwrap();
+        assert_eq!(after_t1.values.log, log(&ALL[..3]), "{backend}");
+
+        // Fork there, correct what `t1` wrote, and run on.
+        let branch = tokens.fork(after_t1.checkpoint_id).await.unwrap();
+        assert_eq!(
+            branch.state().await.unwrap().unwrap().next,
+            [tokens::Node::T2]
+        );
+        branch
+            .update(DocUpdate::new().replace_log(log(&["prepare", "outline", "t1 fixed"])))
+            .as_node(tokens::Node::T1)
+            .await
+            .unwrap();
+        let state = thread.state().await.unwrap().unwrap();
+        assert_eq!(
+            state.next,
+            [outer::Node::Draft],
+            "{backend}: the root forked too"
+        );
+        let done = thread.resume().await.unwrap();
+        assert_eq!(
+            done.log,
+            log(&["prepare", "outline", "t1 fixed", "t2", "polish", "review"]),
+            "{backend}"
+        );
+        for (node, runs) in [
+            ("prepare", 1),
+            ("outline", 1),
+            ("t1", 1),
+            ("t2", 2),
+            ("polish", 2),
+            ("review", 2),
+        ] {
+            assert_eq!(desk.runs(node), runs, "{backend}: {node}");
+        }
+        // The earlier branch stays in the history.
+        assert_eq!(thread.history().await.unwrap().len(), 4 + 3, "{backend}");
+        saver.delete_thread(&id.as_str().into()).await.unwrap();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A chat over a state of its own, mapped to and from `Doc`.

@@ -83,6 +83,11 @@ impl<G: GraphDef> Thread<G> {
         &self.ns
     }
 
+    /// This handle on namespace `ns` of the same thread and graph.
+    pub(crate) fn at_ns(&self, ns: String) -> Self {
+        Self { ns, ..self.clone() }
+    }
+
     /// The graph as it runs.
     pub(crate) fn spec(&self) -> &GraphSpec<G::State, G::Deps> {
         &self.inner.spec
@@ -233,7 +238,7 @@ impl<G: GraphDef> Thread<G> {
         Ok(limits::check_user_metadata(&self.metadata)?)
     }
 
-    fn saver(&self) -> &Arc<dyn Checkpointer> {
+    pub(crate) fn saver(&self) -> &Arc<dyn Checkpointer> {
         self.inner
             .saver
             .as_ref()

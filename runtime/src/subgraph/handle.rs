@@ -5,13 +5,17 @@
 //! it) is where the call continues when the enclosing thread is resumed, and inner steps that
 //! finished before it are not run again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::checkpoint::{Checkpoint, limits};
+use crate::checkpoint::{
+    Checkpoint, CheckpointError, CheckpointTuple, Checkpointer, NewCheckpoint, PutMode, Source,
+    limits,
+};
 use crate::error::GraphError;
 use crate::executor::{NS_SEP, NS_TASK, bounded, call_ns};
 use crate::graph::{GraphDef, GraphSpec};
-use crate::ids::{CheckpointId, TaskId};
+use crate::ids::{CheckpointId, Epoch, TaskId};
 use crate::state::State;
 use crate::thread::{History, StateSnapshot, Thread, Update};
 
@@ -112,10 +116,26 @@ impl<G: GraphDef> SubgraphThread<G> {
         self.thread.update(values)
     }
 
-    /// Makes a copy of the call's checkpoint `id` its latest ([`Thread::fork`]): the enclosing
-    /// thread's resume runs the call on from there.
-    pub async fn fork(&self, id: CheckpointId) -> Result<CheckpointId, GraphError> {
-        self.thread.fork(id).await
+    /// Starts a new branch of the thread's history at the call's checkpoint `id`: the
+    /// enclosing checkpoint that ran the call is forked (and its own enclosing ones, up to the
+    /// root), and a copy of checkpoint `id` becomes the latest of the call the fork runs.
+    /// Returns that call; [`Thread::resume`] then runs on from `id` — the call's steps after it,
+    /// then the enclosing graphs' — and the inner steps before `id` are not run again, whether
+    /// the call had finished or not.
+    ///
+    /// ```
+    /// # async fn demo<G: stategraph_runtime::GraphDef, I: stategraph_runtime::GraphDef>(
+    /// #     thread: &stategraph_runtime::Thread<G>,
+    /// #     call: &stategraph_runtime::SubgraphThread<I>,
+    /// #     id: stategraph_runtime::CheckpointId,
+    /// # ) -> Result<(), stategraph_runtime::GraphError> {
+    /// let branch = call.fork(id).await?;       // optionally: branch.update(fix).await?
+    /// thread.resume().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn fork(&self, id: CheckpointId) -> Result<SubgraphThread<G>, GraphError> {
+        let ns = self.thread.branch(id).await?;
+        Ok(Self::new(self.thread.at_ns(ns)))
     }
 
     /// A subgraph call of this call ([`Thread::subgraph`]).
@@ -125,6 +145,106 @@ impl<G: GraphDef> SubgraphThread<G> {
 }
 
 impl<G: GraphDef> Thread<G> {
+    /// Forks this handle's checkpoint `id` and every checkpoint enclosing it: from the root
+    /// down, each level's copy becomes the latest of the call the level above's copy runs.
+    /// Returns the namespace of the innermost copy.
+    async fn branch(&self, id: CheckpointId) -> Result<String, GraphError> {
+        let saver = Arc::clone(self.saver());
+        let thread_id = self.id();
+        let missing = |parent| CheckpointError::MissingParent {
+            thread_id: thread_id.clone(),
+            parent,
+        };
+        let epoch = saver.claim(thread_id).await?;
+        // The checkpoint, then the one enclosing it, up to the root's.
+        let base = saver.get(thread_id, self.ns(), Some(id)).await?;
+        let mut chain = vec![base.ok_or_else(|| missing(id))?];
+        loop {
+            let inner = &chain[chain.len() - 1].checkpoint;
+            let Some((parent_ns, _)) = split_ns(&inner.ns) else {
+                break;
+            };
+            let Some(&at) = inner.metadata.parents.get(parent_ns) else {
+                return Err(CheckpointError::corrupt(
+                    thread_id,
+                    inner.id,
+                    format!(
+                        "the checkpoint of namespace `{}` does not record its enclosing one",
+                        bounded(&inner.ns)
+                    ),
+                )
+                .into());
+            };
+            let enclosing = saver.get(thread_id, parent_ns, Some(at)).await?;
+            chain.push(enclosing.ok_or_else(|| missing(at))?);
+        }
+        // Copy from the root down.
+        let mut ns = String::new();
+        let mut parents: BTreeMap<String, CheckpointId> = BTreeMap::new();
+        let mut above: Option<(CheckpointId, i64)> = None;
+        for tuple in chain.into_iter().rev() {
+            let target = match (split_ns(&tuple.checkpoint.ns), above) {
+                (Some((_, level)), Some((enclosing, step))) => {
+                    parents.insert(ns.clone(), enclosing);
+                    let (node, per_call) = match level.split_once(NS_TASK) {
+                        Some((node, _)) => (node, true),
+                        None => (level, false),
+                    };
+                    let task = per_call.then(|| TaskId::derive(enclosing, &ns, step + 1, node));
+                    call_ns(&ns, node, task)
+                }
+                _ => String::new(),
+            };
+            let step = tuple.checkpoint.metadata.step;
+            let copy = self
+                .copy_into(&saver, tuple, &target, parents.clone(), epoch)
+                .await?;
+            above = Some((copy, step));
+            ns = target;
+        }
+        Ok(ns)
+    }
+
+    /// Stores a copy of `tuple` as the latest checkpoint of namespace `ns` (source `fork`),
+    /// recording `parents` as its enclosing checkpoints.
+    async fn copy_into(
+        &self,
+        saver: &Arc<dyn Checkpointer>,
+        tuple: CheckpointTuple,
+        ns: &str,
+        parents: BTreeMap<String, CheckpointId>,
+        epoch: Epoch,
+    ) -> Result<CheckpointId, GraphError> {
+        let mut checkpoint = tuple.checkpoint;
+        checkpoint.parent_id = if checkpoint.ns == ns {
+            Some(checkpoint.id)
+        } else {
+            saver
+                .get(self.id(), ns, None)
+                .await?
+                .map(|t| t.checkpoint.id)
+        };
+        checkpoint.id = CheckpointId::new();
+        checkpoint.ns = ns.to_owned();
+        checkpoint.created_at = crate::checkpoint::now();
+        checkpoint.metadata.source = Source::Fork;
+        checkpoint.metadata.writes = Default::default();
+        checkpoint.metadata.subgraphs = Default::default();
+        checkpoint.metadata.parents = parents;
+        let id = checkpoint.id;
+        // The blobs come along: the copy may live in another namespace.
+        let blobs = tuple.channels.into_values().flatten().collect();
+        saver
+            .put(NewCheckpoint {
+                checkpoint,
+                blobs,
+                mode: PutMode::Fork,
+                epoch: Some(epoch),
+            })
+            .await?;
+        Ok(id)
+    }
+
     /// The subgraph call in namespace `ns` — one that [`StateSnapshot::subgraphs`] lists — as
     /// a handle on its own checkpoints, for graph `I`, the graph its node runs.
     ///
@@ -187,4 +307,13 @@ impl<G: GraphDef> Thread<G> {
         let inner = self.nested::<I>(ns.to_owned(), Arc::clone(&deps));
         Ok(SubgraphThread::new(inner))
     }
+}
+
+/// A call's namespace as its enclosing namespace and its own level (`node:task` or `node`);
+/// `None` for the root's.
+fn split_ns(ns: &str) -> Option<(&str, &str)> {
+    if ns.is_empty() {
+        return None;
+    }
+    Some(ns.rsplit_once(NS_SEP).unwrap_or(("", ns)))
 }
