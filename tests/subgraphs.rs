@@ -7,11 +7,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use stategraph::{
-    Checkpointer, GraphError, ListQuery, MemorySaver, NodeContext, NodeResult, Resume, State,
-    ThreadStatus,
+    Checkpointer, Durability, GraphError, ListQuery, MemorySaver, NodeContext, NodeResult, Resume,
+    RetryPolicy, State, ThreadStatus,
 };
 
 /// How often each node ran, and what the nodes are told to do.
@@ -463,6 +464,103 @@ async fn time_travel_three_levels_down_into_a_finished_run_reruns_only_what_foll
         saver.delete_thread(&id.as_str().into()).await.unwrap();
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_call_inherits_its_thread_durability_mode() {
+    for mode in [Durability::Sync, Durability::Async, Durability::Exit] {
+        let saver: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
+        let graph = outer::graph(Desk::default())
+            .checkpointer(saver.clone())
+            .durability(mode)
+            .compile()
+            .unwrap();
+        let thread = graph.thread("modes");
+        let done = thread.invoke(topic()).await.unwrap();
+        assert_eq!(done.log, log(&ALL), "{mode:?}");
+        let all = saver
+            .list(&ListQuery::thread("modes".into()))
+            .await
+            .unwrap();
+        let inner = all.iter().filter(|t| !t.checkpoint.ns.is_empty()).count();
+        let root = all.len() - inner;
+        match mode {
+            // Each level writes its final state only.
+            Durability::Exit => assert_eq!((root, inner), (1, 2), "{mode:?}"),
+            _ => assert_eq!((root, inner), (4, 4 + 3), "{mode:?}"),
+        }
+    }
+}
+
+#[stategraph::graph(state = Doc, deps = Desk, retry = RetryPolicy::attempts(2).backoff(Duration::ZERO, Duration::ZERO))]
+mod retried {
+    use super::*;
+
+    #[subgraph]
+    type draft = super::drafting::Graph;
+
+    edges! { START -> draft -> END; }
+}
+
+#[tokio::test]
+async fn a_retried_subgraph_node_continues_its_call_where_the_failure_left_it() {
+    let desk = Arc::new(Desk::default());
+    desk.fail_once.lock().unwrap().push("polish");
+    let graph = retried::graph(desk.clone())
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let done = graph.thread("retried").invoke(topic()).await.unwrap();
+    assert_eq!(done.log, log(&["outline", "t1", "t2", "polish"]));
+    assert_eq!(desk.runs("polish"), 2, "failed, then retried");
+    assert_eq!(desk.runs("outline"), 1, "the retry continued the call");
+    assert_eq!(desk.runs("t1"), 1);
+}
+
+#[stategraph::graph(state = Doc, deps = Desk, interrupt_before = [t2])]
+mod gated_tokens {
+    use super::*;
+
+    #[node]
+    async fn t1(_: &Doc, ctx: &NodeContext<Desk>) -> NodeResult<Doc> {
+        entry("t1", ctx)
+    }
+
+    #[node]
+    async fn t2(_: &Doc, ctx: &NodeContext<Desk>) -> NodeResult<Doc> {
+        entry("t2", ctx)
+    }
+
+    edges! { START -> t1 -> t2 -> END; }
+}
+
+#[stategraph::graph(state = Doc, deps = Desk)]
+mod gated {
+    use super::*;
+
+    #[subgraph]
+    type tokens = super::gated_tokens::Graph;
+
+    edges! { START -> tokens -> END; }
+}
+
+#[tokio::test]
+async fn a_pause_declared_inside_a_subgraph_pauses_the_thread_until_answered() {
+    let desk = Arc::new(Desk::default());
+    let graph = gated::graph(desk.clone())
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("gated");
+    let GraphError::Interrupted { interrupts, .. } = thread.invoke(topic()).await.unwrap_err()
+    else {
+        panic!("paused");
+    };
+    assert_eq!(interrupts[0].payload, serde_json::json!({"before": "t2"}));
+    assert_eq!(desk.runs("t2"), 0);
+    let done = thread.resume_with(Resume::value(())).await.unwrap();
+    assert_eq!(done.log, log(&["t1", "t2"]));
+    assert_eq!(desk.runs("t1"), 1);
 }
 
 /// A chat over a state of its own, mapped to and from `Doc`.
