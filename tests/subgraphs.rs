@@ -147,6 +147,20 @@ async fn a_shared_state_subgraph_runs_as_a_node_three_levels_deep_without_a_chec
     assert!(ALL.iter().all(|n| desk.runs(n) == 1));
 }
 
+#[test]
+fn the_drawings_show_a_subgraph_node_with_a_double_border() {
+    use stategraph::GraphDef;
+    let mermaid = outer::Graph::MERMAID;
+    assert!(mermaid.contains("draft[[\"draft\"]]"), "{mermaid}");
+    assert!(mermaid.contains("prepare[\"prepare\"]"), "{mermaid}");
+    assert!(mermaid.contains("prepare --> draft"), "{mermaid}");
+    let dot = outer::Graph::DOT;
+    assert!(
+        dot.contains("\"draft\" [label=\"draft\", shape=box, peripheries=2];"),
+        "{dot}"
+    );
+}
+
 #[tokio::test]
 async fn each_call_checkpoints_in_its_own_namespace_recorded_by_the_outer_checkpoint_on_every_backend()
  {

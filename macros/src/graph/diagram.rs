@@ -1,7 +1,8 @@
 //! Drawings of a checked graph, made at compile time: Mermaid and Graphviz DOT text with START,
 //! END, every node, every edge, every route's arms labelled with their variants (dashed, as
 //! conditional edges), every send (dashed, labelled "each" and the send function's name), every
-//! error handler (dashed, "on error"), and every join as a junction its sources lead into.
+//! error handler (dashed, "on error"), and every join as a junction its sources lead into. A
+//! subgraph node has a double border (Mermaid's subroutine shape).
 
 use std::fmt::Write;
 
@@ -32,7 +33,8 @@ struct Arrow {
 
 /// The drawing's parts, shared by both formats.
 struct Drawing {
-    nodes: Vec<String>,
+    /// Each node's name, and whether it runs a subgraph (drawn with a double border).
+    nodes: Vec<(String, bool)>,
     joins: Vec<String>,
     arrows: Vec<Arrow>,
 }
@@ -107,7 +109,11 @@ fn drawing(module: &GraphModule, plan: &Plan) -> Drawing {
         joins.push(junction);
     }
     Drawing {
-        nodes: module.nodes.iter().map(|n| n.name.clone()).collect(),
+        nodes: module
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.subgraph.is_some()))
+            .collect(),
         joins,
         arrows,
     }
@@ -126,8 +132,12 @@ pub(crate) fn mermaid(module: &GraphModule, plan: &Plan) -> String {
     let drawing = drawing(module, plan);
     let mut out = String::from("flowchart TD\n");
     let _ = writeln!(out, "    {START_ID}([START])");
-    for node in &drawing.nodes {
-        let _ = writeln!(out, "    {}[\"{node}\"]", mermaid_id(node));
+    for (node, subgraph) in &drawing.nodes {
+        let id = mermaid_id(node);
+        let _ = match subgraph {
+            true => writeln!(out, "    {id}[[\"{node}\"]]"),
+            false => writeln!(out, "    {id}[\"{node}\"]"),
+        };
     }
     for join in &drawing.joins {
         let _ = writeln!(out, "    {join}{{{{\"join\"}}}}");
@@ -152,8 +162,9 @@ pub(crate) fn dot(module: &GraphModule, plan: &Plan, graph_name: &str) -> String
     let drawing = drawing(module, plan);
     let mut out = format!("digraph \"{graph_name}\" {{\n");
     let _ = writeln!(out, "    \"{START_ID}\" [label=\"START\", shape=oval];");
-    for node in &drawing.nodes {
-        let _ = writeln!(out, "    \"{node}\" [label=\"{node}\", shape=box];");
+    for (node, subgraph) in &drawing.nodes {
+        let border = if *subgraph { ", peripheries=2" } else { "" };
+        let _ = writeln!(out, "    \"{node}\" [label=\"{node}\", shape=box{border}];");
     }
     for join in &drawing.joins {
         let _ = writeln!(out, "    \"{join}\" [label=\"join\", shape=diamond];");
