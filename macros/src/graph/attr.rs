@@ -40,15 +40,7 @@ pub(crate) struct NodeAttrs {
 /// Reads `#[node]` or `#[node(checkpoint = false, retry = …, timeout = …, on_error = …)]`.
 pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
     let mut attrs = NodeAttrs::default();
-    if matches!(attr.meta, syn::Meta::Path(_)) {
-        return attrs;
-    }
-    let mut seen: Vec<String> = Vec::new();
-    let parsed = attr.parse_nested_meta(|meta| {
-        let key = key_of(&meta);
-        if seen.contains(&key) {
-            return Err(meta.error(format!("`{key}` is given twice; keep one")));
-        }
+    arguments(attr, errors, |meta| {
         if meta.path.is_ident("checkpoint") {
             let value: syn::LitBool = meta.value()?.parse()?;
             attrs.skip_checkpoint = !value.value;
@@ -66,27 +58,15 @@ pub(crate) fn node(attr: &Attribute, errors: &mut Errors) -> NodeAttrs {
                  `#[node(retry = 3, timeout = Duration::from_secs(30))]`"
             )));
         }
-        seen.push(key);
         Ok(())
     });
-    if let Err(error) = parsed {
-        errors.push(error);
-    }
     attrs
 }
 
 /// Reads `#[subgraph]` or `#[subgraph(input = f, output = g, deps = h, checkpoint = mode)]`.
 pub(crate) fn subgraph(attr: &Attribute, errors: &mut Errors) -> SubgraphAttrs {
     let mut attrs = SubgraphAttrs::default();
-    if matches!(attr.meta, syn::Meta::Path(_)) {
-        return attrs;
-    }
-    let mut seen: Vec<String> = Vec::new();
-    let parsed = attr.parse_nested_meta(|meta| {
-        let key = key_of(&meta);
-        if seen.contains(&key) {
-            return Err(meta.error(format!("`{key}` is given twice; keep one")));
-        }
+    arguments(attr, errors, |meta| {
         if meta.path.is_ident("input") {
             attrs.input = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("output") {
@@ -107,12 +87,8 @@ pub(crate) fn subgraph(attr: &Attribute, errors: &mut Errors) -> SubgraphAttrs {
                 "unknown `subgraph` argument; the arguments are `input = <fn>`, `output = <fn>`, `deps = <fn>` and `checkpoint = per_call | per_thread | none`, as in `#[subgraph(input = to_draft, output = from_draft, checkpoint = none)]`",
             ));
         }
-        seen.push(key);
         Ok(())
     });
-    if let Err(error) = parsed {
-        errors.push(error);
-    }
     if attrs.input.is_some() != attrs.output.is_some() {
         errors.spanned(
             attr,
@@ -155,6 +131,31 @@ pub(crate) fn retry_policy(value: &syn::Expr) -> proc_macro2::TokenStream {
             ..
         }) => quote_spanned!(span=> ::stategraph::__private::RetryPolicy::attempts(#value)),
         _ => quote!(#value),
+    }
+}
+
+/// Reads the `key = value` arguments of `attr` (none for a bare marker) with `read`, refusing a
+/// key given twice; errors are reported, each at its argument.
+fn arguments(
+    attr: &Attribute,
+    errors: &mut Errors,
+    mut read: impl FnMut(&syn::meta::ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let parsed = attr.parse_nested_meta(|meta| {
+        let key = key_of(&meta);
+        if seen.contains(&key) {
+            return Err(meta.error(format!("`{key}` is given twice; keep one")));
+        }
+        read(&meta)?;
+        seen.push(key);
+        Ok(())
+    });
+    if let Err(error) = parsed {
+        errors.push(error);
     }
 }
 
