@@ -12,6 +12,7 @@ use crate::executor::{Durability, Executor};
 use crate::graph::{GraphDef, GraphSpec};
 use crate::ids::ThreadId;
 use crate::state::State;
+use crate::stream::{RunStream, StreamOptions};
 use crate::subgraph::GraphName;
 use crate::thread::Thread;
 
@@ -169,6 +170,32 @@ impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
         )
         .invoke(input)
         .await
+    }
+}
+
+impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
+    /// Runs the graph as [`CompiledGraph::invoke`] does, streaming its events as
+    /// [`Thread::stream`](crate::Thread::stream) does. Nothing is saved, so dropping the
+    /// stream stops the run at its next step boundary and nothing of it is kept.
+    pub fn stream(
+        &self,
+        input: <G::State as State>::Update,
+        options: impl Into<StreamOptions>,
+    ) -> RunStream<G::State> {
+        let inner = Arc::clone(&self.inner);
+        let stop = CancellationToken::new();
+        RunStream::spawn(options.into(), stop.clone(), move |events| async move {
+            Executor::new(
+                &inner.spec,
+                None,
+                inner.recursion_limit,
+                Arc::clone(&inner.deps),
+            )
+            .stop_on(Some(stop))
+            .events(Some(events))
+            .invoke(input)
+            .await
+        })
     }
 }
 

@@ -201,6 +201,10 @@ pub enum GraphError {
     /// A setting is out of range.
     #[error("invalid graph setting: {0}")]
     Config(String),
+    /// The task running a streamed run ended without a result (it panicked outside a node, or
+    /// its runtime shut down).
+    #[error("the streamed run ended without a result: {0}")]
+    RunAborted(String),
     /// The checkpointer failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

@@ -19,6 +19,7 @@ mod reducer;
 mod reducer_fn;
 mod send;
 mod state;
+mod stream;
 mod subgraph;
 mod thread;
 
@@ -53,6 +54,9 @@ pub use reducer::{
 };
 pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
+pub use stream::{
+    CheckpointEvent, Event, EventData, Payload, RunStream, StreamMode, StreamOptions,
+};
 pub use subgraph::{
     GraphName, SameDeps, SharesState, Subgraph, SubgraphCall, SubgraphCheckpoint, SubgraphInfo,
     SubgraphThread,

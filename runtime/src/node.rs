@@ -15,6 +15,7 @@ use crate::once::TaskOnce;
 use crate::policy::{NodeFailure, TaskAttempts};
 use crate::send::SentInput;
 use crate::state::State;
+use crate::stream::{Emitter, EventData, Payload, StreamMode};
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
 /// or `&str` message.
@@ -52,6 +53,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) cache: Option<Arc<dyn Checkpointer>>,
     /// What the enclosing run hands a subgraph node's call (`None` for another node).
     pub(crate) scope: Option<Arc<Scope>>,
+    /// Where a streamed run's events go (`None` when it is not streamed).
+    pub(crate) events: Option<Emitter>,
 }
 
 impl<D> NodeContext<D> {
@@ -166,6 +169,42 @@ impl<D> NodeContext<D> {
 }
 
 impl<D> NodeContext<D> {
+    /// Sends `value` to whoever streams the run in [`StreamMode::CUSTOM`] — a token of a
+    /// model's answer, a progress note — as an [`EventData::Custom`] event of this node, and
+    /// waits for room in the stream's buffer (a slow consumer slows the node). Does nothing
+    /// when the run is not streamed in that mode, or from a subgraph whose events the stream
+    /// does not include.
+    ///
+    /// ```
+    /// # use stategraph_runtime::NodeContext;
+    /// async fn speak(ctx: &NodeContext, answer: &str) {
+    ///     for token in answer.split_inclusive(' ') {
+    ///         ctx.emit(token.to_owned()).await;
+    ///     }
+    /// }
+    /// ```
+    pub async fn emit<T: Serialize + Send + Sync + 'static>(&self, value: T) {
+        if let Some(events) = self.events.as_ref().filter(|e| e.wants(StreamMode::CUSTOM)) {
+            let data = EventData::Custom(Payload::new(value));
+            events
+                .send(self.step, Some(self.node), self.checkpoint_id, data)
+                .await;
+        }
+    }
+
+    /// Reports that attempt `attempt` failed with `error` and will be retried.
+    pub(crate) async fn emit_retry(&self, attempt: u32, error: &NodeError) {
+        if let Some(events) = self.events.as_ref().filter(|e| e.wants(StreamMode::TASKS)) {
+            let error = crate::policy::cut(error.to_string(), 1024);
+            let data = EventData::Retry { attempt, error };
+            events
+                .send(self.step, Some(self.node), self.checkpoint_id, data)
+                .await;
+        }
+    }
+}
+
+impl<D> NodeContext<D> {
     /// Whether this attempt asked a question (or was handed an answer of the wrong type): the
     /// task ends there, whatever the node made of the error.
     pub(crate) fn asked(&self) -> bool {
@@ -208,6 +247,7 @@ impl<D> Clone for NodeContext<D> {
             input: self.input.clone(),
             cache: self.cache.clone(),
             scope: self.scope.clone(),
+            events: self.events.clone(),
         }
     }
 }

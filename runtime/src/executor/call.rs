@@ -19,6 +19,7 @@ use crate::error::GraphError;
 use crate::ids::{CheckpointId, Epoch, TaskId};
 use crate::interrupt::{self, TaskInterrupts};
 use crate::state::State;
+use crate::stream::Emitter;
 
 /// How a call starts when its namespace holds no run of it.
 pub(crate) struct Begin<S: State> {
@@ -44,11 +45,20 @@ pub(crate) struct Scope {
     pub(crate) durability: Durability,
     /// The enclosing run's recursion limit, which the call inherits.
     pub(crate) recursion_limit: usize,
+    /// Where the enclosing run's events go, when it is streamed.
+    pub(crate) events: Option<Emitter>,
     /// The namespace and last checkpoint of the call, once it finished.
     pub(crate) reached: Mutex<Option<(String, CheckpointId)>>,
 }
 
 impl Scope {
+    /// Where the events of the call of node `node` go: the stream's, under the call's
+    /// namespace, when the stream includes subgraphs.
+    pub(crate) fn events(&self, node: &str) -> Option<Emitter> {
+        let events = self.events.as_ref()?;
+        events.nested(call_ns(events.ns(), node, self.task_id))
+    }
+
     /// Where the call of node `node` keeps its checkpoints: its own namespace per call
     /// (`parent|node:task`), or one per node kept across calls (`parent|node`); `None` for a
     /// call that keeps none, or inside a run without a checkpointer.

@@ -221,10 +221,18 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let new = self.new_checkpoint(head, head.saving.parent, writes, PutMode::Advance)?;
         self.landed(head).await?;
         if in_background {
+            // Reported as it is handed to the write in flight.
+            self.emit_checkpoint(&new, &head.state).await;
             let saver = Arc::clone(&p.saver);
             head.saving.in_flight = Some(tokio::spawn(async move { saver.put(new).await }));
         } else {
+            let watched = self
+                .watching(crate::stream::StreamMode::CHECKPOINTS)
+                .then(|| new.clone());
             p.saver.put(new).await?;
+            if let Some(new) = watched {
+                self.emit_checkpoint(&new, &head.state).await;
+            }
         }
         head.saving.parent = Some(head.id);
         Ok(())

@@ -15,6 +15,7 @@ mod resume;
 mod runner;
 mod task;
 mod update;
+mod watch;
 
 pub(crate) use call::{Begin, NS_SEP, NS_TASK, Scope, call_ns};
 pub(crate) use durability::ChannelChain;
@@ -37,6 +38,7 @@ use crate::interrupt;
 use crate::policy::NodeFailure;
 use crate::send::{SentInput, decode_sends};
 use crate::state::{ChannelSet, State, StateUpdate};
+use crate::stream::Emitter;
 
 use durability::{Saving, StepWrites};
 use task::{encode_writes, saved_task};
@@ -103,6 +105,8 @@ pub(crate) struct Executor<'g, S: State, D> {
     /// The ownership epoch of the enclosing run, for a subgraph's call: the call writes with
     /// it instead of claiming the thread.
     claimed: Option<Epoch>,
+    /// Where the run's events go, when it is streamed.
+    events: Option<Emitter>,
 }
 
 impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
@@ -121,7 +125,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             pauses: None,
             durability: Durability::Sync,
             claimed: None,
+            events: None,
         }
+    }
+
+    /// This executor, sending its events to `events` (a streamed run).
+    pub(crate) fn events(mut self, events: Option<Emitter>) -> Self {
+        self.events = events;
+        self
     }
 
     /// This executor, writing with the enclosing run's `epoch` instead of claiming the thread
@@ -174,7 +185,10 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         match self.claim_latest().await? {
             (epoch, None) => self.start(epoch, None, input).await,
             (_, Some(head)) if head.next.is_empty() => Ok(take_state(head.state)),
-            (_, Some(head)) => self.run(head).await,
+            (_, Some(head)) => {
+                self.emit_values(&head).await;
+                self.run(head).await
+            }
         }
     }
 
@@ -250,13 +264,17 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let writes = self.merge(&mut head, finished, step, Source::Input)?;
         head.next = self.start_nodes(&head.state, &mut head.sends);
         self.commit(&mut head, writes, true).await?;
+        self.emit_values(&head).await;
         Ok(head)
     }
 
     /// Continues the thread from its latest checkpoint.
     pub(crate) async fn resume(&self) -> Result<S, GraphError> {
         match self.claim_latest().await? {
-            (_, Some(head)) => self.run(head).await,
+            (_, Some(head)) => {
+                self.emit_values(&head).await;
+                self.run(head).await
+            }
             (_, None) => Err(GraphError::NothingToResume(
                 self.thread_id().expect("resume needs a thread"),
             )),
@@ -320,6 +338,9 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     async fn drive(&self, mut head: Head<S>) -> Result<Head<S>, GraphError> {
         let outcome = self.steps(&mut head).await;
         let settled = self.settle(&mut head).await;
+        if let Err(GraphError::Interrupted { interrupts, .. }) = &outcome {
+            self.emit_interrupts(&head, interrupts).await;
+        }
         match (outcome, settled) {
             (Ok(()), Ok(())) => Ok(head),
             (Ok(()), Err(error)) => Err(error),
@@ -334,12 +355,18 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     async fn steps(&self, head: &mut Head<S>) -> Result<(), GraphError> {
         let mut steps = 0usize;
         while !head.next.is_empty() {
-            if let (Some(stop), Some(p)) = (&self.stop, &self.persistence)
+            if let Some(stop) = &self.stop
                 && stop.is_cancelled()
             {
-                return Err(GraphError::Stopped {
-                    thread_id: p.thread_id.clone(),
-                    checkpoint: head.id,
+                return Err(match &self.persistence {
+                    Some(p) => GraphError::Stopped {
+                        thread_id: p.thread_id.clone(),
+                        checkpoint: head.id,
+                    },
+                    None => GraphError::RunAborted(format!(
+                        "stopped before step {}; a graph without a checkpointer keeps nothing",
+                        head.step + 1
+                    )),
                 });
             }
             let step = head.step + 1;
@@ -383,6 +410,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 goto = nodes;
             }
             let answers = interrupt::answers_in(&head.pending);
+            let updates = self.updates_to_emit(&finished);
             let mut writes = self.merge(head, finished, step, Source::Loop)?;
             writes.answers = answers;
             writes.failures = failures.clone();
@@ -404,6 +432,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 .iter()
                 .any(|node| !self.spec.skip_checkpoint.contains(node));
             self.commit(head, writes, durable).await?;
+            self.emit_step(head, updates).await;
             self.pause_after(head, &ran).await?;
         }
         Ok(())

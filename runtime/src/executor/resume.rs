@@ -102,6 +102,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             .await?
             .ok_or(GraphError::NothingToResume(thread_id))?;
         let head = self.restore(tuple, Some(epoch))?;
+        self.emit_values(&head).await;
         self.run(head).await
     }
 }

@@ -3,6 +3,7 @@
 //! the step's outcome — its finished tasks in plan order, or why it stopped.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tracing::Instrument;
 
@@ -14,6 +15,7 @@ use crate::interrupt::{Interrupt, TaskInterrupts};
 use crate::node::NodeContext;
 use crate::once::TaskOnce;
 use crate::state::State;
+use crate::stream::{EventData, StreamMode};
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
@@ -91,6 +93,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         .filter(|_| spec.cache.is_some())
                         .map(|p| Arc::clone(&p.saver)),
                     scope: scopes[at].clone(),
+                    events: self.events.clone(),
                 };
                 // A step's only task needs no pending writes: the checkpoint that follows saves
                 // its result. With siblings they protect its work when a sibling fails or the
@@ -109,12 +112,39 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     recording,
                 );
                 let save_now = save_now.clone();
+                let watch = self
+                    .events
+                    .clone()
+                    .filter(|e| e.wants(StreamMode::TASKS))
+                    .map(|events| {
+                        let checkpoint = self.persistence.as_ref().map(|_| head.id);
+                        (events, spec.name, checkpoint)
+                    });
                 async move {
+                    let started = Instant::now();
+                    if let Some((events, name, checkpoint)) = &watch {
+                        let data = EventData::TaskStarted { task_id };
+                        events.send(step, Some(name), *checkpoint, data).await;
+                    }
                     let run = run.await;
-                    match &save_now {
+                    let run = match &save_now {
                         Some(to) => run.save_now(to).await,
                         None => run,
+                    };
+                    if let Some((events, name, checkpoint)) = &watch {
+                        let error = match &run.outcome {
+                            Err(TaskFailure::Node(_, error)) => Some(error.to_string()),
+                            Err(TaskFailure::Graph(error)) => Some(error.to_string()),
+                            _ => None,
+                        };
+                        let data = EventData::TaskFinished {
+                            task_id,
+                            duration: started.elapsed(),
+                            error: error.map(|e| crate::policy::cut(e, 1024)),
+                        };
+                        events.send(step, Some(name), *checkpoint, data).await;
                     }
+                    run
                 }
                 .instrument(tracing::debug_span!("node", node = spec.name))
             };
@@ -198,6 +228,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             task_id: planned.task_id,
             durability: self.durability,
             recursion_limit: self.recursion_limit,
+            events: self.events.clone(),
             reached: Mutex::new(None),
         }))
     }

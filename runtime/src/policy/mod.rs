@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub use cache::CachePolicy;
 pub use handler::NodeFailure;
+pub(crate) use handler::cut;
 pub(crate) use retry::TaskAttempts;
 pub use retry::{Attempt, RetryPolicy};
 pub use timeout::NodeTimeout;

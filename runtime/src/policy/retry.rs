@@ -187,6 +187,7 @@ impl<S: State, D: Send + Sync + 'static> NodeFn<S, D> for Retrying<S, D> {
                     "node failed; retrying"
                 );
                 ctx.failed_attempt(attempt, &error);
+                ctx.emit_retry(attempt, &error).await;
                 tokio::time::sleep(wait).await;
                 ctx.begin_attempt();
                 attempt += 1;
