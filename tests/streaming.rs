@@ -553,3 +553,49 @@ async fn tasks_mode_reports_each_retried_attempt_and_the_duration() {
         ]
     );
 }
+
+#[tokio::test]
+async fn server_sent_events_carry_each_event_then_the_end_or_the_error() {
+    let graph = voice::graph(desk(2, false)).compile().unwrap();
+    let lines: Vec<String> = graph
+        .stream(TalkUpdate::new(), StreamMode::CUSTOM | StreamMode::UPDATES)
+        .sse()
+        .collect()
+        .await;
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(
+        lines[0].starts_with("event: custom\ndata: {"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with("}\n\n"));
+    let data: serde_json::Value = serde_json::from_str(
+        lines[0]
+            .lines()
+            .nth(1)
+            .unwrap()
+            .strip_prefix("data: ")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(data["data"], "tok0");
+    assert_eq!(data["node"], "speak");
+    assert_eq!(data["ns"], "");
+    assert!(lines[2].starts_with("event: update\n"));
+    assert!(
+        lines[3].starts_with("event: end\ndata: {\"output\":{"),
+        "{}",
+        lines[3]
+    );
+
+    // A question without a checkpointer fails the run: the last message says why.
+    let graph = voice::graph(desk(0, true)).compile().unwrap();
+    let lines: Vec<String> = graph
+        .stream(TalkUpdate::new(), StreamMode::CUSTOM)
+        .sse()
+        .collect()
+        .await;
+    let last = lines.last().unwrap();
+    assert!(last.starts_with("event: error\n"), "{last}");
+    assert!(last.contains("interrupts need a checkpointer"), "{last}");
+}

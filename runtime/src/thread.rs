@@ -277,7 +277,7 @@ impl<G: GraphDef> Thread<G> {
     }
 
     /// Starts a run as [`Thread::invoke`] does, streaming its events as they happen: the
-    /// modes `options` names ([`StreamMode`], or [`StreamOptions`] for subgraphs and the
+    /// modes `options` names ([`StreamMode`](crate::StreamMode), or [`StreamOptions`] for subgraphs and the
     /// buffer). The run goes on in a task of its own; [`RunStream::output`] is its final state.
     /// Dropping the stream stops the run at its next step boundary, checkpointed, and
     /// [`Thread::resume`] continues it later.
@@ -308,7 +308,7 @@ impl<G: GraphDef> Thread<G> {
     }
 
     /// Continues from the latest checkpoint as [`Thread::resume`] does, streaming the run's
-    /// events as [`Thread::stream`] does; in [`StreamMode::VALUES`] the first event is the
+    /// events as [`Thread::stream`] does; in [`StreamMode::VALUES`](crate::StreamMode::VALUES) the first event is the
     /// state it starts from.
     pub fn stream_resume(&self, options: impl Into<StreamOptions>) -> RunStream<G::State> {
         self.streamed(options.into(), Streamed::Resume)
@@ -465,7 +465,7 @@ impl<G: GraphDef> ResumeWith<'_, G> {
 
 impl<G: GraphDef> ResumeWith<'_, G> {
     /// Sends the answers and runs on as `.await` does, streaming the run's events as
-    /// [`Thread::stream`] does; in [`StreamMode::VALUES`] the first event is the state it
+    /// [`Thread::stream`] does; in [`StreamMode::VALUES`](crate::StreamMode::VALUES) the first event is the state it
     /// starts from.
     pub fn stream(self, options: impl Into<StreamOptions>) -> RunStream<G::State> {
         let command = Command {

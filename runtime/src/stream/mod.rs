@@ -12,6 +12,7 @@
 
 mod emitter;
 mod run;
+mod sse;
 
 use std::any::Any;
 use std::fmt;

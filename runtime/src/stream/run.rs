@@ -21,7 +21,7 @@ use crate::error::GraphError;
 pub struct RunStream<S> {
     events: mpsc::Receiver<Event>,
     run: Option<JoinHandle<Result<S, GraphError>>>,
-    output: Option<S>,
+    pub(super) output: Option<S>,
     stop: CancellationToken,
 }
 
