@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::{Executor, Head};
 use crate::checkpoint::{
     self, Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
-    NewCheckpoint, PutMode, Source, limits,
+    Checkpointer, NewCheckpoint, PutMode, Source, limits,
 };
 use crate::error::GraphError;
 use crate::ids::CheckpointId;
@@ -140,6 +141,24 @@ impl Saving {
     }
 }
 
+/// Writes `new`, and logs (at debug level) how long it took and how many bytes of channel
+/// values it stored.
+async fn timed_put(saver: &dyn Checkpointer, new: NewCheckpoint) -> Result<(), CheckpointError> {
+    let id = new.checkpoint.id;
+    let step = new.checkpoint.metadata.step;
+    let bytes: usize = new.blobs.iter().map(|b| b.data.len()).sum();
+    let started = std::time::Instant::now();
+    let written = saver.put(new).await;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    match &written {
+        Ok(()) => tracing::debug!(checkpoint = %id, step, bytes, micros, "checkpoint written"),
+        Err(error) => {
+            tracing::warn!(checkpoint = %id, step, bytes, micros, %error, "checkpoint write failed")
+        }
+    }
+    written
+}
+
 /// A delta chain grows until its bytes reach the snapshot it extends (or this floor), so
 /// storage per step stays proportional to what the step wrote and a read replays at most about
 /// twice the value's size.
@@ -224,12 +243,13 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             // Reported as it is handed to the write in flight.
             self.emit_checkpoint(&new, &head.state).await;
             let saver = Arc::clone(&p.saver);
-            head.saving.in_flight = Some(tokio::spawn(async move { saver.put(new).await }));
+            let write = async move { timed_put(&*saver, new).await };
+            head.saving.in_flight = Some(tokio::spawn(write.in_current_span()));
         } else {
             let watched = self
                 .watching(crate::stream::StreamMode::CHECKPOINTS)
                 .then(|| new.clone());
-            p.saver.put(new).await?;
+            timed_put(&*p.saver, new).await?;
             if let Some(new) = watched {
                 self.emit_checkpoint(&new, &head.state).await;
             }

@@ -334,11 +334,32 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         self.drive(head).await.map(|head| take_state(head.state))
     }
 
-    /// [`Executor::run`], returning the head the run ended at.
-    async fn drive(&self, mut head: Head<S>) -> Result<Head<S>, GraphError> {
+    /// [`Executor::run`], returning the head the run ended at; in a `run` span carrying the
+    /// graph, thread, namespace and the checkpoint and step it starts from.
+    async fn drive(&self, head: Head<S>) -> Result<Head<S>, GraphError> {
+        let span = tracing::info_span!(
+            "run",
+            graph = self.spec.name,
+            thread = self.persistence.as_ref().map(|p| p.thread_id.as_str()),
+            ns = self.persistence.as_ref().map(|p| p.ns.as_str()),
+            checkpoint = %head.id,
+            step = head.step,
+        );
+        self.drive_in_span(head).instrument(span).await
+    }
+
+    /// The body of [`Executor::drive`]: the steps, then the state they stopped at, stored.
+    async fn drive_in_span(&self, mut head: Head<S>) -> Result<Head<S>, GraphError> {
         let outcome = self.steps(&mut head).await;
         let settled = self.settle(&mut head).await;
         if let Err(GraphError::Interrupted { interrupts, .. }) = &outcome {
+            for interrupt in interrupts {
+                tracing::info!(
+                    interrupt = %interrupt.id,
+                    node = %interrupt.node,
+                    "the run waits for an answer"
+                );
+            }
             self.emit_interrupts(&head, interrupts).await;
         }
         match (outcome, settled) {
@@ -383,6 +404,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 "step",
                 graph = self.spec.name,
                 thread = self.persistence.as_ref().map(|p| p.thread_id.as_str()),
+                ns = self.persistence.as_ref().map(|p| p.ns.as_str()),
                 checkpoint = %head.id,
                 step,
             );

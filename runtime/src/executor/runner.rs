@@ -11,6 +11,7 @@ use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
 use super::{Executor, Finished, Head, Scope, handled_by};
 use crate::error::GraphError;
+use crate::ids::ThreadId;
 use crate::interrupt::{Interrupt, TaskInterrupts};
 use crate::node::NodeContext;
 use crate::once::TaskOnce;
@@ -146,7 +147,15 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     }
                     run
                 }
-                .instrument(tracing::debug_span!("node", node = spec.name))
+                .instrument(tracing::debug_span!(
+                    "task",
+                    graph = self.spec.name,
+                    thread = thread_id.as_ref().map(ThreadId::as_str),
+                    checkpoint = %head.id,
+                    step,
+                    node = spec.name,
+                    task = task_id.map(tracing::field::display),
+                ))
             };
             if let [at] = to_run[..] {
                 vec![task(at).await]
