@@ -3,6 +3,8 @@
 //! dropped stream stops the run at a step boundary with its state checkpointed; the final state
 //! is `invoke`'s and nothing extra is stored.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -598,4 +600,63 @@ async fn server_sent_events_carry_each_event_then_the_end_or_the_error() {
     let last = lines.last().unwrap();
     assert!(last.starts_with("event: error\n"), "{last}");
     assert!(last.contains("interrupts need a checkpointer"), "{last}");
+}
+
+#[tokio::test]
+async fn every_mode_streams_the_same_run_on_every_backend() {
+    let dir = std::env::temp_dir().join(format!("sg-streaming-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let savers = support::every_saver(&dir, "streaming")
+        .await
+        .unwrap_or_else(|| vec![("memory", Arc::new(MemorySaver::new()))]);
+    let run = stategraph::CheckpointId::new();
+    for (backend, saver) in savers {
+        let graph = outer::graph(desk(2, false))
+            .checkpointer(saver.clone())
+            .compile()
+            .unwrap();
+        let id = format!("stream-{backend}-{run}");
+        let options = StreamOptions::new(StreamMode::ALL).subgraphs();
+        let (events, output) = collect(graph.thread(id.as_str()).stream(input(), options)).await;
+        let output = output.unwrap();
+        assert_eq!(
+            output.log.last().map(String::as_str),
+            Some("spoke"),
+            "{backend}"
+        );
+        // Every checkpoint stored, at every level, was reported once, with its id.
+        let stored = saver
+            .list(&ListQuery::thread(id.as_str().into()))
+            .await
+            .unwrap();
+        let mut reported: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e.data, EventData::Checkpoint(_)))
+            .map(|e| e.checkpoint_id.unwrap())
+            .collect();
+        let mut ids: Vec<_> = stored.iter().map(|t| t.checkpoint.id).collect();
+        reported.sort();
+        ids.sort();
+        assert_eq!(reported, ids, "{backend}");
+        // The tokens, two calls down, and the last values are the output.
+        let tokens: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match &e.data {
+                EventData::Custom(t) => t.get::<String>().map(String::as_str),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tokens, ["tok0", "tok1"], "{backend}");
+        let last_values = events
+            .iter()
+            .rev()
+            .find_map(|e| match &e.data {
+                EventData::Values(v) if e.ns.is_empty() => v.get::<Talk>().cloned(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(last_values, output, "{backend}");
+        saver.delete_thread(&id.as_str().into()).await.unwrap();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
