@@ -13,6 +13,8 @@
 //! PostgreSQL is skipped when `STATEGRAPH_POSTGRES_URL` (default the local server) is not
 //! reachable. Prints Markdown tables; BENCHMARKS.md records a run.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -233,21 +235,11 @@ async fn report(backend: &str, saver: Arc<dyn Checkpointer>) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks every bench for its list
-    }
-    let dir = std::env::temp_dir().join(format!("stategraph-durability-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::run("durability", |dir| async move {
         let sqlite = SqliteSaver::open(dir.join("bench.db")).await.unwrap();
         report("SQLite (WAL, synchronous = FULL)", Arc::new(sqlite)).await;
         postgres().await;
     });
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[cfg(feature = "postgres")]

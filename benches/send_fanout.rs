@@ -9,6 +9,8 @@
 //! Prints a Markdown table; BENCHMARKS.md records a run beside LangGraph's figures from
 //! `benches/langgraph/send_fanout.py`, run by `benches/send_fanout.sh` in the same invocation.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -97,21 +99,16 @@ async fn median(items: u32, saver: Option<Arc<dyn Checkpointer>>) -> f64 {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks every bench for its list
-    }
-    let dir = std::env::temp_dir().join(format!("stategraph-fanout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::run("fanout", |dir| async move {
         let memory: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
         let sqlite: Arc<dyn Checkpointer> =
             Arc::new(SqliteSaver::open(dir.join("fan.db")).await.unwrap());
-        println!("\nstategraph: one run (plan, N sent tasks in one step, combine), median of {RUNS}\n");
-        println!("| tasks | no checkpointer | per task | MemorySaver | per task | SQLite | per task |");
+        println!(
+            "\nstategraph: one run (plan, N sent tasks in one step, combine), median of {RUNS}\n"
+        );
+        println!(
+            "| tasks | no checkpointer | per task | MemorySaver | per task | SQLite | per task |"
+        );
         println!("|---|---|---|---|---|---|---|");
         for items in [10u32, 100, 1000] {
             let none = median(items, None).await;
@@ -126,5 +123,4 @@ fn main() {
             );
         }
     });
-    std::fs::remove_dir_all(dir).unwrap();
 }

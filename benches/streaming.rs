@@ -10,6 +10,8 @@
 //! `stream_mode="custom"` from `benches/langgraph/streaming.py`, run by `benches/streaming.sh`
 //! in the same invocation.
 
+mod support;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,14 +100,7 @@ async fn drain(stream: stategraph::RunStream<Counter>, events: usize) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks every bench for its list
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::run("streaming", |_dir| async move {
         println!("\nstategraph: invoke against stream, median of {RUNS}\n");
         println!("| run | saver | invoke | stream | stream / invoke | µs per event |");
         println!("|---|---|---|---|---|---|");

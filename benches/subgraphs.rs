@@ -10,6 +10,8 @@
 //! BENCHMARKS.md records a run beside LangGraph's figures from `benches/langgraph/subgraphs.py`,
 //! run by `benches/subgraphs.sh` in the same invocation.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -138,28 +140,24 @@ async fn measure<G: GraphDef<State = Draft>>(
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks every bench for its list
-    }
-    let dir = std::env::temp_dir().join(format!("stategraph-subgraphs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::run("subgraphs", |dir| async move {
         let sqlite: Arc<dyn Checkpointer> =
             Arc::new(SqliteSaver::open(dir.join("sub.db")).await.unwrap());
         let memory: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
         println!(
             "\nstategraph: prepare -> generate ({TOKENS} token steps + flush) -> review, median of {RUNS}\n"
         );
-        println!("| subgraph | saver | outer checkpoints | inner checkpoints | one run | fine / coarse |");
+        println!(
+            "| subgraph | saver | outer checkpoints | inner checkpoints | one run | fine / coarse |"
+        );
         println!("|---|---|---|---|---|---|");
         for (name, saver) in [("SQLite", sqlite), ("MemorySaver", memory)] {
             let coarse_run = measure::<coarse::Graph>(coarse::graph, saver.clone()).await;
             let fine_run = measure::<fine::Graph>(fine::graph, saver.clone()).await;
-            for (label, (ms, outer, inner)) in [("`none` (coarse)", coarse_run), ("`per_call` (fine)", fine_run)] {
+            for (label, (ms, outer, inner)) in [
+                ("`none` (coarse)", coarse_run),
+                ("`per_call` (fine)", fine_run),
+            ] {
                 println!(
                     "| {label} | {name} | {outer} | {inner} | {ms:.2} ms | {:.1}× |",
                     ms / coarse_run.0
@@ -167,5 +165,4 @@ fn main() {
             }
         }
     });
-    std::fs::remove_dir_all(dir).unwrap();
 }
