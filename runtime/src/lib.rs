@@ -19,6 +19,7 @@ mod reducer;
 mod reducer_fn;
 mod send;
 mod state;
+pub mod store;
 mod stream;
 mod subgraph;
 mod thread;
@@ -54,6 +55,7 @@ pub use reducer::{
 };
 pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
+pub use store::{MemoryStore, Store, StoreError, StoreExt};
 pub use stream::{
     CheckpointEvent, Event, EventData, Payload, RunStream, StreamMode, StreamOptions,
 };

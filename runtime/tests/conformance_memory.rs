@@ -394,3 +394,5 @@ fn the_kit_catches_broken_savers() {
         assert!(!report.all_passed());
     }
 }
+
+stategraph_runtime::store_conformance!(async { stategraph_runtime::MemoryStore::new() });

@@ -61,6 +61,7 @@ pub mod put;
 pub mod put_writes;
 pub mod retention;
 pub mod setup;
+pub mod store;
 pub mod threads;
 
 /// Lists every conformance case once, by topic, and hands the list to the named callback macro.

@@ -1,0 +1,614 @@
+//! The store conformance kit: the whole [`Store`] contract as executable cases, runnable
+//! against any store. Invoke [`store_conformance!`](crate::store_conformance) once in an
+//! integration test, with an async expression that makes a fresh store:
+//!
+//! ```
+//! stategraph_runtime::store_conformance!(async { stategraph_runtime::MemoryStore::new() });
+//! # fn main() {}
+//! ```
+//!
+//! Each case is also a public async function (`testing::store::round_trip(&store).await`) that
+//! panics, saying what it expected, when the store breaks the contract. Cases work in fresh
+//! namespaces (`kit-<uuid>/…`), so many tests may share one database.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::store::{
+    Filter, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, StoreExt, object,
+};
+
+/// Every case, by name; [`store_conformance!`](crate::store_conformance) makes a test of each.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    ($callback:ident) => {
+        $crate::$callback! {
+            setup_is_idempotent,
+            round_trip,
+            put_replaces_and_keeps_created_at,
+            missing_items_are_none,
+            delete_removes_and_forgives,
+            namespaces_are_apart,
+            values_round_trip_exactly,
+            non_objects_are_refused,
+            bad_keys_are_refused,
+            bad_ttls_are_refused,
+            expired_items_are_never_returned,
+            sweep_removes_expired_items,
+            refreshing_reads_renew_the_ttl,
+            search_by_prefix_label_by_label,
+            search_filters_compare_by_kind,
+            missing_fields_never_match,
+            bad_filter_fields_are_refused,
+            search_pages_newest_first,
+            list_namespaces_by_prefix_depth_and_page,
+            concurrent_puts_all_land,
+        }
+    };
+}
+
+/// Generates one `#[test]` per case (the expansion of [`store_conformance!`](crate::store_conformance)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_tests {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testing::block_on(async {
+                    let store = __conformance_store().await;
+                    $crate::testing::store::prepare(&store).await;
+                    $crate::testing::store::$case(&store).await;
+                })
+            }
+        )*
+    };
+}
+
+/// Generates the conformance tests for a store: a module `store_conformance` with one
+/// `#[test]` per case, each on a fresh store from the async expression given (evaluated on
+/// that test's tokio runtime; names resolve in the invoking module).
+#[macro_export]
+macro_rules! store_conformance {
+    ($factory:expr $(,)?) => {
+        #[allow(unused_imports, non_snake_case, clippy::all)]
+        mod store_conformance {
+            use super::*;
+
+            async fn __conformance_store() -> impl $crate::Store {
+                $factory.await
+            }
+
+            $crate::__store_conformance_cases!(__store_conformance_tests);
+        }
+    };
+}
+
+/// Prepares a fresh store for a case: `setup()` must succeed, idempotently.
+pub async fn prepare<S: Store + ?Sized>(store: &S) {
+    if let Err(e) = store.setup().await {
+        panic!("setup() must succeed on a fresh store (and be idempotent), but failed: {e}");
+    }
+}
+
+/// A fresh namespace root for a case: `kit-<uuid>`.
+fn root() -> String {
+    format!("kit-{}", uuid::Uuid::now_v7())
+}
+
+fn ns(labels: &[&str]) -> Namespace {
+    Namespace::new(labels.iter().copied()).expect("a valid namespace")
+}
+
+async fn put<S: Store + ?Sized>(store: &S, namespace: &Namespace, key: &str, value: Value) {
+    store
+        .put_value(namespace, key, object(&value).expect("an object"), None)
+        .await
+        .unwrap_or_else(|e| panic!("put({namespace}, {key}) should succeed: {e}"));
+}
+
+async fn get<S: Store + ?Sized>(store: &S, namespace: &Namespace, key: &str) -> Option<Value> {
+    store
+        .get(namespace, key, false)
+        .await
+        .unwrap_or_else(|e| panic!("get({namespace}, {key}) should succeed: {e}"))
+        .map(|item| Value::Object(item.value))
+}
+
+async fn search<S: Store + ?Sized>(store: &S, query: SearchQuery) -> Vec<String> {
+    store
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("search should succeed: {e}"))
+        .into_iter()
+        .map(|item| item.key)
+        .collect()
+}
+
+/// `setup()` runs again without harm.
+pub async fn setup_is_idempotent<S: Store + ?Sized>(store: &S) {
+    prepare(store).await;
+    prepare(store).await;
+}
+
+/// An item reads back with its namespace, key, value and times.
+pub async fn round_trip<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root(), "users", "u-7"]);
+    let before = crate::checkpoint::now();
+    put(
+        store,
+        &namespace,
+        "profile",
+        json!({"name": "Ada", "age": 36}),
+    )
+    .await;
+    let item = store
+        .get(&namespace, "profile", false)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(item.namespace, namespace);
+    assert_eq!(item.key, "profile");
+    assert_eq!(
+        Value::Object(item.value.clone()),
+        json!({"name": "Ada", "age": 36})
+    );
+    assert!(item.created_at >= before && item.updated_at == item.created_at);
+    assert_eq!((item.ttl, item.expires_at), (None, None));
+}
+
+/// A second put replaces the value, keeps the creation time and moves the update time.
+pub async fn put_replaces_and_keeps_created_at<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    put(store, &namespace, "k", json!({"v": 1})).await;
+    let first = store.get(&namespace, "k", false).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    put(store, &namespace, "k", json!({"v": 2})).await;
+    let second = store.get(&namespace, "k", false).await.unwrap().unwrap();
+    assert_eq!(Value::Object(second.value), json!({"v": 2}));
+    assert_eq!(second.created_at, first.created_at, "created_at is kept");
+    assert!(second.updated_at > first.updated_at, "updated_at moves");
+}
+
+/// A key or namespace never written reads as `None`.
+pub async fn missing_items_are_none<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    assert_eq!(get(store, &namespace, "nothing").await, None);
+    put(store, &namespace, "k", json!({})).await;
+    assert_eq!(
+        get(store, &ns(&[&root()]), "k").await,
+        None,
+        "another namespace"
+    );
+}
+
+/// `delete` removes an item; deleting what is not there is not an error.
+pub async fn delete_removes_and_forgives<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    put(store, &namespace, "k", json!({"v": 1})).await;
+    store.delete(&namespace, "k").await.unwrap();
+    assert_eq!(get(store, &namespace, "k").await, None);
+    store
+        .delete(&namespace, "k")
+        .await
+        .expect("deleting nothing is fine");
+    let listed = store
+        .list_namespaces(&NamespaceQuery::under([namespace.labels()[0].clone()]))
+        .await
+        .unwrap();
+    assert!(
+        listed.is_empty(),
+        "an emptied namespace is not listed: {listed:?}"
+    );
+}
+
+/// One key in two namespaces is two items; a namespace is not a prefix of a longer one.
+pub async fn namespaces_are_apart<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let (a, ab, a_b) = (ns(&[&r, "a"]), ns(&[&r, "ab"]), ns(&[&r, "a", "b"]));
+    put(store, &a, "k", json!({"in": "a"})).await;
+    put(store, &ab, "k", json!({"in": "ab"})).await;
+    put(store, &a_b, "k", json!({"in": "a/b"})).await;
+    assert_eq!(get(store, &a, "k").await, Some(json!({"in": "a"})));
+    assert_eq!(get(store, &ab, "k").await, Some(json!({"in": "ab"})));
+    assert_eq!(get(store, &a_b, "k").await, Some(json!({"in": "a/b"})));
+}
+
+/// Nested values, unicode, large and fractional numbers and odd keys round-trip exactly.
+pub async fn values_round_trip_exactly<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root(), "naïve ☃", "%_*?[]"]);
+    let value = json!({
+        "nested": {"list": [1, "two", null, {"three": 3.5}]},
+        "big": u64::MAX,
+        "negative": i64::MIN,
+        "pi": 3.141592653589793,
+        "text": "line\nbreak \"quoted\" \\ \u{1F600}",
+        "empty": {},
+    });
+    for key in ["plain", "with space", "%_*?[]'\"", "ünïcødé", "a:b.c"] {
+        put(store, &namespace, key, value.clone()).await;
+        assert_eq!(
+            get(store, &namespace, key).await,
+            Some(value.clone()),
+            "key {key:?}"
+        );
+    }
+}
+
+/// A value that is not a JSON object is refused, and nothing is stored.
+pub async fn non_objects_are_refused<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    for value in [
+        json!([1, 2]),
+        json!("text"),
+        json!(7),
+        json!(null),
+        json!(true),
+    ] {
+        let Err(error) = store.put(&namespace, "k", &value, None).await else {
+            panic!("{value} was accepted");
+        };
+        assert!(matches!(error, StoreError::NotAnObject { .. }), "{error}");
+    }
+    assert_eq!(get(store, &namespace, "k").await, None);
+}
+
+/// An empty key, a key with the separator or NUL, and an overlong key are refused by every
+/// method, and nothing is stored.
+pub async fn bad_keys_are_refused<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    let long = "k".repeat(crate::store::namespace_limits::MAX_KEY_BYTES + 1);
+    for key in ["", "a/b", "nul\0", long.as_str()] {
+        let put = store
+            .put_value(&namespace, key, Default::default(), None)
+            .await;
+        assert!(put.is_err(), "put accepted key {key:?}");
+        assert!(
+            store.get(&namespace, key, false).await.is_err(),
+            "get accepted {key:?}"
+        );
+        assert!(
+            store.delete(&namespace, key).await.is_err(),
+            "delete accepted {key:?}"
+        );
+        if let Err(error) = put {
+            assert!(error.to_string().len() < 300, "bounded: {error}");
+        }
+    }
+    let listed = store
+        .list_namespaces(&NamespaceQuery::under([namespace.labels()[0].clone()]))
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "nothing stored: {listed:?}");
+}
+
+/// A time to live of zero or longer than a hundred years is refused.
+pub async fn bad_ttls_are_refused<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    let zero = store
+        .put_value(&namespace, "k", Default::default(), Some(Duration::ZERO))
+        .await;
+    assert!(matches!(zero, Err(StoreError::ZeroTtl)), "{zero:?}");
+    let forever = store
+        .put_value(&namespace, "k", Default::default(), Some(Duration::MAX))
+        .await;
+    assert!(
+        matches!(forever, Err(StoreError::TtlTooLong)),
+        "{forever:?}"
+    );
+    assert_eq!(get(store, &namespace, "k").await, None);
+}
+
+/// An expired item is returned by no method, swept or not.
+pub async fn expired_items_are_never_returned<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let namespace = ns(&[&r, "short"]);
+    store
+        .put_value(
+            &namespace,
+            "k",
+            object(&json!({"v": 1})).unwrap(),
+            Some(Duration::from_millis(50)),
+        )
+        .await
+        .unwrap();
+    put(store, &ns(&[&r, "long"]), "k", json!({"v": 2})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(store.get(&namespace, "k", false).await.unwrap().is_none());
+    assert!(
+        store.get(&namespace, "k", true).await.unwrap().is_none(),
+        "a refresh does not revive it"
+    );
+    assert_eq!(
+        search(store, SearchQuery::under([r.clone()])).await,
+        ["k"],
+        "only the live one"
+    );
+    let listed = store
+        .list_namespaces(&NamespaceQuery::under([r.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(listed, [ns(&[&r, "long"])]);
+}
+
+/// `sweep` deletes expired items and keeps the rest.
+pub async fn sweep_removes_expired_items<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    store
+        .put_value(
+            &namespace,
+            "old",
+            Default::default(),
+            Some(Duration::from_millis(20)),
+        )
+        .await
+        .unwrap();
+    store
+        .put_value(
+            &namespace,
+            "young",
+            Default::default(),
+            Some(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let removed = store.sweep().await.unwrap();
+    assert!(removed >= 1, "the expired item was swept");
+    assert!(
+        store
+            .get(&namespace, "young", false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Putting it again after the sweep makes a new item.
+    put(store, &namespace, "old", json!({})).await;
+    assert!(store.get(&namespace, "old", false).await.unwrap().is_some());
+}
+
+/// A refreshing read (`get` or `search`) gives an item its time to live again from now; a plain
+/// read does not.
+pub async fn refreshing_reads_renew_the_ttl<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let namespace = ns(&[&r]);
+    let ttl = Duration::from_secs(600);
+    store
+        .put_value(&namespace, "k", Default::default(), Some(ttl))
+        .await
+        .unwrap();
+    let put_at = store.get(&namespace, "k", false).await.unwrap().unwrap();
+    assert_eq!(put_at.ttl, Some(ttl));
+    let first = put_at.expires_at.expect("an expiry");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let plain = store.get(&namespace, "k", false).await.unwrap().unwrap();
+    assert_eq!(plain.expires_at, Some(first), "a plain read leaves it");
+    let refreshed = store.get(&namespace, "k", true).await.unwrap().unwrap();
+    let second = refreshed.expires_at.unwrap();
+    assert!(second > first, "get(refresh) renews it");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .search(&SearchQuery::under([r.clone()]).refresh())
+        .await
+        .unwrap();
+    let third = store
+        .get(&namespace, "k", false)
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at
+        .unwrap();
+    assert!(third > second, "search(refresh) renews it");
+    // An item without a time to live stays without one.
+    put(store, &namespace, "forever", json!({})).await;
+    let forever = store
+        .get(&namespace, "forever", true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((forever.ttl, forever.expires_at), (None, None));
+}
+
+/// A search prefix matches whole labels: `[r, "a"]` finds `r/a` and `r/a/b`, not `r/ab`.
+pub async fn search_by_prefix_label_by_label<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    put(store, &ns(&[&r, "a"]), "in-a", json!({})).await;
+    put(store, &ns(&[&r, "a", "b"]), "in-a-b", json!({})).await;
+    put(store, &ns(&[&r, "ab"]), "in-ab", json!({})).await;
+    let mut found = search(store, SearchQuery::under([r.as_str(), "a"])).await;
+    found.sort();
+    assert_eq!(found, ["in-a", "in-a-b"]);
+    let mut all = search(store, SearchQuery::under([r.as_str()])).await;
+    all.sort();
+    assert_eq!(all, ["in-a", "in-a-b", "in-ab"]);
+}
+
+/// Filters compare numbers as numbers and strings as strings; booleans and null by equality.
+pub async fn search_filters_compare_by_kind<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let namespace = ns(&[&r]);
+    put(
+        store,
+        &namespace,
+        "a",
+        json!({"n": 2, "s": "apple", "ok": true}),
+    )
+    .await;
+    put(
+        store,
+        &namespace,
+        "b",
+        json!({"n": 10, "s": "banana", "ok": false}),
+    )
+    .await;
+    put(
+        store,
+        &namespace,
+        "c",
+        json!({"n": 2.5, "s": "Cherry", "ok": null}),
+    )
+    .await;
+    let keys = |filter: Filter| {
+        let query = SearchQuery::under([r.clone()]).filter(filter);
+        async move {
+            let mut found = search(store, query).await;
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(keys(Filter::eq("n", 2)).await, ["a"]);
+    assert_eq!(
+        keys(Filter::eq("n", 2.0)).await,
+        ["a"],
+        "2 and 2.0 are one number"
+    );
+    assert_eq!(
+        keys(Filter::gt("n", 2)).await,
+        ["b", "c"],
+        "10 > 2 as numbers"
+    );
+    assert_eq!(keys(Filter::gte("n", 2.5)).await, ["b", "c"]);
+    assert_eq!(keys(Filter::lt("n", 10)).await, ["a", "c"]);
+    assert_eq!(keys(Filter::lte("n", 2)).await, ["a"]);
+    assert_eq!(keys(Filter::ne("n", 2)).await, ["b", "c"]);
+    assert_eq!(
+        keys(Filter::gt("s", "apple")).await,
+        ["b"],
+        "byte order: `C` < `a`"
+    );
+    assert_eq!(keys(Filter::lt("s", "b")).await, ["a", "c"]);
+    assert_eq!(keys(Filter::eq("ok", true)).await, ["a"]);
+    assert_eq!(keys(Filter::ne("ok", true)).await, ["b"]);
+    assert_eq!(keys(Filter::eq("ok", Value::Null)).await, ["c"]);
+    let query = SearchQuery::under([r.clone()])
+        .filter(Filter::gte("n", 2))
+        .filter(Filter::lt("s", "b"));
+    let mut both = search(store, query).await;
+    both.sort();
+    assert_eq!(both, ["a", "c"], "filters combine");
+}
+
+/// A filter on a field an item lacks, or holds as another kind, never matches it (`ne`
+/// included); an ordering on booleans matches nothing.
+pub async fn missing_fields_never_match<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let namespace = ns(&[&r]);
+    put(store, &namespace, "num", json!({"n": 1})).await;
+    put(store, &namespace, "text", json!({"n": "1"})).await;
+    put(store, &namespace, "none", json!({"other": 1})).await;
+    put(store, &namespace, "flag", json!({"n": true})).await;
+    let keys = |filter: Filter| search(store, SearchQuery::under([r.clone()]).filter(filter));
+    assert_eq!(keys(Filter::eq("n", 1)).await, ["num"]);
+    assert_eq!(keys(Filter::eq("n", "1")).await, ["text"]);
+    let mut ne = keys(Filter::ne("n", 1)).await;
+    ne.sort();
+    assert!(
+        ne.is_empty(),
+        "only a number can differ from a number: {ne:?}"
+    );
+    assert!(keys(Filter::eq("missing", 1)).await.is_empty());
+    assert!(keys(Filter::gt("n", false)).await.is_empty());
+}
+
+/// A filter naming an empty field is refused.
+pub async fn bad_filter_fields_are_refused<S: Store + ?Sized>(store: &S) {
+    let query = SearchQuery::under([root()]).filter(Filter::eq("", 1));
+    let result = store.search(&query).await;
+    assert!(
+        matches!(result, Err(StoreError::BadFilter { .. })),
+        "{result:?}"
+    );
+    let query = SearchQuery::under([root()]).filter(Filter::eq("x".repeat(10_000), 1));
+    assert!(store.search(&query).await.is_err());
+}
+
+/// Results come newest update first, `limit` at a time from `offset`.
+pub async fn search_pages_newest_first<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let namespace = ns(&[&r]);
+    for i in 0..5 {
+        put(store, &namespace, &format!("k{i}"), json!({"i": i})).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Touch k1: it becomes the newest.
+    put(store, &namespace, "k1", json!({"i": 1})).await;
+    let all = search(store, SearchQuery::under([r.clone()]).limit(100)).await;
+    assert_eq!(all, ["k1", "k4", "k3", "k2", "k0"]);
+    let page = search(store, SearchQuery::under([r.clone()]).limit(2).offset(1)).await;
+    assert_eq!(page, ["k4", "k3"]);
+    assert!(
+        search(store, SearchQuery::under([r.clone()]).offset(9))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(store, SearchQuery::under([r.clone()]).limit(0))
+            .await
+            .is_empty()
+    );
+}
+
+/// Namespaces under a prefix, cut to a depth, distinct, in label order, paged.
+pub async fn list_namespaces_by_prefix_depth_and_page<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    for labels in [
+        ["users", "u1", "notes"],
+        ["users", "u1", "memories"],
+        ["users", "u2", "notes"],
+        ["docs", "d1", "x"],
+    ] {
+        let mut path = vec![r.as_str()];
+        path.extend(labels);
+        put(store, &ns(&path), "k", json!({})).await;
+    }
+    let list = |query: NamespaceQuery| async move {
+        store
+            .list_namespaces(&query)
+            .await
+            .unwrap()
+            .iter()
+            .map(|n| n.labels()[1..].join("/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(NamespaceQuery::under([r.as_str()])).await,
+        [
+            "docs/d1/x",
+            "users/u1/memories",
+            "users/u1/notes",
+            "users/u2/notes"
+        ]
+    );
+    assert_eq!(
+        list(NamespaceQuery::under([r.as_str(), "users"]).max_depth(3)).await,
+        ["users/u1", "users/u2"]
+    );
+    assert_eq!(
+        list(NamespaceQuery::under([r.as_str()]).max_depth(2)).await,
+        ["docs", "users"]
+    );
+    assert_eq!(
+        list(NamespaceQuery::under([r.as_str()]).limit(2).offset(1)).await,
+        ["users/u1/memories", "users/u1/notes"]
+    );
+    assert!(
+        list(NamespaceQuery::under([r.as_str(), "nobody"]))
+            .await
+            .is_empty()
+    );
+}
+
+/// Puts from many tasks at once all land.
+pub async fn concurrent_puts_all_land<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    let namespace = ns(&[&r]);
+    let puts = (0..32).map(|i| {
+        let namespace = namespace.clone();
+        async move { put(store, &namespace, &format!("k{i}"), json!({"i": i})).await }
+    });
+    futures::future::join_all(puts).await;
+    let found = search(store, SearchQuery::under([r.clone()]).limit(100)).await;
+    assert_eq!(found.len(), 32);
+}
