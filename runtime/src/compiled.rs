@@ -12,6 +12,7 @@ use crate::executor::{Durability, Executor};
 use crate::graph::{GraphDef, GraphSpec};
 use crate::ids::ThreadId;
 use crate::state::State;
+use crate::store::Store;
 use crate::stream::{RunStream, StreamOptions};
 use crate::subgraph::GraphName;
 use crate::thread::Thread;
@@ -36,6 +37,7 @@ pub struct Builder<G: GraphDef, M = Ephemeral> {
     deps: Arc<G::Deps>,
     stop: Option<CancellationToken>,
     durability: Durability,
+    store: Option<Arc<dyn Store>>,
     mode: PhantomData<(G, M)>,
 }
 
@@ -48,6 +50,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             deps: deps.into(),
             stop: None,
             durability: Durability::Sync,
+            store: None,
             mode: PhantomData,
         }
     }
@@ -61,6 +64,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             deps: self.deps,
             stop: self.stop,
             durability: self.durability,
+            store: self.store,
             mode: PhantomData,
         }
     }
@@ -95,6 +99,22 @@ impl<G: GraphDef> Builder<G, Durable> {
 }
 
 impl<G: GraphDef, M> Builder<G, M> {
+    /// Gives the graph's nodes a long-term store ([`NodeContext::store`](crate::NodeContext::store))
+    /// for content that state refers to by id. It may live on another backend than the
+    /// checkpointer.
+    ///
+    /// ```
+    /// # use stategraph_runtime::{Builder, GraphDef};
+    /// # fn demo<G: GraphDef>(builder: Builder<G>) {
+    /// use stategraph_runtime::MemoryStore;
+    /// let builder = builder.store(MemoryStore::new());
+    /// # }
+    /// ```
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
     /// The most steps one `invoke` or `resume` may run (default
     /// [`DEFAULT_RECURSION_LIMIT`]). Reaching it is an error that leaves the last checkpoint
     /// saved, so the run can be resumed with a higher limit.
@@ -115,6 +135,7 @@ impl<G: GraphDef, M> Builder<G, M> {
                 deps: self.deps,
                 stop: self.stop,
                 durability: self.durability,
+                store: self.store,
             }),
             mode: PhantomData,
         })
@@ -141,6 +162,8 @@ pub(crate) struct Inner<G: GraphDef> {
     pub(crate) stop: Option<CancellationToken>,
     /// When runs write their checkpoints, unless a thread chooses otherwise.
     pub(crate) durability: Durability,
+    /// The store nodes reach through their context.
+    pub(crate) store: Option<Arc<dyn Store>>,
 }
 
 /// A graph ready to run. Cheap to clone; share one across tasks.
@@ -168,6 +191,7 @@ impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
             self.inner.recursion_limit,
             Arc::clone(&self.inner.deps),
         )
+        .with_store(self.inner.store.clone())
         .invoke(input)
         .await
     }
@@ -193,6 +217,7 @@ impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
             )
             .stop_on(Some(stop))
             .events(Some(events))
+            .with_store(inner.store.clone())
             .invoke(input)
             .await
         })

@@ -15,6 +15,7 @@ use crate::once::TaskOnce;
 use crate::policy::{NodeFailure, TaskAttempts};
 use crate::send::SentInput;
 use crate::state::State;
+use crate::store::Store;
 use crate::stream::{Emitter, EventData, Payload, StreamMode};
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
@@ -55,6 +56,8 @@ pub struct NodeContext<D = ()> {
     pub(crate) scope: Option<Arc<Scope>>,
     /// Where a streamed run's events go (`None` when it is not streamed).
     pub(crate) events: Option<Emitter>,
+    /// The graph's store (`None` when the builder was given none).
+    pub(crate) store: Option<Arc<dyn Store>>,
 }
 
 impl<D> NodeContext<D> {
@@ -89,6 +92,25 @@ impl<D> NodeContext<D> {
     /// Every failure this node handles in this step, in node order.
     pub fn failures(&self) -> &[NodeFailure] {
         self.failures.as_deref().unwrap_or_default()
+    }
+
+    /// The graph's long-term store, given to the builder with
+    /// [`Builder::store`](crate::Builder::store); `None` without one.
+    ///
+    /// ```
+    /// # use stategraph_runtime::NodeContext;
+    /// use stategraph_runtime::StoreExt;
+    /// use stategraph_runtime::store::Namespace;
+    ///
+    /// async fn archive(ctx: &NodeContext, id: &str, text: &str) -> Result<(), Box<dyn std::error::Error>> {
+    ///     let store = ctx.store().ok_or("the graph has no store")?;
+    ///     let ns = Namespace::new(["archive", "messages"])?;
+    ///     store.put(&ns, id, &serde_json::json!({ "text": text }), None).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn store(&self) -> Option<&dyn Store> {
+        self.store.as_deref()
     }
 
     /// The graph's dependencies, as given to `graph(deps)` or to
@@ -248,6 +270,7 @@ impl<D> Clone for NodeContext<D> {
             cache: self.cache.clone(),
             scope: self.scope.clone(),
             events: self.events.clone(),
+            store: self.store.clone(),
         }
     }
 }

@@ -109,6 +109,7 @@ impl<G: GraphDef> Thread<G> {
             deps: Arc::clone(&deps),
             stop: None,
             durability: self.durability,
+            store: self.inner.store.clone(),
         };
         Thread {
             inner: Arc::new(inner),
@@ -263,7 +264,8 @@ impl<G: GraphDef> Thread<G> {
         )
         .stop_on(self.stop.clone())
         .pauses(self.pauses.clone())
-        .durability(self.durability))
+        .durability(self.durability)
+        .with_store(self.inner.store.clone()))
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default

@@ -12,13 +12,14 @@
 //! answer is saved for the task that asked and the call runs on.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Durability, Executor, Head, Persistence, take_state};
 use crate::error::GraphError;
 use crate::ids::{CheckpointId, Epoch, TaskId};
 use crate::interrupt::{self, TaskInterrupts};
 use crate::state::State;
+use crate::store::Store;
 use crate::stream::Emitter;
 
 /// How a call starts when its namespace holds no run of it.
@@ -47,6 +48,8 @@ pub(crate) struct Scope {
     pub(crate) recursion_limit: usize,
     /// Where the enclosing run's events go, when it is streamed.
     pub(crate) events: Option<Emitter>,
+    /// The enclosing run's store, which the call's nodes reach too.
+    pub(crate) store: Option<Arc<dyn Store>>,
     /// The namespace and last checkpoint of the call, once it finished.
     pub(crate) reached: Mutex<Option<(String, CheckpointId)>>,
 }

@@ -38,6 +38,7 @@ use crate::interrupt;
 use crate::policy::NodeFailure;
 use crate::send::{SentInput, decode_sends};
 use crate::state::{ChannelSet, State, StateUpdate};
+use crate::store::Store;
 use crate::stream::Emitter;
 
 use durability::{Saving, StepWrites};
@@ -107,6 +108,8 @@ pub(crate) struct Executor<'g, S: State, D> {
     claimed: Option<Epoch>,
     /// Where the run's events go, when it is streamed.
     events: Option<Emitter>,
+    /// The store nodes reach through their context.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
@@ -126,7 +129,14 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             durability: Durability::Sync,
             claimed: None,
             events: None,
+            store: None,
         }
+    }
+
+    /// This executor, handing its nodes `store`.
+    pub(crate) fn with_store(mut self, store: Option<Arc<dyn Store>>) -> Self {
+        self.store = store;
+        self
     }
 
     /// This executor, sending its events to `events` (a streamed run).

@@ -95,6 +95,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         .map(|p| Arc::clone(&p.saver)),
                     scope: scopes[at].clone(),
                     events: self.events.clone(),
+                    store: self.store.clone(),
                 };
                 // A step's only task needs no pending writes: the checkpoint that follows saves
                 // its result. With siblings they protect its work when a sibling fails or the
@@ -238,6 +239,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             durability: self.durability,
             recursion_limit: self.recursion_limit,
             events: self.events.clone(),
+            store: self.store.clone(),
             reached: Mutex::new(None),
         }))
     }
