@@ -111,6 +111,26 @@ const MIGRATIONS: &[Migration] = &[
             WHERE expires_at IS NOT NULL;
     ",
     },
+    Migration {
+        version: 4,
+        description: "store: JSON items by namespace and key, with their times and expiry",
+        sql: "
+        CREATE TABLE stategraph_store (
+            namespace  TEXT    NOT NULL,  -- the labels joined by '/'
+            key        TEXT    NOT NULL,
+            value      TEXT    NOT NULL,  -- a JSON object
+            created_at INTEGER NOT NULL,  -- microseconds since the epoch
+            updated_at INTEGER NOT NULL,
+            ttl        INTEGER,           -- microseconds; NULL: never expires
+            expires_at INTEGER,
+            PRIMARY KEY (namespace, key)
+        ) STRICT;
+
+        CREATE INDEX stategraph_store_by_update ON stategraph_store (updated_at);
+        CREATE INDEX stategraph_store_by_expiry ON stategraph_store (expires_at)
+            WHERE expires_at IS NOT NULL;
+    ",
+    },
 ];
 
 /// The schema version this build writes.
