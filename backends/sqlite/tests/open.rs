@@ -24,7 +24,7 @@ async fn open_creates_the_file_in_wal_mode_with_the_schema_recorded() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     for table in [
         "stategraph_checkpoints",
         "stategraph_blobs",
@@ -32,6 +32,7 @@ async fn open_creates_the_file_in_wal_mode_with_the_schema_recorded() {
         "stategraph_writes",
         "stategraph_threads",
         "stategraph_cache",
+        "stategraph_store",
     ] {
         let n: i64 = raw
             .query_row(
@@ -60,7 +61,7 @@ async fn setup_is_idempotent_and_reopening_keeps_the_data() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(n, 3, "re-running setup records no migration twice");
+    assert_eq!(n, 4, "re-running setup records no migration twice");
 }
 
 #[tokio::test]

@@ -145,7 +145,7 @@ async fn processes_opening_one_new_file_at_once_all_set_up_and_write() {
             })
             .unwrap();
         assert_eq!(
-            migrations, 3,
+            migrations, 4,
             "round {round}: each migration was applied once"
         );
     }
