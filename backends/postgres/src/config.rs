@@ -137,6 +137,17 @@ impl PostgresSaverBuilder {
         PostgresSaver::start(self).await
     }
 
+    /// Opens the pool as [`connect`](Self::connect) does, as a [`PostgresStore`]
+    /// (table `store` in the same schema).
+    pub async fn connect_store(
+        self,
+    ) -> Result<crate::PostgresStore, stategraph_runtime::StoreError> {
+        PostgresSaver::start(self)
+            .await
+            .map(crate::PostgresStore)
+            .map_err(|e| stategraph_runtime::StoreError::Backend(Box::new(e)))
+    }
+
     /// The parsed connection string and the server it names, as `host:port`.
     pub(crate) fn parse(&self) -> Result<(tokio_postgres::Config, Arc<str>), CheckpointError> {
         let unknown: Arc<str> = Arc::from(redact(&self.url));

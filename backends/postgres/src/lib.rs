@@ -21,12 +21,16 @@ mod pool;
 mod read;
 mod retry;
 mod schema;
+mod store;
 mod write;
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use stategraph_runtime::store::{
+    Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, check_key, check_put,
+};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -37,6 +41,7 @@ use crate::error::Context;
 use crate::pool::Connections;
 use crate::read::ReadSql;
 use crate::retry::RetryPolicy;
+use crate::store::StoreSql;
 use crate::write::{EncodedCheckpoint, WriteSql};
 
 pub use crate::config::{DEFAULT_POOL_SIZE, DEFAULT_SCHEMA, PostgresSaverBuilder};
@@ -96,6 +101,7 @@ pub struct PostgresSaver {
     reads: ReadSql,
     writes: WriteSql,
     cache: CacheSql,
+    store: StoreSql,
     prepared_statements: bool,
     retry: RetryPolicy,
 }
@@ -157,6 +163,7 @@ impl PostgresSaver {
             reads: ReadSql::new(&builder.schema),
             writes: WriteSql::new(&builder.schema),
             cache: CacheSql::new(&builder.schema),
+            store: StoreSql::new(&builder.schema),
             prepared_statements: builder.prepared_statements,
             schema: builder.schema,
             pool_size: builder.pool_size,
@@ -370,5 +377,112 @@ impl Checkpointer for PostgresSaver {
         with_retry!(self, context, |client| {
             cache::put(&client, &self.cache, key, value, ttl, context).await
         })
+    }
+}
+
+/// A [`Store`] in PostgreSQL: table `store` of a schema, values as JSONB, with a pool of its
+/// own. Connect it to the checkpointer's database and schema to keep both together, or
+/// elsewhere; it works behind pgbouncer in transaction mode like the saver.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), stategraph_runtime::StoreError> {
+/// use stategraph_postgres::PostgresSaver;
+///
+/// let store = PostgresSaver::builder("postgres://postgres@127.0.0.1:5432/test")
+///     .connect_store()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct PostgresStore(PostgresSaver);
+
+impl PostgresStore {
+    /// Connects with the default options, as [`PostgresSaver::connect`] does.
+    pub async fn connect(url: impl Into<String>) -> Result<Self, StoreError> {
+        PostgresSaver::builder(url).connect_store().await
+    }
+}
+
+/// A failure of the database, as a store reports it.
+fn backend(error: CheckpointError) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn setup(&self) -> Result<(), StoreError> {
+        Checkpointer::setup(&self.0).await.map_err(backend)
+    }
+
+    async fn get(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        refresh: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        check_key(key)?;
+        let saver = &self.0;
+        let context = saver.context("store_get", None);
+        with_retry!(saver, context, |client| {
+            store::get(&client, &saver.store, namespace, key, refresh, context).await
+        })
+        .map_err(backend)?
+    }
+
+    async fn put_value(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        value: serde_json::Map<String, serde_json::Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        check_put(key, ttl)?;
+        let value = serde_json::Value::Object(value);
+        let saver = &self.0;
+        let context = saver.context("store_put", None);
+        let value = &value;
+        with_retry!(saver, context, |client| {
+            store::put(&client, &saver.store, namespace, key, value, ttl, context).await
+        })
+        .map_err(backend)
+    }
+
+    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        check_key(key)?;
+        let saver = &self.0;
+        let context = saver.context("store_delete", None);
+        with_retry!(saver, context, |client| {
+            store::delete(&client, &saver.store, namespace, key, context).await
+        })
+        .map_err(backend)
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        query.check()?;
+        let saver = &self.0;
+        let context = saver.context("store_search", None);
+        with_retry!(saver, context, |client| {
+            store::search(&client, &saver.store, query, context).await
+        })
+        .map_err(backend)?
+    }
+
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        query.check()?;
+        let saver = &self.0;
+        let context = saver.context("store_list_namespaces", None);
+        with_retry!(saver, context, |client| {
+            store::list_namespaces(&client, &saver.store, query, context).await
+        })
+        .map_err(backend)?
+    }
+
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        let saver = &self.0;
+        let context = saver.context("store_sweep", None);
+        with_retry!(saver, context, |client| {
+            store::sweep(&client, &saver.store, context).await
+        })
+        .map_err(backend)
     }
 }

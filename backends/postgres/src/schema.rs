@@ -122,6 +122,24 @@ const MIGRATIONS: &[Migration] = &[
         CREATE INDEX cache_by_expiry ON {s}.cache (expires_at) WHERE expires_at IS NOT NULL;
     "#,
     },
+    Migration {
+        version: 4,
+        description: "store: JSON items by namespace and key, with their times and expiry",
+        sql: r#"
+        CREATE TABLE {s}.store (
+            namespace  text COLLATE "C" NOT NULL,  -- the labels joined by '/'
+            key        text COLLATE "C" NOT NULL,
+            value      jsonb  NOT NULL,            -- a JSON object
+            created_at bigint NOT NULL,            -- microseconds since the epoch
+            updated_at bigint NOT NULL,
+            ttl        bigint,                     -- microseconds; NULL: never expires
+            expires_at bigint,
+            PRIMARY KEY (namespace, key)
+        );
+        CREATE INDEX store_by_update ON {s}.store (updated_at);
+        CREATE INDEX store_by_expiry ON {s}.store (expires_at) WHERE expires_at IS NOT NULL;
+    "#,
+    },
 ];
 
 /// The schema version this build writes.

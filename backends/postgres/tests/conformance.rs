@@ -20,3 +20,9 @@ mod prepared_statements {
         support::conformance_saver("conformance_prepared", true).await
     });
 }
+
+mod store {
+    use super::support;
+
+    stategraph_runtime::store_conformance!(async { support::conformance_store("store").await });
+}

@@ -90,6 +90,46 @@ async fn kit_through_pgbouncer() {
     );
 }
 
+#[test]
+fn store_kit_passes_through_pgbouncer_in_transaction_mode() {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| stategraph_runtime::testing::block_on(store_kit_through_pgbouncer()))
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+async fn store_kit_through_pgbouncer() {
+    let url = require_server!();
+    let Some(bouncer) = Pgbouncer::start(&url) else {
+        return;
+    };
+    let schema = support::fresh_schema("bouncer_store");
+    let report = Box::pin(stategraph_runtime::testing::store::run_all(|| {
+        let (url, schema) = (bouncer.url.clone(), schema.clone());
+        async move {
+            PostgresSaver::builder(url)
+                .pool_size(4)
+                .schema(schema)
+                .connect_store()
+                .await
+                .unwrap_or_else(|e| panic!("connect through pgbouncer failed: {e}"))
+        }
+    }))
+    .await;
+    support::drop_schema(&url, &schema).await;
+    if !report.all_passed() {
+        eprintln!("pgbouncer log:\n{}", bouncer.log());
+    }
+    report.assert_passed();
+    assert!(
+        report.passed.len() >= 20,
+        "{} cases ran",
+        report.passed.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_threads_of_twenty_steps_through_pgbouncer() {
     let url = require_server!();

@@ -23,8 +23,9 @@ use crate::store::{
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_conformance_cases {
-    ($callback:ident) => {
+    ($callback:ident { $($args:tt)* }) => {
         $crate::$callback! {
+            { $($args)* }
             setup_is_idempotent,
             round_trip,
             put_replaces_and_keeps_created_at,
@@ -53,7 +54,7 @@ macro_rules! __store_conformance_cases {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_conformance_tests {
-    ($($case:ident),* $(,)?) => {
+    ({} $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
@@ -81,9 +82,42 @@ macro_rules! store_conformance {
                 $factory.await
             }
 
-            $crate::__store_conformance_cases!(__store_conformance_tests);
+            $crate::__store_conformance_cases!(__store_conformance_tests {});
         }
     };
+}
+
+/// Runs every case in sequence, recording failures (the body of [`run_all`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_run {
+    ({ $factory:ident $report:ident } $($case:ident),* $(,)?) => {
+        $(
+            $report
+                .record(
+                    stringify!($case),
+                    ::std::boxed::Box::pin(async {
+                        let store = $factory().await;
+                        $crate::testing::store::prepare(&store).await;
+                        $crate::testing::store::$case(&store).await;
+                    }),
+                )
+                .await;
+        )*
+    };
+}
+
+/// Runs every case in sequence, each against a fresh store from `factory`, and reports which
+/// failed (a case fails by panicking) — for a store that needs one setup for the whole run.
+pub async fn run_all<S, F, Fut>(mut factory: F) -> super::Report
+where
+    S: Store,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    let mut report = super::Report::default();
+    crate::__store_conformance_cases!(__store_conformance_run { factory report });
+    report
 }
 
 /// Prepares a fresh store for a case: `setup()` must succeed, idempotently.

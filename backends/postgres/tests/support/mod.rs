@@ -115,6 +115,24 @@ pub async fn conformance_saver(label: &str, prepared_statements: bool) -> Arc<dy
     )
 }
 
+/// A store on the test server for a conformance case (`label` names its schema, reused by
+/// every run), or the in-memory store when no server is reachable and services are not
+/// required.
+pub async fn conformance_store(label: &str) -> Arc<dyn stategraph_runtime::Store> {
+    let Some(url) = server().await else {
+        eprintln!("SKIPPED against PostgreSQL: this case ran against MemoryStore only");
+        return Arc::new(stategraph_runtime::MemoryStore::new());
+    };
+    Arc::new(
+        PostgresSaver::builder(url)
+            .pool_size(4)
+            .schema(format!("sgtest_{label}"))
+            .connect_store()
+            .await
+            .unwrap_or_else(|e| panic!("connect failed: {e}")),
+    )
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
