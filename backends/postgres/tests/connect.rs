@@ -92,8 +92,8 @@ async fn builder_options_apply_and_the_schema_is_created() {
         .unwrap()
         .get(0);
     assert_eq!(
-        tables, 7,
-        "checkpoints, blobs, writes, heads, owners, cache, migrations"
+        tables, 8,
+        "checkpoints, blobs, writes, heads, owners, cache, store, migrations"
     );
     support::drop_schema(&url, &schema).await;
 }
