@@ -142,6 +142,15 @@ impl RedisSaverBuilder {
     pub async fn connect(self) -> Result<RedisSaver, CheckpointError> {
         RedisSaver::from_config(self.config).await
     }
+
+    /// Connects as [`connect`](Self::connect) does, as a [`RedisStore`](crate::RedisStore)
+    /// (keys `{<prefix>:store}:…`).
+    pub async fn connect_store(self) -> Result<crate::RedisStore, stategraph_runtime::StoreError> {
+        RedisSaver::from_config(self.config)
+            .await
+            .map(crate::RedisStore)
+            .map_err(|e| stategraph_runtime::StoreError::Backend(Box::new(e)))
+    }
 }
 
 /// The URL with its password hidden, for `Debug` and error messages.

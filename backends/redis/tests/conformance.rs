@@ -18,3 +18,20 @@ async fn saver() -> Arc<dyn Checkpointer> {
 }
 
 stategraph_runtime::checkpointer_conformance!(async { saver().await });
+
+mod store {
+    use std::sync::Arc;
+
+    use stategraph_runtime::{MemoryStore, Store};
+
+    use super::support;
+
+    async fn store() -> Arc<dyn Store> {
+        match support::shared_server_or_skip("store conformance").await {
+            Some(url) => Arc::new(support::volatile_store(&url).await),
+            None => Arc::new(MemoryStore::new()),
+        }
+    }
+
+    stategraph_runtime::store_conformance!(async { store().await });
+}

@@ -65,6 +65,17 @@ pub fn prefix() -> &'static str {
 
 /// A saver on the shared server (which runs without persistence) under this run's prefix.
 /// Its threads expire 10 minutes after their last use, so test runs leave nothing behind.
+/// A store on the shared server, under a prefix unique to this run.
+#[allow(dead_code)] // not every test binary uses it
+pub async fn volatile_store(url: &str) -> stategraph_redis::RedisStore {
+    RedisSaver::builder(url)
+        .key_prefix(prefix())
+        .allow_volatile(true)
+        .connect_store()
+        .await
+        .expect("a store on the shared server")
+}
+
 pub async fn volatile_saver(url: &str) -> RedisSaver {
     RedisSaver::builder(url)
         .key_prefix(prefix())

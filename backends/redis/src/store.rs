@@ -1,0 +1,301 @@
+//! The store in Redis, on core types only: one hash per item, `{<prefix>:store}:item:<id>`
+//! (fields `value`, `created`, `updated`, `ttl`, `expires`), and one sorted set,
+//! `{<prefix>:store}:updated`, of every item id by its update time. An id is the namespace's
+//! labels and the key joined by `/` (neither may hold it). All the store's keys share one hash
+//! tag, so each put or delete is one MULTI/EXEC.
+//!
+//! An item with a time to live expires with Redis's own `PEXPIREAT`, so an expired item is
+//! never read; [`RedisStore::sweep`](stategraph_runtime::Store::sweep) removes the ids of
+//! expired items from the sorted set. A search walks the ids under its prefix newest first,
+//! reads their items in one pipeline and applies [`Filter::matches`](stategraph_runtime::store::Filter::matches) — Redis without
+//! modules has no query language of its own.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use serde_json::{Map, Value};
+use stategraph_runtime::store::{
+    Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, StoreError, expiry,
+};
+use stategraph_runtime::{from_micros, now, to_micros};
+
+use crate::RedisSaver;
+
+fn backend(error: redis::RedisError) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// An item's id: its namespace's labels and its key, joined by `/`.
+fn id(namespace: &Namespace, key: &str) -> String {
+    format!("{}{SEPARATOR}{key}", namespace.joined())
+}
+
+/// The namespace and key of an id.
+fn split(id: &str) -> Result<(Namespace, &str), StoreError> {
+    let (namespace, key) = id
+        .rsplit_once(SEPARATOR)
+        .ok_or_else(|| StoreError::Corrupt {
+            key: id.chars().take(64).collect(),
+            detail: "a stored id without a namespace".to_owned(),
+        })?;
+    Ok((Namespace::from_joined(namespace)?, key))
+}
+
+impl RedisSaver {
+    fn store_item(&self, id: &str) -> String {
+        format!("{{{}:store}}:item:{id}", self.keys.prefix())
+    }
+
+    fn store_index(&self) -> String {
+        format!("{{{}:store}}:updated", self.keys.prefix())
+    }
+
+    /// The items of `ids`, read in one pipeline; `None` for one that is gone (expired).
+    async fn store_items(&self, ids: &[String]) -> Result<Vec<Option<Item>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.store_item(id));
+        }
+        let mut conn = self.conn.clone();
+        let hashes: Vec<std::collections::HashMap<String, String>> =
+            pipe.query_async(&mut conn).await.map_err(backend)?;
+        let at = to_micros(now());
+        ids.iter()
+            .zip(hashes)
+            .map(|(id, hash)| decode(id, &hash, at))
+            .collect()
+    }
+
+    /// The ids under `prefix` (labels, label by label), newest update first.
+    async fn store_ids(&self, prefix: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .zrevrange(self.store_index(), 0, -1)
+            .await
+            .map_err(backend)?;
+        let start = format!("{}{SEPARATOR}", prefix.join(&SEPARATOR.to_string()));
+        Ok(ids
+            .into_iter()
+            .filter(|id| prefix.is_empty() || id.starts_with(&start))
+            .collect())
+    }
+
+    /// Gives the items of `ids` that have a time to live their time again from now.
+    async fn store_refresh(&self, items: &mut [Item]) -> Result<(), StoreError> {
+        let at = now();
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        for item in items.iter_mut().filter(|item| item.ttl.is_some()) {
+            let expires = expiry(at, item.ttl);
+            item.expires_at = expires;
+            let micros = expires.map_or(0, to_micros);
+            let key = self.store_item(&id(&item.namespace, &item.key));
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg("expires")
+                .arg(micros)
+                .ignore();
+            pipe.cmd("PEXPIREAT")
+                .arg(&key)
+                .arg(micros / 1000 + 1)
+                .ignore();
+            any = true;
+        }
+        if any {
+            let mut conn = self.conn.clone();
+            pipe.query_async::<()>(&mut conn).await.map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn store_get(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        refresh: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let found = self.store_items(&[id(namespace, key)]).await?;
+        let Some(mut item) = found.into_iter().next().flatten() else {
+            return Ok(None);
+        };
+        if refresh {
+            self.store_refresh(std::slice::from_mut(&mut item)).await?;
+        }
+        Ok(Some(item))
+    }
+
+    pub(crate) async fn store_put(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        value: &Map<String, Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let micros = to_micros(at);
+        let id = id(namespace, key);
+        let item = self.store_item(&id);
+        let value = serde_json::to_string(value).map_err(StoreError::Encode)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        // A live item keeps its creation time; an expired one is gone, so it gets a new one.
+        pipe.cmd("HSETNX")
+            .arg(&item)
+            .arg("created")
+            .arg(micros)
+            .ignore();
+        pipe.cmd("HSET")
+            .arg(&item)
+            .arg("value")
+            .arg(&value)
+            .arg("updated")
+            .arg(micros)
+            .ignore();
+        match expiry(at, ttl) {
+            Some(expires) => {
+                let ttl = i64::try_from(ttl.unwrap_or_default().as_micros()).unwrap_or(i64::MAX);
+                let expires = to_micros(expires);
+                pipe.cmd("HSET")
+                    .arg(&item)
+                    .arg("ttl")
+                    .arg(ttl)
+                    .arg("expires")
+                    .arg(expires)
+                    .ignore();
+                pipe.cmd("PEXPIREAT")
+                    .arg(&item)
+                    .arg(expires / 1000 + 1)
+                    .ignore();
+            }
+            None => {
+                pipe.cmd("HDEL")
+                    .arg(&item)
+                    .arg("ttl")
+                    .arg("expires")
+                    .ignore();
+                pipe.cmd("PERSIST").arg(&item).ignore();
+            }
+        }
+        pipe.cmd("ZADD")
+            .arg(self.store_index())
+            .arg(micros)
+            .arg(&id)
+            .ignore();
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(backend)
+    }
+
+    pub(crate) async fn store_delete(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let id = id(namespace, key);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("DEL").arg(self.store_item(&id)).ignore();
+        pipe.cmd("ZREM").arg(self.store_index()).arg(&id).ignore();
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(backend)
+    }
+
+    pub(crate) async fn store_search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        let ids = self.store_ids(&query.prefix).await?;
+        let mut found: Vec<Item> = self
+            .store_items(&ids)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|item| query.matches(&item.namespace, &item.value))
+            .collect();
+        // The index orders by update time; ties by namespace and key, as every store does.
+        found.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.namespace.joined().cmp(&b.namespace.joined()))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        let mut page: Vec<Item> = found
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
+        if query.refresh {
+            self.store_refresh(&mut page).await?;
+        }
+        Ok(page)
+    }
+
+    pub(crate) async fn store_namespaces(
+        &self,
+        query: &NamespaceQuery,
+    ) -> Result<Vec<Namespace>, StoreError> {
+        let ids = self.store_ids(&query.prefix).await?;
+        let live = self.store_items(&ids).await?.into_iter().flatten();
+        Ok(query.page(live.map(|item| item.namespace)))
+    }
+
+    pub(crate) async fn store_sweep(&self) -> Result<u64, StoreError> {
+        let ids = self.store_ids(&[]).await?;
+        let items = self.store_items(&ids).await?;
+        let gone: Vec<&String> = ids
+            .iter()
+            .zip(&items)
+            .filter(|(_, item)| item.is_none())
+            .map(|(id, _)| id)
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        let removed: u64 = conn
+            .zrem(self.store_index(), &gone)
+            .await
+            .map_err(backend)?;
+        Ok(removed)
+    }
+}
+
+/// An item's hash as an [`Item`]; `None` when it is gone or expired at `at`.
+fn decode(
+    id: &str,
+    hash: &std::collections::HashMap<String, String>,
+    at: i64,
+) -> Result<Option<Item>, StoreError> {
+    let Some(value) = hash.get("value") else {
+        return Ok(None);
+    };
+    let (namespace, key) = split(id)?;
+    let corrupt = |detail: &str| StoreError::Corrupt {
+        key: key.chars().take(64).collect(),
+        detail: detail.to_owned(),
+    };
+    let micros = |field: &str| -> Result<Option<i64>, StoreError> {
+        hash.get(field)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| corrupt("a time that is not a number"))
+            })
+            .transpose()
+    };
+    let expires = micros("expires")?;
+    if expires.is_some_and(|expires| expires <= at) {
+        return Ok(None);
+    }
+    let value: Map<String, Value> =
+        serde_json::from_str(value).map_err(|_| corrupt("its value is not a JSON object"))?;
+    let created = micros("created")?.ok_or_else(|| corrupt("no creation time"))?;
+    let updated = micros("updated")?.ok_or_else(|| corrupt("no update time"))?;
+    Ok(Some(Item {
+        namespace,
+        key: key.to_owned(),
+        value,
+        created_at: from_micros(created),
+        updated_at: from_micros(updated),
+        ttl: micros("ttl")?.map(|t| Duration::from_micros(t.unsigned_abs())),
+        expires_at: expires.map(from_micros),
+    }))
+}
