@@ -114,3 +114,31 @@ async fn without_a_store_a_node_is_told_so() {
         .unwrap_err();
     assert!(error.to_string().contains("no store"), "{error}");
 }
+
+#[tokio::test]
+async fn the_sweeper_removes_expired_items_in_the_background() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let ns = user_ns("eve");
+    store
+        .put(
+            &ns,
+            "short",
+            &json!({"v": 1}),
+            Some(std::time::Duration::from_millis(20)),
+        )
+        .await
+        .unwrap();
+    store
+        .put(&ns, "kept", &json!({"v": 2}), None)
+        .await
+        .unwrap();
+    let sweeper =
+        stategraph::store::spawn_sweeper(store.clone(), std::time::Duration::from_millis(10));
+    // Long after it expired, the background task has swept it: a sweep of our own finds
+    // nothing left (without the sweeper it would remove it now).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let left = store.sweep().await.unwrap();
+    sweeper.abort();
+    assert_eq!(left, 0, "swept in the background");
+    assert!(store.get(&ns, "kept", false).await.unwrap().is_some());
+}
