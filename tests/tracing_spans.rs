@@ -2,67 +2,14 @@
 //! node; events for retried attempts, questions and checkpoint writes (with their duration and
 //! size). Captured here by a minimal subscriber that records every span and event.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use stategraph::{MemorySaver, NodeContext, NodeResult, Resume, RetryPolicy, State};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// A span's or an event's name and fields, as text.
-#[derive(Debug, Clone)]
-struct Seen {
-    name: String,
-    fields: BTreeMap<String, String>,
-}
-
-#[derive(Default)]
-struct Capture {
-    spans: Mutex<Vec<Seen>>,
-    events: Mutex<Vec<Seen>>,
-    ids: AtomicU64,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Capture>);
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let mut fields = BTreeMap::new();
-        attrs.record(&mut Fields(&mut fields));
-        let name = attrs.metadata().name().to_owned();
-        self.0.spans.lock().unwrap().push(Seen { name, fields });
-        Id::from_u64(self.0.ids.fetch_add(1, Ordering::SeqCst) + 1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let name = fields.get("message").cloned().unwrap_or_default();
-        self.0.events.lock().unwrap().push(Seen { name, fields });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+use support::trace::{Recorder, Seen};
 
 #[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
 struct Job {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::{Budget, SizeBudget};
 use crate::checkpoint::Checkpointer;
 use crate::error::GraphError;
 use crate::executor::{Durability, Executor};
@@ -38,6 +39,7 @@ pub struct Builder<G: GraphDef, M = Ephemeral> {
     stop: Option<CancellationToken>,
     durability: Durability,
     store: Option<Arc<dyn Store>>,
+    budget: SizeBudget,
     mode: PhantomData<(G, M)>,
 }
 
@@ -51,6 +53,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             stop: None,
             durability: Durability::Sync,
             store: None,
+            budget: SizeBudget::default(),
             mode: PhantomData,
         }
     }
@@ -65,6 +68,7 @@ impl<G: GraphDef> Builder<G, Ephemeral> {
             stop: self.stop,
             durability: self.durability,
             store: self.store,
+            budget: self.budget,
             mode: PhantomData,
         }
     }
@@ -115,6 +119,22 @@ impl<G: GraphDef, M> Builder<G, M> {
         self
     }
 
+    /// How large a step's state may grow before the graph warns, or fails the step in strict
+    /// mode (default: a warning above 50 KiB, [`SizeBudget::default`]). The warning names the
+    /// thread, step, total and largest fields, once per thread and field.
+    ///
+    /// ```
+    /// # use stategraph_runtime::{Builder, GraphDef};
+    /// # fn demo<G: GraphDef>(builder: Builder<G>) {
+    /// use stategraph_runtime::SizeBudget;
+    /// let builder = builder.size_budget(SizeBudget::strict(200 * 1024));
+    /// # }
+    /// ```
+    pub fn size_budget(mut self, budget: SizeBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// The most steps one `invoke` or `resume` may run (default
     /// [`DEFAULT_RECURSION_LIMIT`]). Reaching it is an error that leaves the last checkpoint
     /// saved, so the run can be resumed with a higher limit.
@@ -136,6 +156,7 @@ impl<G: GraphDef, M> Builder<G, M> {
                 stop: self.stop,
                 durability: self.durability,
                 store: self.store,
+                budget: Arc::new(Budget::new(self.budget)),
             }),
             mode: PhantomData,
         })
@@ -164,6 +185,8 @@ pub(crate) struct Inner<G: GraphDef> {
     pub(crate) durability: Durability,
     /// The store nodes reach through their context.
     pub(crate) store: Option<Arc<dyn Store>>,
+    /// The checkpoint-size budget, with what it warned about.
+    pub(crate) budget: Arc<Budget>,
 }
 
 /// A graph ready to run. Cheap to clone; share one across tasks.

@@ -201,6 +201,23 @@ pub enum GraphError {
     /// A setting is out of range.
     #[error("invalid graph setting: {0}")]
     Config(String),
+    /// A step's state is larger than the graph's strict checkpoint budget
+    /// ([`SizeBudget::strict`](crate::SizeBudget::strict)); its checkpoint was not written.
+    #[error(
+        "step {step} of thread `{thread_id}` would checkpoint {total} bytes of state, over the budget of {budget}; largest fields: {largest}. Keep large content in a store and its id in state"
+    )]
+    OverBudget {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The step.
+        step: i64,
+        /// The state's size in bytes.
+        total: usize,
+        /// The budget in bytes.
+        budget: usize,
+        /// The largest fields and their sizes.
+        largest: String,
+    },
     /// The task running a streamed run ended without a result (it panicked outside a node, or
     /// its runtime shut down).
     #[error("the streamed run ended without a result: {0}")]

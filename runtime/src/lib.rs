@@ -4,6 +4,7 @@
 //! Use it through the `stategraph` crate, which adds the `#[derive(State)]` and `#[graph]`
 //! macros and the storage backends.
 
+mod budget;
 mod checkpoint;
 mod compiled;
 mod error;
@@ -29,6 +30,7 @@ pub mod __private;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use budget::{SizeBudget, StateSize};
 pub use checkpoint::limits;
 pub use checkpoint::{
     Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::StateSize;
 use crate::checkpoint::{
     CheckpointError, CheckpointMetadata, CheckpointTuple, Checkpointer, ListQuery, NewCheckpoint,
     Pauses, PendingWrite, PutMode, Source, ThreadStatus, limits,
@@ -110,6 +111,7 @@ impl<G: GraphDef> Thread<G> {
             stop: None,
             durability: self.durability,
             store: self.inner.store.clone(),
+            budget: Arc::clone(&self.inner.budget),
         };
         Thread {
             inner: Arc::new(inner),
@@ -265,7 +267,8 @@ impl<G: GraphDef> Thread<G> {
         .stop_on(self.stop.clone())
         .pauses(self.pauses.clone())
         .durability(self.durability)
-        .with_store(self.inner.store.clone()))
+        .with_store(self.inner.store.clone())
+        .budget(Some(Arc::clone(&self.inner.budget))))
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default
@@ -408,6 +411,17 @@ impl<G: GraphDef> Thread<G> {
     pub async fn replay(&self, id: CheckpointId) -> Result<G::State, GraphError> {
         self.fork(id).await?;
         self.resume().await
+    }
+
+    /// The size of the thread's latest state, field by field (each field's JSON encoding, as
+    /// the checkpoint budget weighs it), or `None` if it has no checkpoint.
+    pub async fn size(&self) -> Result<Option<StateSize>, GraphError> {
+        self.check_id()?;
+        let Some(tuple) = self.saver().get(&self.id, &self.ns, None).await? else {
+            return Ok(None);
+        };
+        let (state, _) = restore_state::<G::State>(&tuple)?;
+        Ok(Some(StateSize::of(&state)))
     }
 
     /// The thread's latest state, or `None` if it has no checkpoint.

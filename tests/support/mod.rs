@@ -1,4 +1,8 @@
-//! What several test files share: a saver on every backend.
+//! What several test files share: a saver on every backend, and a recording `tracing`
+//! subscriber (`trace`).
+
+#[allow(dead_code)] // not every test binary records traces
+pub mod trace;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +16,7 @@ use stategraph::{Checkpointer, MemorySaver};
 /// Redis (prefix `sg-{name}-test`), memory — by name; or `None` (after the skip/fail
 /// decision: `STATEGRAPH_REQUIRE_SERVICES` makes an unreachable server a failure) without the
 /// servers.
+#[allow(dead_code)] // not every test binary runs on every backend
 pub async fn every_saver(
     dir: &Path,
     name: &str,

@@ -72,6 +72,8 @@ pub(super) struct StepWrites {
     pub(super) failures: Vec<NodeFailure>,
     /// The subgraph calls the steps finished, by namespace, with their last checkpoints.
     pub(super) subgraphs: BTreeMap<String, CheckpointId>,
+    /// The encoded size of every write of the steps.
+    pub(super) bytes: usize,
 }
 
 impl StepWrites {
@@ -91,6 +93,7 @@ impl StepWrites {
             answers: Vec::new(),
             failures: Vec::new(),
             subgraphs: BTreeMap::new(),
+            bytes: 0,
         }
     }
 
@@ -111,6 +114,7 @@ impl StepWrites {
         // What the handlers of the latest step are handed; earlier ones have run.
         self.failures = later.failures;
         self.subgraphs.extend(later.subgraphs);
+        self.bytes += later.bytes;
     }
 }
 
@@ -132,6 +136,11 @@ impl Saving {
             parent: Some(id),
             ..Self::default()
         }
+    }
+
+    /// The encoded size of the writes of the steps not stored yet.
+    pub(super) fn unsaved_bytes(&self) -> usize {
+        self.unsaved.as_ref().map_or(0, |w| w.bytes)
     }
 
     /// Whether tasks may save their writes against the head's checkpoint as they finish: it is
@@ -179,6 +188,11 @@ pub(crate) struct ChannelChain {
 }
 
 impl ChannelChain {
+    /// The bytes stored to rebuild the channel: its snapshot and the deltas after it.
+    pub(super) fn stored_bytes(&self) -> usize {
+        self.snapshot_bytes + self.delta_bytes
+    }
+
     /// A channel not stored yet that the next checkpoint stores whole.
     pub(super) fn rewritten() -> Self {
         Self {

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::budget::{Budget, StateSize};
 use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
@@ -108,6 +109,8 @@ pub(crate) struct Executor<'g, S: State, D> {
     claimed: Option<Epoch>,
     /// Where the run's events go, when it is streamed.
     events: Option<Emitter>,
+    /// The checkpoint-size budget of the graph.
+    budget: Option<Arc<Budget>>,
     /// The store nodes reach through their context.
     store: Option<Arc<dyn Store>>,
 }
@@ -129,8 +132,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             durability: Durability::Sync,
             claimed: None,
             events: None,
+            budget: None,
             store: None,
         }
+    }
+
+    /// This executor, weighing each step's state against `budget`.
+    pub(crate) fn budget(mut self, budget: Option<Arc<Budget>>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// This executor, handing its nodes `store`.
@@ -447,6 +457,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             writes.answers = answers;
             writes.failures = failures.clone();
             writes.subgraphs = std::mem::take(&mut head.reached);
+            self.check_budget(head, &writes, step)?;
             head.failures = failures;
             let mut sends = Vec::new();
             head.next = self.next_nodes(&succeeded, &head.state, &mut head.barriers, &mut sends);
@@ -501,6 +512,11 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             changed = changed.union(channels);
             written.push((f.node, channels));
         }
+        let bytes = finished
+            .iter()
+            .flat_map(|f| &f.writes)
+            .map(|(_, w)| w.len())
+            .sum();
         let mut by_channel: Vec<Vec<Vec<u8>>> = Vec::new();
         if self.persistence.is_some() {
             by_channel.resize_with(S::CHANNELS.len(), Vec::new);
@@ -515,9 +531,34 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             state.apply(f.update);
         }
         head.pending = Vec::new();
-        Ok(StepWrites::new(
-            source, written, changed, replaced, by_channel,
-        ))
+        let mut writes = StepWrites::new(source, written, changed, replaced, by_channel);
+        writes.bytes = bytes;
+        Ok(writes)
+    }
+
+    /// Weighs the state a step reached against the graph's budget, before its checkpoint is
+    /// written: cheaply bounded by the bytes its chains hold and the steps' writes, measured
+    /// field by field only when that bound is over the budget.
+    fn check_budget(
+        &self,
+        head: &Head<S>,
+        writes: &StepWrites,
+        step: i64,
+    ) -> Result<(), GraphError> {
+        let (Some(budget), Some(p)) = (&self.budget, &self.persistence) else {
+            return Ok(());
+        };
+        let bound = head
+            .chains
+            .iter()
+            .map(ChannelChain::stored_bytes)
+            .sum::<usize>()
+            + head.saving.unsaved_bytes()
+            + writes.bytes;
+        if !budget.may_exceed(bound) {
+            return Ok(());
+        }
+        budget.check(&p.thread_id, step, &StateSize::of(&*head.state))
     }
 
     fn node_name(&self, node: usize) -> &'static str {
