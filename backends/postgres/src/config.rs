@@ -137,7 +137,7 @@ impl PostgresSaverBuilder {
         PostgresSaver::start(self).await
     }
 
-    /// Opens the pool as [`connect`](Self::connect) does, as a [`PostgresStore`]
+    /// Opens the pool as [`connect`](Self::connect) does, as a [`PostgresStore`](crate::PostgresStore)
     /// (table `store` in the same schema).
     pub async fn connect_store(
         self,
