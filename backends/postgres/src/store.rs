@@ -215,14 +215,7 @@ fn live_under(prefix: &[String], params: &mut Params) -> String {
 
 /// One filter in SQL: [`Filter::matches`] over `value -> field`.
 fn condition(filter: &Filter, params: &mut Params) -> String {
-    let op = match filter.op {
-        Op::Eq => "=",
-        Op::Ne => "<>",
-        Op::Gt => ">",
-        Op::Gte => ">=",
-        Op::Lt => "<",
-        Op::Lte => "<=",
-    };
+    let op = filter.op.sql();
     let field = params.push(filter.field.clone(), Type::TEXT);
     match &filter.value {
         Value::Number(n) => {

@@ -166,14 +166,7 @@ fn under(prefix: &[String], next: usize, args: &mut Vec<Sql>) -> String {
 /// The SQL condition of one filter over `json_each`, with its parameters (numbered from
 /// `next`): the field by name, its kind, and the comparison — [`Filter::matches`] in SQL.
 fn condition(filter: &Filter, next: usize, args: &mut Vec<Sql>) -> String {
-    let op = match filter.op {
-        Op::Eq => "=",
-        Op::Ne => "<>",
-        Op::Gt => ">",
-        Op::Gte => ">=",
-        Op::Lt => "<",
-        Op::Lte => "<=",
-    };
+    let op = filter.op.sql();
     let (kinds, compared): (&str, Option<Sql>) = match &filter.value {
         Value::Number(n) => (
             "type IN ('integer', 'real')",

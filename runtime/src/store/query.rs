@@ -30,6 +30,20 @@ pub enum Op {
     Lte,
 }
 
+impl Op {
+    /// The comparison as SQL writes it (`=`, `<>`, `>`, `>=`, `<`, `<=`).
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "<>",
+            Op::Gt => ">",
+            Op::Gte => ">=",
+            Op::Lt => "<",
+            Op::Lte => "<=",
+        }
+    }
+}
+
 /// A condition on one top-level field of an item's value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
