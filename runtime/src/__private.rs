@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde::de::{DeserializeOwned, Error as _};
 
+pub use crate::checkpoint::{CheckpointError, CheckpointTuple};
 pub use crate::compiled::Builder;
 pub use crate::graph::{Edge, GraphDef, GraphSpec, NodeId, Target};
 pub use crate::node::{NodeContext, NodeResult, node, node_with_context};
@@ -147,4 +148,45 @@ pub fn push_write<T: Appendable>(slot: &mut Option<Write<T, T>>, item: T::Item) 
 /// Whether the write replaces the value instead of going through the reducer.
 pub fn is_replace<T, I>(write: &Option<Write<T, I>>) -> bool {
     matches!(write, Some(Write::Replace(_)))
+}
+
+/// The state of type `S` stored in `tuple`, migrated to `S` if an earlier version wrote it: the
+/// previous version's half of a generated `migrate_from`.
+pub fn restore_previous<S: State>(
+    tuple: &crate::checkpoint::CheckpointTuple,
+) -> Result<S, crate::checkpoint::CheckpointError> {
+    crate::executor::restore_state::<S>(tuple).map(|(state, _)| state)
+}
+
+/// Runs the migration of `previous` (of version `from`) to `N` (of version `to`) with `N`'s
+/// `TryFrom`, turning an error or a panic into [`CheckpointError::Migration`](crate::CheckpointError::Migration).
+pub fn migrate<P, N>(
+    tuple: &crate::checkpoint::CheckpointTuple,
+    from: u32,
+    to: u32,
+    previous: P,
+) -> Result<N, crate::checkpoint::CheckpointError>
+where
+    N: TryFrom<P>,
+    <N as TryFrom<P>>::Error: std::fmt::Display,
+{
+    let failed = |message: String| crate::checkpoint::CheckpointError::Migration {
+        thread_id: tuple.checkpoint.thread_id.clone(),
+        checkpoint: tuple.checkpoint.id,
+        from,
+        to,
+        message: crate::policy::cut(message, 1024),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| N::try_from(previous))) {
+        Ok(Ok(next)) => Ok(next),
+        Ok(Err(error)) => Err(failed(error.to_string())),
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text payload".to_owned());
+            Err(failed(format!("the migration panicked: {text}")))
+        }
+    }
 }

@@ -8,8 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Budget, SizeBudget};
 use crate::checkpoint::Checkpointer;
+use crate::checkpoint::ThreadQuery;
 use crate::error::GraphError;
-use crate::executor::{Durability, Executor};
+use crate::executor::{Durability, Executor, Migrated};
 use crate::graph::{GraphDef, GraphSpec};
 use crate::ids::ThreadId;
 use crate::state::State;
@@ -189,6 +190,20 @@ pub(crate) struct Inner<G: GraphDef> {
     pub(crate) budget: Arc<Budget>,
 }
 
+/// What [`CompiledGraph::migrate_threads`] did.
+#[derive(Debug, Default)]
+pub struct MigrationReport {
+    /// Threads whose latest checkpoint was migrated.
+    pub migrated: usize,
+    /// Threads already of the current version.
+    pub current: usize,
+    /// Threads left for their next resume: their latest checkpoint has writes saved against it
+    /// (a paused or failed step).
+    pub pending: Vec<ThreadId>,
+    /// Threads whose migration failed, with the error.
+    pub failed: Vec<(ThreadId, String)>,
+}
+
 /// A graph ready to run. Cheap to clone; share one across tasks.
 pub struct CompiledGraph<G: GraphDef, M = Ephemeral> {
     inner: Arc<Inner<G>>,
@@ -251,6 +266,38 @@ impl<G: GraphDef> CompiledGraph<G, Durable> {
     /// A handle on thread `id`: every run, read and resume of this graph goes through one.
     pub fn thread(&self, id: impl Into<ThreadId>) -> Thread<G> {
         Thread::new(Arc::clone(&self.inner), id.into())
+    }
+
+    /// Migrates every thread of the checkpointer whose latest checkpoint an earlier version of
+    /// the state type wrote ([`Thread::migrate`]), a page of threads at a time. Threads that
+    /// fail are listed with their errors; the others go on.
+    ///
+    /// Every thread the checkpointer holds is read as this graph's: run it on a checkpointer
+    /// (or schema, or key prefix) of this graph's threads only.
+    pub async fn migrate_threads(&self) -> Result<MigrationReport, GraphError> {
+        let saver = self.checkpointer();
+        let mut report = MigrationReport::default();
+        let mut after = None;
+        loop {
+            let mut query = ThreadQuery::default().limit(100);
+            if let Some(last) = after.take() {
+                query = query.after(last);
+            }
+            let page = saver.list_threads(&query).await?;
+            let Some(last) = page.last().map(|t| t.thread_id.clone()) else {
+                return Ok(report);
+            };
+            for info in page {
+                let thread = self.thread(info.thread_id.clone());
+                match thread.executor()?.migrate_latest().await {
+                    Ok(Migrated::To(_)) => report.migrated += 1,
+                    Ok(Migrated::Current) => report.current += 1,
+                    Ok(Migrated::Pending) => report.pending.push(info.thread_id),
+                    Err(error) => report.failed.push((info.thread_id, error.to_string())),
+                }
+            }
+            after = Some(last);
+        }
     }
 
     /// The checkpointer this graph saves to.

@@ -38,7 +38,9 @@ pub use checkpoint::{
     PendingWrite, Prune, PutMode, Source, ThreadInfo, ThreadQuery, ThreadStatus, Transferred,
     from_micros, now, to_micros, transfer_thread, walk_chain,
 };
-pub use compiled::{Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral};
+pub use compiled::{
+    Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, MigrationReport,
+};
 pub use error::GraphError;
 pub use executor::Durability;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};

@@ -128,6 +128,26 @@ pub trait State:
     /// (`#[state(removed("draft"))]`): their stored values are ignored.
     const REMOVED: &'static [&'static str] = &[];
 
+    /// The type's version (`#[state(version = n, migrate_from = Previous)]`); 1 when it
+    /// declares none. Checkpoints record the version that wrote them.
+    const VERSION: u32 = 1;
+
+    /// A state stored by version `version` (below [`State::VERSION`]) in `tuple`, read as the
+    /// type that wrote it and migrated up to this one, through every version in between. The
+    /// derive generates it from `migrate_from`; without one, no earlier version is readable.
+    fn migrate_from(
+        version: u32,
+        tuple: &crate::checkpoint::CheckpointTuple,
+    ) -> Result<Self, crate::checkpoint::CheckpointError> {
+        Err(crate::checkpoint::CheckpointError::Migration {
+            thread_id: tuple.checkpoint.thread_id.clone(),
+            checkpoint: tuple.checkpoint.id,
+            from: version,
+            to: Self::VERSION,
+            message: "the state type declares no migration from it (`#[state(version = …, migrate_from = …)]`)".to_owned(),
+        })
+    }
+
     /// Merges one update into the state, channel by channel, through each channel's reducer.
     fn apply(&mut self, update: Self::Update);
 

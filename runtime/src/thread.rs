@@ -17,7 +17,7 @@ use crate::checkpoint::{
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
 use crate::executor::{
-    Command, Durability, Executor, Persistence, Writer, restore_state, scheduled,
+    Command, Durability, Executor, Migrated, Persistence, Writer, restore_state, scheduled,
 };
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
@@ -249,7 +249,7 @@ impl<G: GraphDef> Thread<G> {
             .expect("a thread belongs to a durable graph")
     }
 
-    fn executor(&self) -> Result<Executor<'_, G::State, G::Deps>, GraphError> {
+    pub(crate) fn executor(&self) -> Result<Executor<'_, G::State, G::Deps>, GraphError> {
         check_limit(self.recursion_limit)?;
         self.check_inputs()?;
         let persistence = Persistence {
@@ -411,6 +411,18 @@ impl<G: GraphDef> Thread<G> {
     pub async fn replay(&self, id: CheckpointId) -> Result<G::State, GraphError> {
         self.fork(id).await?;
         self.resume().await
+    }
+
+    /// Migrates the thread's latest checkpoint to this version of the state type now, instead
+    /// of on its next read: writes it again (source `update`, the same next nodes, every field
+    /// stored whole) when an earlier version wrote it. Returns the new checkpoint, or `None`
+    /// when there was nothing to do — or when the checkpoint has writes saved against it (a
+    /// paused or failed step), which stay where they are and migrate when the thread resumes.
+    pub async fn migrate(&self) -> Result<Option<CheckpointId>, GraphError> {
+        Ok(match self.executor()?.migrate_latest().await? {
+            Migrated::To(id) => Some(id),
+            Migrated::Current | Migrated::Pending => None,
+        })
     }
 
     /// The size of the thread's latest state, field by field (each field's JSON encoding, as

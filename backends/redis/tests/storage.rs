@@ -34,6 +34,7 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
                 answers: Vec::new(),
                 failures: Vec::new(),
                 subgraphs: Default::default(),
+                state_version: 1,
                 user,
             },
         },

@@ -33,6 +33,7 @@ fn checkpoint(thread: &ThreadId, ns: &str, parent: Option<CheckpointId>) -> NewC
                 answers: Vec::new(),
                 failures: Vec::new(),
                 subgraphs: Default::default(),
+                state_version: 1,
                 user: serde_json::Map::new(),
             },
         },

@@ -52,6 +52,7 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
             answers: Vec::new(),
             failures: Vec::new(),
             subgraphs: Default::default(),
+            state_version: 1,
             user: [("run_id".to_owned(), json!("run-1"))]
                 .into_iter()
                 .collect(),

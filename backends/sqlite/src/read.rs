@@ -573,6 +573,7 @@ mod tests {
                     answers: Vec::new(),
                     failures: Vec::new(),
                     subgraphs: Default::default(),
+                    state_version: 1,
                     user: [("run".to_owned(), json!("r"))].into_iter().collect(),
                 },
             };

@@ -71,6 +71,7 @@ fn helper_process() {
                         answers: Vec::new(),
                         failures: Vec::new(),
                         subgraphs: Default::default(),
+                        state_version: 1,
                         user: Default::default(),
                     },
                 };

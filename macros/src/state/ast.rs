@@ -18,6 +18,9 @@ pub(crate) struct StateStruct<'a> {
     pub(crate) fields: Vec<StateField<'a>>,
     /// Names of fields removed on purpose (`#[state(removed("old"))]`).
     pub(crate) removed: Vec<LitStr>,
+    /// The type's version and the previous version's type
+    /// (`#[state(version = 2, migrate_from = ChatV1)]`).
+    pub(crate) version: Option<(syn::LitInt, syn::Type)>,
 }
 
 /// One field, which is one channel.
@@ -90,12 +93,14 @@ impl<'a> StateStruct<'a> {
                 }
             })
             .collect();
+        let struct_attrs = attr::struct_attrs(&input.attrs, errors);
         Ok(StateStruct {
             ident: &input.ident,
             vis: &input.vis,
             update: update_ident(&input.ident),
             fields,
-            removed: attr::removed(&input.attrs, errors),
+            removed: struct_attrs.removed,
+            version: struct_attrs.version.zip(struct_attrs.migrate_from),
         })
     }
 }

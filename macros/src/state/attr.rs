@@ -122,10 +122,23 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
     }
 }
 
-/// Reads `#[state(removed("a", "b"))]` on the struct: the names of fields removed on purpose.
-pub(crate) fn removed(attrs: &[Attribute], errors: &mut Errors) -> Vec<LitStr> {
-    let mut removed = Vec::new();
+/// What `#[state(...)]` says on the struct.
+#[derive(Default)]
+pub(crate) struct StructAttrs {
+    /// Names of fields removed on purpose (`removed("a", "b")`).
+    pub(crate) removed: Vec<LitStr>,
+    /// The type's version (`version = 3`).
+    pub(crate) version: Option<syn::LitInt>,
+    /// The previous version's type (`migrate_from = ChatV2`).
+    pub(crate) migrate_from: Option<syn::Type>,
+}
+
+/// Reads `#[state(removed("a", "b"), version = n, migrate_from = Previous)]` on the struct.
+pub(crate) fn struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
+    let mut out = StructAttrs::default();
+    let mut marker = None;
     for attr in attrs.iter().filter(|attr| attr.path().is_ident(STATE)) {
+        marker.get_or_insert(attr);
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident(REMOVED) {
                 let content;
@@ -134,12 +147,27 @@ pub(crate) fn removed(attrs: &[Attribute], errors: &mut Errors) -> Vec<LitStr> {
                     syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
                         &content,
                     )?;
-                removed.extend(names);
+                out.removed.extend(names);
+                Ok(())
+            } else if meta.path.is_ident("version") {
+                let version: syn::LitInt = meta.value()?.parse()?;
+                match version.base10_parse::<u32>() {
+                    Ok(v) if v >= 1 => {
+                        out.version = Some(version);
+                        Ok(())
+                    }
+                    _ => Err(syn::Error::new_spanned(
+                        &version,
+                        "a state version is a whole number from 1 (1 is the version of a type that declares none)",
+                    )),
+                }
+            } else if meta.path.is_ident("migrate_from") {
+                out.migrate_from = Some(meta.value()?.parse()?);
                 Ok(())
             } else {
                 Err(meta.error(
-                    "unknown `state` attribute on the struct; the only key is `removed`, as in \
-                     `#[state(removed(\"old_field\"))]`",
+                    "unknown `state` attribute on the struct; the keys are `removed`, `version` \
+                     and `migrate_from`, as in `#[state(version = 2, migrate_from = ChatV1)]`",
                 ))
             }
         });
@@ -147,7 +175,28 @@ pub(crate) fn removed(attrs: &[Attribute], errors: &mut Errors) -> Vec<LitStr> {
             errors.push(error);
         }
     }
-    removed
+    let above_one = out
+        .version
+        .as_ref()
+        .and_then(|v| v.base10_parse::<u32>().ok())
+        .is_some_and(|v| v > 1);
+    match (&out.version, &out.migrate_from) {
+        (Some(version), None) if above_one => errors.spanned(
+            version,
+            "a state above version 1 says which type it migrates from: \
+             `#[state(version = 2, migrate_from = PreviousState)]`, with `impl From<PreviousState> for ThisState` (or `TryFrom`)",
+        ),
+        (None, Some(from)) => errors.spanned(
+            from,
+            "`migrate_from` needs this type's version too: `#[state(version = 2, migrate_from = …)]`",
+        ),
+        (Some(version), Some(_)) if !above_one => errors.spanned(
+            version,
+            "version 1 is the first: it migrates from nothing",
+        ),
+        _ => {}
+    }
+    out
 }
 
 /// A bare ident names a built-in reducer; anything else is a user function. A bare ident close

@@ -355,6 +355,34 @@ fn state_impl(state: &StateStruct<'_>) -> TokenStream {
     let removed = &state.removed;
     let removed = (!removed.is_empty())
         .then(|| quote!(const REMOVED: &'static [&'static str] = &[#(#removed),*];));
+    let version = state.version.as_ref().map(|(version, previous)| {
+        let message = format!(
+            "`#[state(version = {version}, migrate_from = {})]`: the type migrated from must be version {}",
+            quote!(#previous),
+            version.base10_parse::<u32>().map_or(0, |v| v - 1)
+        );
+        let span = syn::spanned::Spanned::span(previous);
+        let check = quote_spanned!(span=>
+            const _: () = ::core::assert!(<#previous as #private::State>::VERSION + 1 == #version, #message);
+        );
+        quote! {
+            const VERSION: u32 = #version;
+
+            fn migrate_from(
+                _version: u32,
+                tuple: &#private::CheckpointTuple,
+            ) -> ::core::result::Result<Self, #private::CheckpointError> {
+                #check
+                let previous = #private::restore_previous::<#previous>(tuple)?;
+                #private::migrate::<#previous, Self>(
+                    tuple,
+                    <#previous as #private::State>::VERSION,
+                    #version,
+                    previous,
+                )
+            }
+        }
+    });
     let applies = state.fields.iter().map(|field| {
         let ident = field.ident;
         match &field.reducer {
@@ -401,6 +429,8 @@ fn state_impl(state: &StateStruct<'_>) -> TokenStream {
             const CHANNELS: &'static [#private::ChannelSpec] = &[#(#specs),*];
 
             #removed
+
+            #version
 
             fn apply(&mut self, update: #update) {
                 #(#applies)*

@@ -93,6 +93,11 @@ pub struct CheckpointMetadata {
     /// and the last checkpoint it wrote there.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub subgraphs: BTreeMap<String, CheckpointId>,
+    /// The version of the state type that wrote it (`#[state(version = n)]`; 1 for a type that
+    /// declares none). Reading it with a later version migrates it; with an earlier one is an
+    /// error.
+    #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
+    pub state_version: u32,
     /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
     /// flat beside the keys above, which a user key may not shadow.
     #[serde(flatten)]
@@ -110,6 +115,7 @@ impl CheckpointMetadata {
         "answers",
         "failures",
         "subgraphs",
+        "state_version",
     ];
 
     /// The metadata as one JSON object, as backends store and filter it.
@@ -126,6 +132,15 @@ impl CheckpointMetadata {
         let json = self.to_json();
         filter.iter().all(|(key, want)| json.get(key) == Some(want))
     }
+}
+
+/// The version of a state type that declares none, and of checkpoints that record none.
+fn first_version() -> u32 {
+    1
+}
+
+fn is_first_version(version: &u32) -> bool {
+    *version == 1
 }
 
 /// An answer to an interrupt, as a checkpoint's metadata records it.
@@ -615,7 +630,7 @@ pub enum CheckpointError {
     },
     /// User metadata uses a key stategraph writes itself.
     #[error(
-        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers, failures, subgraphs); pick another name"
+        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers, failures, subgraphs, state_version); pick another name"
     )]
     ReservedMetadataKey(String),
     /// A value outside the limits of the contract (see [`limits`]); nothing was stored.
@@ -634,6 +649,38 @@ pub enum CheckpointError {
         epoch: Epoch,
         /// The thread's epoch now, if it has one.
         current: Option<Epoch>,
+    },
+    /// A checkpoint written by a later version of the state type than this code knows.
+    #[error(
+        "checkpoint {checkpoint} of thread `{thread_id}` was written by version {stored} of the state type, and this code knows versions up to {known}: upgrade the code before reading it"
+    )]
+    NewerStateVersion {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
+        /// The version that wrote it.
+        stored: u32,
+        /// The latest version this code knows.
+        known: u32,
+    },
+    /// A checkpoint of an earlier version of the state type that could not be migrated: no
+    /// migration is declared from it, or the migration failed or panicked. Nothing stored
+    /// changed.
+    #[error(
+        "checkpoint {checkpoint} of thread `{thread_id}` holds version {from} of the state type, and migrating it to version {to} failed: {message}"
+    )]
+    Migration {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
+        /// The version stored.
+        from: u32,
+        /// The version migrated to.
+        to: u32,
+        /// What went wrong (at most 1 KiB of it).
+        message: String,
     },
     /// A stored channel that the current state type does not have, and that the type does not
     /// declare renamed (`#[state(renamed_from = "…")]`) or removed (`#[state(removed(…))]`).

@@ -194,7 +194,7 @@ impl ChannelChain {
     }
 
     /// A channel not stored yet that the next checkpoint stores whole.
-    pub(super) fn rewritten() -> Self {
+    pub(crate) fn rewritten() -> Self {
         Self {
             rewrite: true,
             ..Self::default()
@@ -348,6 +348,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 answers: writes.answers,
                 failures: writes.failures,
                 subgraphs: writes.subgraphs,
+                state_version: S::VERSION,
                 user: p.metadata.clone(),
             },
         };

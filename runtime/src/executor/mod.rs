@@ -22,7 +22,7 @@ pub(crate) use durability::ChannelChain;
 pub use durability::Durability;
 pub(crate) use restore::{bounded, restore_state};
 pub(crate) use resume::Command;
-pub(crate) use update::Writer;
+pub(crate) use update::{Migrated, Writer};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

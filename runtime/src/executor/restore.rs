@@ -14,6 +14,21 @@ pub(crate) fn restore_state<S: State>(
     tuple: &CheckpointTuple,
 ) -> Result<(S, Vec<ChannelChain>), CheckpointError> {
     let checkpoint = &tuple.checkpoint;
+    let stored = checkpoint.metadata.state_version;
+    if stored > S::VERSION {
+        return Err(CheckpointError::NewerStateVersion {
+            thread_id: checkpoint.thread_id.clone(),
+            checkpoint: checkpoint.id,
+            stored,
+            known: S::VERSION,
+        });
+    }
+    if stored < S::VERSION {
+        // Read as the version that wrote it and migrated: the next checkpoint stores every
+        // channel again, whole, as this version's.
+        let state = S::migrate_from(stored, tuple)?;
+        return Ok((state, vec![ChannelChain::rewritten(); S::CHANNELS.len()]));
+    }
     // Where each channel is stored: under its name, or an earlier one.
     let mut stored_as: Vec<Option<(&str, CheckpointId, bool)>> = vec![None; S::CHANNELS.len()];
     for (name, version) in &checkpoint.channel_versions {

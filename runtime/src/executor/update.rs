@@ -12,7 +12,17 @@ use super::{
 use crate::checkpoint::{CheckpointError, CheckpointTuple, PutMode, Source};
 use crate::error::GraphError;
 use crate::ids::CheckpointId;
-use crate::state::State;
+use crate::state::{ChannelSet, State};
+
+/// What [`Executor::migrate_latest`] did.
+pub(crate) enum Migrated {
+    /// Wrote this checkpoint, of the current version.
+    To(CheckpointId),
+    /// Nothing: the latest checkpoint is of the current version (or there is none).
+    Current,
+    /// Nothing: the latest checkpoint has writes saved against it.
+    Pending,
+}
 
 /// Whom an update is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +137,41 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let new = self.new_checkpoint(&mut head, parent, step_writes, mode)?;
         p.saver.put(new).await?;
         Ok(id)
+    }
+
+    /// Writes the thread's latest checkpoint again as this version of the state type, when an
+    /// earlier version wrote it: a checkpoint continuing it (source `update`) with the same
+    /// next nodes and every channel stored whole. `Ok(None)` when it is of this version already,
+    /// or the thread has no checkpoint. A checkpoint with writes saved against it (a paused or
+    /// failed step) is left alone: the copy would not carry them.
+    pub(crate) async fn migrate_latest(&self) -> Result<Migrated, GraphError> {
+        let p = self
+            .persistence
+            .as_ref()
+            .expect("a migration needs a thread");
+        let epoch = p.saver.claim(&p.thread_id).await?;
+        let Some(tuple) = p.saver.get(&p.thread_id, &p.ns, None).await? else {
+            return Ok(Migrated::Current);
+        };
+        if tuple.checkpoint.metadata.state_version == S::VERSION {
+            return Ok(Migrated::Current);
+        }
+        if !tuple.pending_writes.is_empty() {
+            return Ok(Migrated::Pending);
+        }
+        let mut head = self.restore(tuple, Some(epoch))?;
+        let parent = head.id;
+        head.id = CheckpointId::new();
+        let writes = super::StepWrites::new(
+            Source::Update,
+            Vec::new(),
+            ChannelSet::new(),
+            ChannelSet::new(),
+            vec![Vec::new(); S::CHANNELS.len()],
+        );
+        let new = self.new_checkpoint(&mut head, Some(parent), writes, PutMode::Advance)?;
+        p.saver.put(new).await?;
+        Ok(Migrated::To(head.id))
     }
 
     /// The writer of an update that names none, as LangGraph infers it: the input on a thread

@@ -56,6 +56,7 @@ pub fn metadata(source: Source, step: i64) -> CheckpointMetadata {
         answers: Vec::new(),
         failures: Vec::new(),
         subgraphs: Default::default(),
+        state_version: 1,
         user: serde_json::Map::new(),
     }
 }

@@ -138,6 +138,7 @@ impl Step {
                     answers: Vec::new(),
                     failures: Vec::new(),
                     subgraphs: Default::default(),
+                    state_version: 1,
                     user: serde_json::Map::new(),
                 },
             },

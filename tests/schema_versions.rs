@@ -1,0 +1,266 @@
+//! State schema versions: a state type declares its version and the type it migrates from;
+//! checkpoints record the version that wrote them; reading an older one migrates it through
+//! every version in between (lazily, on read and resume), a newer one is an error, a migration
+//! that fails or panics is a typed error that changes nothing, and `migrate_threads` migrates
+//! every thread now.
+
+use serde::{Deserialize, Serialize};
+use stategraph::{CheckpointError, GraphError, MemorySaver, NodeResult, State};
+
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct NotesV1 {
+    #[state(reducer = append)]
+    notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    n: u32,
+    text: String,
+}
+
+/// Version 2: notes became numbered entries, with a count.
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[state(version = 2, migrate_from = NotesV1)]
+struct NotesV2 {
+    #[state(reducer = append)]
+    entries: Vec<Entry>,
+    count: u32,
+}
+
+impl From<NotesV1> for NotesV2 {
+    fn from(v1: NotesV1) -> Self {
+        let entries: Vec<Entry> = v1
+            .notes
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| Entry {
+                n: i as u32 + 1,
+                text,
+            })
+            .collect();
+        Self {
+            count: entries.len() as u32,
+            entries,
+        }
+    }
+}
+
+/// Version 3: a title, derived from the first entry; an entry that says "poison" cannot be
+/// migrated, one that says "panic" makes the migration panic.
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[state(version = 3, migrate_from = NotesV2)]
+struct NotesV3 {
+    #[state(reducer = append)]
+    entries: Vec<Entry>,
+    count: u32,
+    title: String,
+}
+
+impl TryFrom<NotesV2> for NotesV3 {
+    type Error = String;
+    fn try_from(v2: NotesV2) -> Result<Self, String> {
+        if v2.entries.iter().any(|e| e.text == "panic") {
+            panic!("an entry the migration cannot stand");
+        }
+        if v2.entries.iter().any(|e| e.text == "poison") {
+            return Err(format!("entry {} cannot be titled", v2.count));
+        }
+        Ok(Self {
+            title: v2
+                .entries
+                .first()
+                .map(|e| e.text.clone())
+                .unwrap_or_default(),
+            entries: v2.entries,
+            count: v2.count,
+        })
+    }
+}
+
+#[stategraph::graph(state = NotesV1)]
+mod v1 {
+    use super::*;
+
+    #[node]
+    async fn note(s: &NotesV1) -> NodeResult<NotesV1> {
+        Ok(NotesV1Update::new().push_notes(format!("note {}", s.notes.len() + 1)))
+    }
+
+    edges! { START -> note -> END; }
+}
+
+#[stategraph::graph(state = NotesV2)]
+mod v2 {
+    use super::*;
+
+    #[node]
+    async fn note(s: &NotesV2) -> NodeResult<NotesV2> {
+        let n = s.count + 1;
+        Ok(NotesV2Update::new()
+            .push_entries(Entry {
+                n,
+                text: format!("entry {n}"),
+            })
+            .count(n))
+    }
+
+    edges! { START -> note -> END; }
+}
+
+#[stategraph::graph(state = NotesV3)]
+mod v3 {
+    use super::*;
+
+    #[node]
+    async fn note(s: &NotesV3) -> NodeResult<NotesV3> {
+        let n = s.count + 1;
+        Ok(NotesV3Update::new()
+            .push_entries(Entry {
+                n,
+                text: format!("entry {n}"),
+            })
+            .count(n))
+    }
+
+    edges! { START -> note -> END; }
+}
+
+fn saver() -> std::sync::Arc<MemorySaver> {
+    std::sync::Arc::new(MemorySaver::new())
+}
+
+#[tokio::test]
+async fn an_older_thread_is_read_and_continued_through_every_version_in_between() {
+    let saver = saver();
+    let old = v1::graph().checkpointer(saver.clone()).compile().unwrap();
+    old.thread("t").invoke(NotesV1Update::new()).await.unwrap();
+    old.thread("t").invoke(NotesV1Update::new()).await.unwrap();
+
+    let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
+    let thread = new.thread("t");
+    let state = thread.state().await.unwrap().unwrap();
+    assert_eq!(
+        state.metadata.state_version, 1,
+        "read lazily: nothing written yet"
+    );
+    assert_eq!(state.values.count, 2);
+    assert_eq!(state.values.title, "note 1");
+    assert_eq!(
+        state.values.entries,
+        [
+            Entry {
+                n: 1,
+                text: "note 1".into()
+            },
+            Entry {
+                n: 2,
+                text: "note 2".into()
+            }
+        ]
+    );
+    // Running on writes version 3, every field whole.
+    let done = thread.invoke(NotesV3Update::new()).await.unwrap();
+    assert_eq!(done.count, 3);
+    assert_eq!(done.entries.len(), 3);
+    let latest = thread.state().await.unwrap().unwrap();
+    assert_eq!(latest.metadata.state_version, 3);
+    // The old history is still readable, migrated.
+    let history = thread.history().await.unwrap();
+    assert!(history.iter().any(|s| s.metadata.state_version == 1));
+    assert!(
+        history
+            .iter()
+            .all(|s| s.values.title.is_empty() || s.values.title == "note 1")
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_of_a_newer_version_is_a_clear_error() {
+    let saver = saver();
+    let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
+    new.thread("t").invoke(NotesV3Update::new()).await.unwrap();
+    let old = v2::graph().checkpointer(saver.clone()).compile().unwrap();
+    let error = old.thread("t").state().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            GraphError::Checkpoint(CheckpointError::NewerStateVersion {
+                stored: 3,
+                known: 2,
+                ..
+            })
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("upgrade the code"), "{error}");
+    let error = old
+        .thread("t")
+        .invoke(NotesV2Update::new())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("version 3"), "{error}");
+}
+
+#[tokio::test]
+async fn a_migration_that_fails_or_panics_is_a_typed_error_and_changes_nothing() {
+    for (word, expected) in [
+        ("poison", "cannot be titled"),
+        ("panic", "the migration panicked"),
+    ] {
+        let saver = saver();
+        let old = v2::graph().checkpointer(saver.clone()).compile().unwrap();
+        let thread = old.thread("t");
+        thread
+            .invoke(NotesV2Update::new().push_entries(Entry {
+                n: 0,
+                text: word.into(),
+            }))
+            .await
+            .unwrap();
+        let before = thread.state().await.unwrap().unwrap().checkpoint_id;
+        let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
+        let error = new
+            .thread("t")
+            .invoke(NotesV3Update::new())
+            .await
+            .unwrap_err();
+        let GraphError::Checkpoint(CheckpointError::Migration {
+            from,
+            to,
+            ref message,
+            ..
+        }) = error
+        else {
+            panic!("a migration error: {error}");
+        };
+        assert_eq!((from, to), (2, 3));
+        assert!(message.contains(expected), "{message}");
+        let report = new.migrate_threads().await.unwrap();
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        // Nothing changed: the old version still reads it, at the same checkpoint.
+        assert_eq!(thread.state().await.unwrap().unwrap().checkpoint_id, before);
+    }
+}
+
+#[tokio::test]
+async fn migrate_threads_migrates_every_thread_now_and_then_has_nothing_to_do() {
+    let saver = saver();
+    let old = v1::graph().checkpointer(saver.clone()).compile().unwrap();
+    for id in ["a", "b", "c"] {
+        old.thread(id).invoke(NotesV1Update::new()).await.unwrap();
+    }
+    let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
+    let report = new.migrate_threads().await.unwrap();
+    assert_eq!((report.migrated, report.current), (3, 0), "{report:?}");
+    assert!(report.failed.is_empty() && report.pending.is_empty());
+    for id in ["a", "b", "c"] {
+        let state = new.thread(id).state().await.unwrap().unwrap();
+        assert_eq!(state.metadata.state_version, 3);
+        assert_eq!(state.values.title, "note 1");
+        assert!(state.next.is_empty(), "the next nodes are kept");
+    }
+    let again = new.migrate_threads().await.unwrap();
+    assert_eq!((again.migrated, again.current), (0, 3));
+    assert_eq!(new.thread("a").migrate().await.unwrap(), None);
+}
