@@ -184,6 +184,12 @@ impl CheckpointBuilder {
         self
     }
 
+    /// Records the version of the state type that wrote it (`metadata.state_version`).
+    pub fn state_version(mut self, version: u32) -> Self {
+        self.checkpoint.metadata.state_version = version;
+        self
+    }
+
     /// Records that a subgraph call in namespace `ns` finished at its checkpoint `last`
     /// (`metadata.subgraphs`).
     pub fn subgraph_call(mut self, ns: &str, last: CheckpointId) -> Self {

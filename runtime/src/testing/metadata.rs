@@ -55,6 +55,29 @@ pub async fn reserved_key_subgraphs<C: Checkpointer + ?Sized>(saver: &C) {
     reserved(saver, "subgraphs").await;
 }
 
+/// A user metadata key `state_version` fails with `ReservedMetadataKey("state_version")`.
+pub async fn reserved_key_state_version<C: Checkpointer + ?Sized>(saver: &C) {
+    reserved(saver, "state_version").await;
+}
+
+/// The version of the state type that wrote a checkpoint round-trips through `get` and `list`,
+/// and a checkpoint that records none reads as version 1.
+pub async fn state_version_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("meta-version");
+    let first = checkpoint(&t, "").put_ok(saver).await;
+    let later = child(&first).state_version(7).put_ok(saver).await;
+    let got = must_get(saver, &t, "", Some(first.id)).await;
+    assert_eq!(got.checkpoint.metadata.state_version, 1);
+    let got = must_get(saver, &t, "", Some(later.id)).await;
+    assert_eq!(got.checkpoint.metadata.state_version, 7);
+    assert_eq!(got.checkpoint.metadata, later.metadata);
+    let listed = saver
+        .list(&ListQuery::thread(t.clone()))
+        .await
+        .expect("list should succeed");
+    assert_eq!(listed[0].checkpoint.metadata.state_version, 7);
+}
+
 /// A put rejected for a reserved key stores nothing: no checkpoint, and its blob does not
 /// shadow a later put of the same id.
 pub async fn reserved_key_stores_nothing<C: Checkpointer + ?Sized>(saver: &C) {

@@ -164,6 +164,8 @@ macro_rules! __checkpointer_conformance_cases {
                 failures_round_trip,
                 reserved_key_subgraphs,
                 subgraph_links_round_trip,
+                reserved_key_state_version,
+                state_version_round_trips,
                 reserved_key_stores_nothing,
                 filter_injection_no_match,
                 filter_injection_literal_key,
