@@ -49,85 +49,73 @@ mod counting {
     }
 }
 
-#[test]
-fn conformance_kit_passes_through_pgbouncer_in_transaction_mode() {
-    // The kit's one big future needs more stack than a test thread has in debug builds.
+/// Runs a kit through a pgbouncer of its own in transaction mode, on a fresh schema: `kit`
+/// gets pgbouncer's URL and the schema and returns the kit's report, which must pass with at
+/// least `cases` cases. On a thread with a large stack: a kit's one big future needs more than
+/// a test thread has in debug builds.
+fn kit_through_pgbouncer<F, Fut>(label: &'static str, cases: usize, kit: F)
+where
+    F: FnOnce(String, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = stategraph_runtime::testing::Report>,
+{
+    let run = move || async move {
+        let url = require_server!();
+        let Some(bouncer) = Pgbouncer::start(&url) else {
+            return;
+        };
+        let schema = support::fresh_schema(label);
+        let report = Box::pin(kit(bouncer.url.clone(), schema.clone())).await;
+        support::drop_schema(&url, &schema).await;
+        if !report.all_passed() {
+            eprintln!("pgbouncer log:\n{}", bouncer.log());
+        }
+        report.assert_passed();
+        assert!(
+            report.passed.len() >= cases,
+            "{} cases ran",
+            report.passed.len()
+        );
+    };
     std::thread::Builder::new()
         .stack_size(64 << 20)
-        .spawn(|| stategraph_runtime::testing::block_on(kit_through_pgbouncer()))
+        .spawn(move || stategraph_runtime::testing::block_on(run()))
         .unwrap()
         .join()
         .unwrap();
 }
 
-async fn kit_through_pgbouncer() {
-    let url = require_server!();
-    let Some(bouncer) = Pgbouncer::start(&url) else {
-        return;
-    };
-    let schema = support::fresh_schema("bouncer_kit");
-    let report = Box::pin(stategraph_runtime::testing::run_all(|| {
-        let (url, schema) = (bouncer.url.clone(), schema.clone());
-        async move {
-            PostgresSaver::builder(url)
-                .pool_size(4)
-                .schema(schema)
-                .connect()
-                .await
-                .unwrap_or_else(|e| panic!("connect through pgbouncer failed: {e}"))
-        }
-    }))
-    .await;
-    support::drop_schema(&url, &schema).await;
-    if !report.all_passed() {
-        eprintln!("pgbouncer log:\n{}", bouncer.log());
-    }
-    report.assert_passed();
-    assert!(
-        report.passed.len() > 100,
-        "{} cases ran",
-        report.passed.len()
-    );
+#[test]
+fn conformance_kit_passes_through_pgbouncer_in_transaction_mode() {
+    kit_through_pgbouncer("bouncer_kit", 100, |url, schema| {
+        stategraph_runtime::testing::run_all(move || {
+            let (url, schema) = (url.clone(), schema.clone());
+            async move {
+                PostgresSaver::builder(url)
+                    .pool_size(4)
+                    .schema(schema)
+                    .connect()
+                    .await
+                    .unwrap_or_else(|e| panic!("connect through pgbouncer failed: {e}"))
+            }
+        })
+    });
 }
 
 #[test]
 fn store_kit_passes_through_pgbouncer_in_transaction_mode() {
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(|| stategraph_runtime::testing::block_on(store_kit_through_pgbouncer()))
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
-async fn store_kit_through_pgbouncer() {
-    let url = require_server!();
-    let Some(bouncer) = Pgbouncer::start(&url) else {
-        return;
-    };
-    let schema = support::fresh_schema("bouncer_store");
-    let report = Box::pin(stategraph_runtime::testing::store::run_all(|| {
-        let (url, schema) = (bouncer.url.clone(), schema.clone());
-        async move {
-            PostgresSaver::builder(url)
-                .pool_size(4)
-                .schema(schema)
-                .connect_store()
-                .await
-                .unwrap_or_else(|e| panic!("connect through pgbouncer failed: {e}"))
-        }
-    }))
-    .await;
-    support::drop_schema(&url, &schema).await;
-    if !report.all_passed() {
-        eprintln!("pgbouncer log:\n{}", bouncer.log());
-    }
-    report.assert_passed();
-    assert!(
-        report.passed.len() >= 20,
-        "{} cases ran",
-        report.passed.len()
-    );
+    kit_through_pgbouncer("bouncer_store", 20, |url, schema| {
+        stategraph_runtime::testing::store::run_all(move || {
+            let (url, schema) = (url.clone(), schema.clone());
+            async move {
+                PostgresSaver::builder(url)
+                    .pool_size(4)
+                    .schema(schema)
+                    .connect_store()
+                    .await
+                    .unwrap_or_else(|e| panic!("connect through pgbouncer failed: {e}"))
+            }
+        })
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
