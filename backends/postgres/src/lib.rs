@@ -28,9 +28,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stategraph_runtime::store::{
-    Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, check_key, check_put,
-};
+use stategraph_runtime::store::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -414,13 +412,12 @@ impl Store for PostgresStore {
         Checkpointer::setup(&self.0).await.map_err(backend)
     }
 
-    async fn get(
+    async fn read(
         &self,
         namespace: &Namespace,
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        check_key(key)?;
         let saver = &self.0;
         let context = saver.context("store_get", None);
         with_retry!(saver, context, |client| {
@@ -429,14 +426,13 @@ impl Store for PostgresStore {
         .map_err(backend)?
     }
 
-    async fn put_value(
+    async fn write(
         &self,
         namespace: &Namespace,
         key: &str,
         value: serde_json::Map<String, serde_json::Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        check_put(key, ttl)?;
         let value = serde_json::Value::Object(value);
         let saver = &self.0;
         let context = saver.context("store_put", None);
@@ -447,8 +443,7 @@ impl Store for PostgresStore {
         .map_err(backend)
     }
 
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        check_key(key)?;
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
         let saver = &self.0;
         let context = saver.context("store_delete", None);
         with_retry!(saver, context, |client| {
@@ -457,8 +452,7 @@ impl Store for PostgresStore {
         .map_err(backend)
     }
 
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        query.check()?;
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
         let saver = &self.0;
         let context = saver.context("store_search", None);
         with_retry!(saver, context, |client| {
@@ -467,8 +461,7 @@ impl Store for PostgresStore {
         .map_err(backend)?
     }
 
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        query.check()?;
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         let saver = &self.0;
         let context = saver.context("store_list_namespaces", None);
         with_retry!(saver, context, |client| {

@@ -39,9 +39,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use stategraph_runtime::store::{
-    Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, check_key, check_put,
-};
+use stategraph_runtime::store::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -317,39 +315,34 @@ impl Store for RedisStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))
     }
 
-    async fn get(
+    async fn read(
         &self,
         namespace: &Namespace,
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        check_key(key)?;
         self.0.store_get(namespace, key, refresh).await
     }
 
-    async fn put_value(
+    async fn write(
         &self,
         namespace: &Namespace,
         key: &str,
         value: serde_json::Map<String, serde_json::Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        check_put(key, ttl)?;
         self.0.store_put(namespace, key, &value, ttl).await
     }
 
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        check_key(key)?;
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
         self.0.store_delete(namespace, key).await
     }
 
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        query.check()?;
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
         self.0.store_search(query).await
     }
 
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        query.check()?;
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         self.0.store_namespaces(query).await
     }
 

@@ -33,9 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stategraph_runtime::store::{
-    Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, check_key, check_put,
-};
+use stategraph_runtime::store::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -394,13 +392,12 @@ impl Store for SqliteStore {
         Checkpointer::setup(&self.0).await.map_err(backend)
     }
 
-    async fn get(
+    async fn read(
         &self,
         namespace: &Namespace,
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        check_key(key)?;
         let (namespace, key) = (namespace.clone(), key.to_owned());
         // A refreshing read writes, so it runs on the writer's connection.
         let worker = if refresh {
@@ -416,14 +413,13 @@ impl Store for SqliteStore {
             .map_err(backend)?
     }
 
-    async fn put_value(
+    async fn write(
         &self,
         namespace: &Namespace,
         key: &str,
         value: serde_json::Map<String, serde_json::Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        check_put(key, ttl)?;
         let value = serde_json::to_string(&value).map_err(StoreError::Encode)?;
         let (namespace, key) = (namespace.clone(), key.to_owned());
         let context = Context::new("store_put", None);
@@ -437,8 +433,7 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        check_key(key)?;
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
         let (namespace, key) = (namespace.clone(), key.to_owned());
         self.0
             .writer
@@ -450,8 +445,7 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        query.check()?;
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
         let query = query.clone();
         let worker = if query.refresh {
             &self.0.writer
@@ -466,8 +460,7 @@ impl Store for SqliteStore {
             .map_err(backend)?
     }
 
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        query.check()?;
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         let query = query.clone();
         self.0
             .reader()

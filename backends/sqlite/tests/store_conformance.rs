@@ -30,34 +30,34 @@ impl Store for TempStore {
     async fn setup(&self) -> Result<(), StoreError> {
         self.store.setup().await
     }
-    async fn get(
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        self.store.sweep().await
+    }
+    async fn read(
         &self,
         ns: &Namespace,
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        self.store.get(ns, key, refresh).await
+        self.store.read(ns, key, refresh).await
     }
-    async fn put_value(
+    async fn write(
         &self,
         ns: &Namespace,
         key: &str,
         value: serde_json::Map<String, serde_json::Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        self.store.put_value(ns, key, value, ttl).await
+        self.store.write(ns, key, value, ttl).await
     }
-    async fn delete(&self, ns: &Namespace, key: &str) -> Result<(), StoreError> {
-        self.store.delete(ns, key).await
+    async fn remove(&self, ns: &Namespace, key: &str) -> Result<(), StoreError> {
+        self.store.remove(ns, key).await
     }
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        self.store.search(query).await
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        self.store.find(query).await
     }
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        self.store.list_namespaces(query).await
-    }
-    async fn sweep(&self) -> Result<u64, StoreError> {
-        self.store.sweep().await
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        self.store.namespaces(query).await
     }
 }
 

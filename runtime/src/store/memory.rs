@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, check_put, expiry};
+use super::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, expiry};
 use crate::checkpoint::now;
 
 /// A store in process memory: gone when the process ends.
@@ -46,13 +46,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get(
+    async fn read(
         &self,
         namespace: &Namespace,
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        super::check_key(key)?;
         let at = now();
         let mut items = self.items();
         let Some(item) = items.get_mut(&(namespace.clone(), key.to_owned())) else {
@@ -67,14 +66,13 @@ impl Store for MemoryStore {
         Ok(Some(item.clone()))
     }
 
-    async fn put_value(
+    async fn write(
         &self,
         namespace: &Namespace,
         key: &str,
         value: Map<String, Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        check_put(key, ttl)?;
         let at = now();
         let mut items = self.items();
         let slot = (namespace.clone(), key.to_owned());
@@ -97,14 +95,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        super::check_key(key)?;
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
         self.items().remove(&(namespace.clone(), key.to_owned()));
         Ok(())
     }
 
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        query.check()?;
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
         let at = now();
         let mut items = self.items();
         let mut found: Vec<&mut Item> = items
@@ -130,8 +126,7 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        query.check()?;
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         let at = now();
         let items = self.items();
         let live = items

@@ -129,8 +129,12 @@ pub enum StoreError {
 /// Long-term storage of JSON items by namespace and key: the one contract every store
 /// implements.
 ///
-/// All methods are async and must not block the executor. An expired item is never returned,
-/// by any method, whether or not it has been swept yet.
+/// A store implements the storage operations (`read`, `write`, `remove`, `find`,
+/// `namespaces`, `sweep`); callers use `get`, `put_value`, `delete`, `search` and
+/// `list_namespaces`, which check their arguments (keys, times to live, filters, prefixes) the
+/// same way for every store before handing them on. All methods are async and must not block
+/// the executor. An expired item is never returned, by any method, whether or not it has been
+/// swept yet.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates or migrates the storage. Idempotent.
@@ -143,7 +147,10 @@ pub trait Store: Send + Sync + 'static {
         namespace: &Namespace,
         key: &str,
         refresh: bool,
-    ) -> Result<Option<Item>, StoreError>;
+    ) -> Result<Option<Item>, StoreError> {
+        check_key(key)?;
+        self.read(namespace, key, refresh).await
+    }
 
     /// Stores `value` (a JSON object) at `key` in `namespace`, replacing what was there (its
     /// creation time is kept). With `ttl`, the item expires that long after the put (or after
@@ -154,21 +161,59 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         value: Map<String, Value>,
         ttl: Option<Duration>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        check_put(key, ttl)?;
+        self.write(namespace, key, value, ttl).await
+    }
 
     /// Removes the item at `key` in `namespace`; removing nothing is not an error.
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
+    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        check_key(key)?;
+        self.remove(namespace, key).await
+    }
 
-    /// The items under `query`'s namespace prefix that match its filters, newest update first,
-    /// one page of them.
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError>;
+    /// The items under `query`'s namespace prefix that match its filters, newest update first
+    /// (then by namespace and key), one page of them.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        query.check()?;
+        self.find(query).await
+    }
 
     /// The namespaces under `query`'s prefix, cut to its depth, distinct and in order, one page
     /// of them.
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError>;
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        query.check()?;
+        self.namespaces(query).await
+    }
 
     /// Removes every expired item; returns how many.
     async fn sweep(&self) -> Result<u64, StoreError>;
+
+    /// [`Store::get`] with its arguments checked.
+    async fn read(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        refresh: bool,
+    ) -> Result<Option<Item>, StoreError>;
+
+    /// [`Store::put_value`] with its arguments checked.
+    async fn write(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        value: Map<String, Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError>;
+
+    /// [`Store::delete`] with its arguments checked.
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError>;
+
+    /// [`Store::search`] with its query checked.
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError>;
+
+    /// [`Store::list_namespaces`] with its query checked.
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError>;
 }
 
 /// Typed puts on any [`Store`].
@@ -234,34 +279,34 @@ impl<T: Store + ?Sized> Store for Arc<T> {
     async fn setup(&self) -> Result<(), StoreError> {
         (**self).setup().await
     }
-    async fn get(
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        (**self).sweep().await
+    }
+    async fn read(
         &self,
         namespace: &Namespace,
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        (**self).get(namespace, key, refresh).await
+        (**self).read(namespace, key, refresh).await
     }
-    async fn put_value(
+    async fn write(
         &self,
         namespace: &Namespace,
         key: &str,
         value: Map<String, Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        (**self).put_value(namespace, key, value, ttl).await
+        (**self).write(namespace, key, value, ttl).await
     }
-    async fn delete(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        (**self).delete(namespace, key).await
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        (**self).remove(namespace, key).await
     }
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        (**self).search(query).await
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        (**self).find(query).await
     }
-    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        (**self).list_namespaces(query).await
-    }
-    async fn sweep(&self) -> Result<u64, StoreError> {
-        (**self).sweep().await
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        (**self).namespaces(query).await
     }
 }
 
