@@ -145,7 +145,7 @@ impl PostgresSaverBuilder {
         PostgresSaver::start(self)
             .await
             .map(crate::PostgresStore)
-            .map_err(|e| stategraph_runtime::StoreError::Backend(Box::new(e)))
+            .map_err(stategraph_runtime::StoreError::from)
     }
 
     /// The parsed connection string and the server it names, as `host:port`.

@@ -401,15 +401,10 @@ impl PostgresStore {
     }
 }
 
-/// A failure of the database, as a store reports it.
-fn backend(error: CheckpointError) -> StoreError {
-    StoreError::Backend(Box::new(error))
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn setup(&self) -> Result<(), StoreError> {
-        Checkpointer::setup(&self.0).await.map_err(backend)
+        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
     }
 
     async fn read(
@@ -423,7 +418,7 @@ impl Store for PostgresStore {
         with_retry!(saver, context, |client| {
             store::get(&client, &saver.store, namespace, key, refresh, context).await
         })
-        .map_err(backend)?
+        .map_err(StoreError::from)?
     }
 
     async fn write(
@@ -440,7 +435,7 @@ impl Store for PostgresStore {
         with_retry!(saver, context, |client| {
             store::put(&client, &saver.store, namespace, key, value, ttl, context).await
         })
-        .map_err(backend)
+        .map_err(StoreError::from)
     }
 
     async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
@@ -449,7 +444,7 @@ impl Store for PostgresStore {
         with_retry!(saver, context, |client| {
             store::delete(&client, &saver.store, namespace, key, context).await
         })
-        .map_err(backend)
+        .map_err(StoreError::from)
     }
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
@@ -458,7 +453,7 @@ impl Store for PostgresStore {
         with_retry!(saver, context, |client| {
             store::search(&client, &saver.store, query, context).await
         })
-        .map_err(backend)?
+        .map_err(StoreError::from)?
     }
 
     async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
@@ -467,7 +462,7 @@ impl Store for PostgresStore {
         with_retry!(saver, context, |client| {
             store::list_namespaces(&client, &saver.store, query, context).await
         })
-        .map_err(backend)?
+        .map_err(StoreError::from)?
     }
 
     async fn sweep(&self) -> Result<u64, StoreError> {
@@ -476,6 +471,6 @@ impl Store for PostgresStore {
         with_retry!(saver, context, |client| {
             store::sweep(&client, &saver.store, context).await
         })
-        .map_err(backend)
+        .map_err(StoreError::from)
     }
 }

@@ -149,7 +149,7 @@ impl RedisSaverBuilder {
         RedisSaver::from_config(self.config)
             .await
             .map(crate::RedisStore)
-            .map_err(|e| stategraph_runtime::StoreError::Backend(Box::new(e)))
+            .map_err(stategraph_runtime::StoreError::from)
     }
 }
 

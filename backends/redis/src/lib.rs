@@ -310,9 +310,7 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn setup(&self) -> Result<(), StoreError> {
-        Checkpointer::setup(&self.0)
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))
+        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
     }
 
     async fn read(

@@ -374,7 +374,10 @@ impl SqliteStore {
     /// Opens (creating it if needed) the database file at `path` and runs
     /// [`setup`](Store::setup).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        SqliteSaver::open(path).await.map(Self).map_err(backend)
+        SqliteSaver::open(path)
+            .await
+            .map(Self)
+            .map_err(StoreError::from)
     }
 
     /// A private database in memory, gone when the store is dropped: for tests.
@@ -382,14 +385,14 @@ impl SqliteStore {
         SqliteSaver::open_in_memory()
             .await
             .map(Self)
-            .map_err(backend)
+            .map_err(StoreError::from)
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn setup(&self) -> Result<(), StoreError> {
-        Checkpointer::setup(&self.0).await.map_err(backend)
+        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
     }
 
     async fn read(
@@ -410,7 +413,7 @@ impl Store for SqliteStore {
                 Ok(store::get(conn, &namespace, &key, refresh))
             })
             .await
-            .map_err(backend)?
+            .map_err(StoreError::from)?
     }
 
     async fn write(
@@ -430,7 +433,7 @@ impl Store for SqliteStore {
                     .map_err(|e| Context::new("store_put", None).sqlite(e))
             })
             .await
-            .map_err(backend)
+            .map_err(StoreError::from)
     }
 
     async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
@@ -442,7 +445,7 @@ impl Store for SqliteStore {
                     .map_err(|e| Context::new("store_delete", None).sqlite(e))
             })
             .await
-            .map_err(backend)
+            .map_err(StoreError::from)
     }
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
@@ -457,7 +460,7 @@ impl Store for SqliteStore {
                 Ok(store::search(conn, &query))
             })
             .await
-            .map_err(backend)?
+            .map_err(StoreError::from)?
     }
 
     async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
@@ -468,7 +471,7 @@ impl Store for SqliteStore {
                 Ok(store::list_namespaces(conn, &query))
             })
             .await
-            .map_err(backend)?
+            .map_err(StoreError::from)?
     }
 
     async fn sweep(&self) -> Result<u64, StoreError> {
@@ -478,11 +481,6 @@ impl Store for SqliteStore {
                 store::sweep(conn).map_err(|e| Context::new("store_sweep", None).sqlite(e))
             })
             .await
-            .map_err(backend)
+            .map_err(StoreError::from)
     }
-}
-
-/// A failure of the saver's database, as a store reports it.
-fn backend(error: CheckpointError) -> StoreError {
-    StoreError::Backend(Box::new(error))
 }

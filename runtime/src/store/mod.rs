@@ -126,6 +126,13 @@ pub enum StoreError {
     },
 }
 
+/// A failure of a checkpointer's storage, as a store on the same backend reports it.
+impl From<crate::checkpoint::CheckpointError> for StoreError {
+    fn from(error: crate::checkpoint::CheckpointError) -> Self {
+        StoreError::Backend(Box::new(error))
+    }
+}
+
 /// Long-term storage of JSON items by namespace and key: the one contract every store
 /// implements.
 ///
