@@ -98,6 +98,13 @@ pub enum StoreError {
         /// What it is instead (`an array`, `a string`, …).
         found: &'static str,
     },
+    /// A value nested deeper than [`limits::MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH):
+    /// it could not be read back.
+    #[error("the value is nested deeper than {limit} levels, which could not be read back")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
     /// A value that cannot be encoded as JSON.
     #[error("the value cannot be encoded as JSON: {0}")]
     Encode(#[source] serde_json::Error),
@@ -170,6 +177,7 @@ pub trait Store: Send + Sync + 'static {
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
         check_put(key, ttl)?;
+        check_value(&value)?;
         self.write(namespace, key, value, ttl).await
     }
 
@@ -256,6 +264,54 @@ pub fn object<T: Serialize + ?Sized>(value: &T) -> Result<Map<String, Value>, St
             },
         }),
     }
+}
+
+/// Checks a value as every store must: nested at most
+/// [`limits::MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH) deep (deeper would not read
+/// back), and no NUL character in a string or a field name (PostgreSQL's JSONB cannot hold one,
+/// so no store takes one).
+pub fn check_value(value: &Map<String, Value>) -> Result<(), StoreError> {
+    fn walk(value: &Value, depth: usize) -> Result<(), StoreError> {
+        if depth > crate::limits::MAX_JSON_DEPTH {
+            return Err(StoreError::TooDeep {
+                limit: crate::limits::MAX_JSON_DEPTH,
+            });
+        }
+        let nul = |text: &str| {
+            text.contains('\0').then(|| StoreError::Forbidden {
+                what: "value",
+                text: text
+                    .chars()
+                    .take(64)
+                    .flat_map(char::escape_default)
+                    .collect(),
+                found: "\\0".to_owned(),
+            })
+        };
+        match value {
+            Value::String(text) => nul(text).map_or(Ok(()), Err),
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
+            Value::Object(fields) => fields.iter().try_for_each(|(name, v)| {
+                nul(name).map_or(Ok(()), Err)?;
+                walk(v, depth + 1)
+            }),
+            _ => Ok(()),
+        }
+    }
+    value.iter().try_for_each(|(name, v)| {
+        if name.contains('\0') {
+            return Err(StoreError::Forbidden {
+                what: "value",
+                text: name
+                    .chars()
+                    .take(64)
+                    .flat_map(char::escape_default)
+                    .collect(),
+                found: "\\0".to_owned(),
+            });
+        }
+        walk(v, 2)
+    })
 }
 
 /// The longest time to live: a hundred years.

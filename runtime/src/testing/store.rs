@@ -36,6 +36,7 @@ macro_rules! __store_conformance_cases {
             non_objects_are_refused,
             bad_keys_are_refused,
             bad_ttls_are_refused,
+            unreadable_values_are_refused,
             expired_items_are_never_returned,
             sweep_removes_expired_items,
             refreshing_reads_renew_the_ttl,
@@ -333,6 +334,54 @@ pub async fn bad_ttls_are_refused<S: Store + ?Sized>(store: &S) {
         "{forever:?}"
     );
     assert_eq!(get(store, &namespace, "k").await, None);
+}
+
+/// A value that could not be read back — nested too deep, or with a NUL character in a string
+/// or a field name — is refused with a typed error, and nothing is stored.
+pub async fn unreadable_values_are_refused<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    let mut deep = json!("bottom");
+    for _ in 0..crate::limits::MAX_JSON_DEPTH + 5 {
+        deep = json!([deep]);
+    }
+    for value in [
+        json!({ "deep": deep }),
+        json!({ "text": "a\u{0}b" }),
+        json!({ "nested": { "na\u{0}me": 1 } }),
+        json!({ "li\u{0}st": [1] }),
+    ] {
+        let result = store
+            .put_value(&namespace, "k", object(&value).unwrap(), None)
+            .await;
+        let Err(error) = result else {
+            panic!("a value that would not read back was stored");
+        };
+        assert!(
+            matches!(
+                error,
+                StoreError::TooDeep { .. } | StoreError::Forbidden { .. }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().len() < 300, "bounded: {error}");
+    }
+    assert_eq!(get(store, &namespace, "k").await, None);
+    // The deepest value allowed reads back whole.
+    let mut deepest = json!(1);
+    for _ in 0..crate::limits::MAX_JSON_DEPTH - 2 {
+        deepest = json!([deepest]);
+    }
+    put(
+        store,
+        &namespace,
+        "deepest",
+        json!({ "v": deepest.clone() }),
+    )
+    .await;
+    assert_eq!(
+        get(store, &namespace, "deepest").await,
+        Some(json!({ "v": deepest }))
+    );
 }
 
 /// An expired item is returned by no method, swept or not.
