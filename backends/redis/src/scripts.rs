@@ -25,6 +25,7 @@ pub(crate) struct Scripts {
     pub(crate) copy: Script,
     pub(crate) prune: Script,
     pub(crate) forget: Script,
+    pub(crate) store_find: Script,
 }
 
 impl Scripts {
@@ -39,6 +40,7 @@ impl Scripts {
             copy: script!("scripts/copy.lua"),
             prune: script!("scripts/prune.lua"),
             forget: script!("scripts/forget.lua"),
+            store_find: script!("scripts/store_find.lua"),
         }
     }
 
