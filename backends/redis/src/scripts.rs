@@ -25,7 +25,6 @@ pub(crate) struct Scripts {
     pub(crate) copy: Script,
     pub(crate) prune: Script,
     pub(crate) forget: Script,
-    pub(crate) store_find: Script,
 }
 
 impl Scripts {
@@ -40,7 +39,6 @@ impl Scripts {
             copy: script!("scripts/copy.lua"),
             prune: script!("scripts/prune.lua"),
             forget: script!("scripts/forget.lua"),
-            store_find: script!("scripts/store_find.lua"),
         }
     }
 

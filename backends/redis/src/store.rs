@@ -6,17 +6,16 @@
 //!
 //! An item with a time to live expires with Redis's own `PEXPIREAT`, so an expired item is
 //! never read; [`RedisStore::sweep`](stategraph_runtime::Store::sweep) removes the ids of
-//! expired items from the sorted set. A search runs a Lua script that walks the ids under its
-//! prefix and applies the filters on the server with the semantics of
-//! [`Filter::matches`](stategraph_runtime::store::Filter::matches), so only matching items are
-//! sent back: Redis without modules has no query language of its own.
+//! expired items from the sorted set. A search walks the ids under its prefix newest first,
+//! reads their items in one pipeline and applies [`Filter::matches`](stategraph_runtime::store::Filter::matches) — Redis without
+//! modules has no query language of its own.
 
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, StoreError, expiry,
+    Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, StoreError, expiry,
 };
 use stategraph_runtime::{from_micros, now, to_micros};
 
@@ -203,69 +202,15 @@ impl RedisSaver {
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
     }
 
-    /// The live items under `query`'s prefix that pass its filters, the filters applied on the
-    /// server (`scripts/store_find.lua`) so only matches are sent back.
-    async fn store_matches(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        let start = if query.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}{SEPARATOR}", query.prefix.join(&SEPARATOR.to_string()))
-        };
-        let filters: Vec<Value> = query
-            .filters
-            .iter()
-            .map(|f| {
-                let op = match f.op {
-                    Op::Eq => "eq",
-                    Op::Ne => "ne",
-                    Op::Gt => "gt",
-                    Op::Gte => "gte",
-                    Op::Lt => "lt",
-                    Op::Lte => "lte",
-                };
-                Value::Array(vec![
-                    Value::String(f.field.clone()),
-                    op.into(),
-                    f.value.clone(),
-                ])
-            })
-            .collect();
-        let at = to_micros(now());
-        let mut conn = self.conn.clone();
-        let flat: Vec<String> = self
-            .scripts
-            .store_find
-            .key(self.store_index())
-            .arg(format!("{{{}:store}}:item:", self.keys.prefix()))
-            .arg(start)
-            .arg(at)
-            .arg(Value::Array(filters).to_string())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(backend)?;
-        let mut items = Vec::with_capacity(flat.len() / 6);
-        for row in flat.chunks(6) {
-            let [id, value, created, updated, ttl, expires] = row else {
-                continue;
-            };
-            let hash: std::collections::HashMap<String, String> = [
-                ("value", value),
-                ("created", created),
-                ("updated", updated),
-                ("ttl", ttl),
-                ("expires", expires),
-            ]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.to_owned(), v.clone()))
-            .collect();
-            items.extend(decode(id, &hash, at)?);
-        }
-        Ok(items)
-    }
-
     pub(crate) async fn store_search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        let mut found = self.store_matches(query).await?;
+        let ids = self.store_ids(&query.prefix).await?;
+        let mut found: Vec<Item> = self
+            .store_items(&ids)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|item| query.matches(&item.namespace, &item.value))
+            .collect();
         // The index orders by update time; ties by namespace and key, as every store does.
         found.sort_by(|a, b| {
             b.updated_at
