@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
 use stategraph::{
     Checkpointer, Durability, GraphError, ListQuery, MemorySaver, NodeContext, NodeResult, Resume,
-    State,
+    State, StreamMode, StreamOptions,
 };
 
 const ROUNDS: u32 = 3;
@@ -532,6 +532,17 @@ async fn stream_child(mode: &str, backend: Backend, dir: &Path, thread_id: &str)
     let saver = backend.saver(dir).await.unwrap();
     let done = match mode {
         "phases" => draft_to_end(phases::graph().checkpointer(saver), thread_id).await,
+        "phases-streamed" => {
+            // The same run, streamed in every mode from every level while it runs.
+            let graph = phases::graph().checkpointer(saver).compile().unwrap();
+            let thread = graph.thread(thread_id);
+            let options = StreamOptions::new(StreamMode::ALL).subgraphs();
+            let run = match thread.state().await.unwrap() {
+                Some(_) => thread.stream_resume(options),
+                None => thread.stream(DraftUpdate::new(), options),
+            };
+            run.output().await.unwrap()
+        }
         "coarse" => draft_to_end(coarse::graph().checkpointer(saver), thread_id).await,
         _ => draft_to_end(stream::graph().checkpointer(saver), thread_id).await,
     };
@@ -578,7 +589,7 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
     if mode.starts_with("review-") {
         return review_child(mode, backend, dir, thread_id).await;
     }
-    if ["stream", "phases", "coarse"].contains(&mode) {
+    if ["stream", "phases", "phases-streamed", "coarse"].contains(&mode) {
         return stream_child(mode, backend, dir, thread_id).await;
     }
     if mode == "fanout" {
@@ -1059,7 +1070,13 @@ fn durability_scenarios<'a>(
     // A subgraph checkpointed per call: a kill inside it resumes inside it, so only the token
     // in flight runs twice; its checkpoints sit in the call's namespace beside the root's.
     // Checkpointed not at all: the whole call runs again, every token so far twice.
-    for (mode, checkpoints, twice) in [("phases", 2 + 3, 3..=3), ("coarse", 2, 1..=3)] {
+    // Streaming a run changes none of that: a streamed run killed inside the subgraph resumes
+    // exactly as the plain one does.
+    for (mode, checkpoints, twice) in [
+        ("phases", 2 + 3, 3..=3),
+        ("phases-streamed", 2 + 3, 3..=3),
+        ("coarse", 2, 1..=3),
+    ] {
         all.push((
             format!("inside a subgraph ({mode}), at token 3"),
             Box::new(move || {
