@@ -13,6 +13,23 @@
 //! # Ok(()) }
 //! ```
 
+/// Runs `$body` with `$client` bound to a pooled connection; if it fails because the
+/// connection broke, runs it again on a fresh connection, with backoff, until the retry
+/// deadline. Every operation is idempotent.
+macro_rules! with_retry {
+    ($self:ident, $context:expr, |$client:ident| $body:expr) => {{
+        let context = $context;
+        $self
+            .retry
+            .run(context, |_| async {
+                #[allow(unused_mut)]
+                let mut $client = $self.connections.get(context).await?;
+                $body
+            })
+            .await
+    }};
+}
+
 mod cache;
 mod config;
 mod error;
@@ -28,7 +45,6 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stategraph_runtime::store::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -45,6 +61,7 @@ use crate::write::{EncodedCheckpoint, WriteSql};
 pub use crate::config::{DEFAULT_POOL_SIZE, DEFAULT_SCHEMA, PostgresSaverBuilder};
 pub use crate::error::PostgresError;
 pub use crate::retry::DEFAULT_RETRY_DEADLINE;
+pub use crate::store::PostgresStore;
 
 /// Checkpoints in PostgreSQL tables: the server-backed durable backend.
 ///
@@ -200,23 +217,6 @@ impl fmt::Debug for PostgresSaver {
             .field("open_connections", &status.size)
             .finish_non_exhaustive()
     }
-}
-
-/// Runs `$body` with `$client` bound to a pooled connection; if it fails because the
-/// connection broke, runs it again on a fresh connection, with backoff, until the retry
-/// deadline. Every operation is idempotent.
-macro_rules! with_retry {
-    ($self:ident, $context:expr, |$client:ident| $body:expr) => {{
-        let context = $context;
-        $self
-            .retry
-            .run(context, |_| async {
-                #[allow(unused_mut)]
-                let mut $client = $self.connections.get(context).await?;
-                $body
-            })
-            .await
-    }};
 }
 
 #[async_trait]
@@ -375,102 +375,5 @@ impl Checkpointer for PostgresSaver {
         with_retry!(self, context, |client| {
             cache::put(&client, &self.cache, key, value, ttl, context).await
         })
-    }
-}
-
-/// A [`Store`] in PostgreSQL: table `store` of a schema, values as JSONB, with a pool of its
-/// own. Connect it to the checkpointer's database and schema to keep both together, or
-/// elsewhere; it works behind pgbouncer in transaction mode like the saver.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::StoreError> {
-/// use stategraph_postgres::PostgresSaver;
-///
-/// let store = PostgresSaver::builder("postgres://postgres@127.0.0.1:5432/test")
-///     .connect_store()
-///     .await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct PostgresStore(PostgresSaver);
-
-impl PostgresStore {
-    /// Connects with the default options, as [`PostgresSaver::connect`] does.
-    pub async fn connect(url: impl Into<String>) -> Result<Self, StoreError> {
-        PostgresSaver::builder(url).connect_store().await
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn setup(&self) -> Result<(), StoreError> {
-        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
-    }
-
-    async fn read(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        refresh: bool,
-    ) -> Result<Option<Item>, StoreError> {
-        let saver = &self.0;
-        let context = saver.context("store_get", None);
-        with_retry!(saver, context, |client| {
-            store::get(&client, &saver.store, namespace, key, refresh, context).await
-        })
-        .map_err(StoreError::from)?
-    }
-
-    async fn write(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        value: serde_json::Map<String, serde_json::Value>,
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        let value = serde_json::Value::Object(value);
-        let saver = &self.0;
-        let context = saver.context("store_put", None);
-        let value = &value;
-        with_retry!(saver, context, |client| {
-            store::put(&client, &saver.store, namespace, key, value, ttl, context).await
-        })
-        .map_err(StoreError::from)
-    }
-
-    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        let saver = &self.0;
-        let context = saver.context("store_delete", None);
-        with_retry!(saver, context, |client| {
-            store::delete(&client, &saver.store, namespace, key, context).await
-        })
-        .map_err(StoreError::from)
-    }
-
-    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        let saver = &self.0;
-        let context = saver.context("store_search", None);
-        with_retry!(saver, context, |client| {
-            store::search(&client, &saver.store, query, context).await
-        })
-        .map_err(StoreError::from)?
-    }
-
-    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        let saver = &self.0;
-        let context = saver.context("store_list_namespaces", None);
-        with_retry!(saver, context, |client| {
-            store::list_namespaces(&client, &saver.store, query, context).await
-        })
-        .map_err(StoreError::from)?
-    }
-
-    async fn sweep(&self) -> Result<u64, StoreError> {
-        let saver = &self.0;
-        let context = saver.context("store_sweep", None);
-        with_retry!(saver, context, |client| {
-            store::sweep(&client, &saver.store, context).await
-        })
-        .map_err(StoreError::from)
     }
 }

@@ -4,15 +4,19 @@
 //! Filters compare `value -> field` (the field a bound parameter) with the kind checks that give
 //! [`Filter::matches`]'s answers.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, StoreError, expiry,
+    Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError, expiry,
 };
-use stategraph_runtime::{CheckpointError, from_micros, now, to_micros};
+use stategraph_runtime::{CheckpointError, Checkpointer, from_micros, now, to_micros};
 use tokio_postgres::Client;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
+use crate::PostgresSaver;
 use crate::error::Context;
 
 /// The store's statements, with the schema filled in.
@@ -331,4 +335,101 @@ pub(crate) async fn sweep(
         .map_err(|e| context.pg(e))?;
     let removed: i64 = rows.first().map_or(0, |row| row.get(0));
     Ok(removed.unsigned_abs())
+}
+
+/// A [`Store`] in PostgreSQL: table `store` of a schema, values as JSONB, with a pool of its
+/// own. Connect it to the checkpointer's database and schema to keep both together, or
+/// elsewhere; it works behind pgbouncer in transaction mode like the saver.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), stategraph_runtime::StoreError> {
+/// use stategraph_postgres::PostgresSaver;
+///
+/// let store = PostgresSaver::builder("postgres://postgres@127.0.0.1:5432/test")
+///     .connect_store()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct PostgresStore(pub(crate) PostgresSaver);
+
+impl PostgresStore {
+    /// Connects with the default options, as [`PostgresSaver::connect`] does.
+    pub async fn connect(url: impl Into<String>) -> Result<Self, StoreError> {
+        PostgresSaver::builder(url).connect_store().await
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn setup(&self) -> Result<(), StoreError> {
+        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
+    }
+
+    async fn read(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        refresh: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let saver = &self.0;
+        let context = saver.context("store_get", None);
+        with_retry!(saver, context, |client| {
+            get(&client, &saver.store, namespace, key, refresh, context).await
+        })
+        .map_err(StoreError::from)?
+    }
+
+    async fn write(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        value: serde_json::Map<String, serde_json::Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::Value::Object(value);
+        let saver = &self.0;
+        let context = saver.context("store_put", None);
+        let value = &value;
+        with_retry!(saver, context, |client| {
+            put(&client, &saver.store, namespace, key, value, ttl, context).await
+        })
+        .map_err(StoreError::from)
+    }
+
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        let saver = &self.0;
+        let context = saver.context("store_delete", None);
+        with_retry!(saver, context, |client| {
+            delete(&client, &saver.store, namespace, key, context).await
+        })
+        .map_err(StoreError::from)
+    }
+
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        let saver = &self.0;
+        let context = saver.context("store_search", None);
+        with_retry!(saver, context, |client| {
+            search(&client, &saver.store, query, context).await
+        })
+        .map_err(StoreError::from)?
+    }
+
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        let saver = &self.0;
+        let context = saver.context("store_list_namespaces", None);
+        with_retry!(saver, context, |client| {
+            list_namespaces(&client, &saver.store, query, context).await
+        })
+        .map_err(StoreError::from)?
+    }
+
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        let saver = &self.0;
+        let context = saver.context("store_sweep", None);
+        with_retry!(saver, context, |client| {
+            sweep(&client, &saver.store, context).await
+        })
+        .map_err(StoreError::from)
+    }
 }

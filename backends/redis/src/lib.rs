@@ -39,7 +39,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use stategraph_runtime::store::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -53,6 +52,7 @@ use crate::scripts::Scripts;
 
 pub use crate::config::{RedisSaverBuilder, Ttl};
 pub use crate::error::RedisError;
+pub use crate::store::RedisStore;
 
 /// Checkpoints in Redis, for low-latency steps shared by many processes.
 ///
@@ -291,60 +291,5 @@ impl Checkpointer for RedisSaver {
     ) -> Result<(), CheckpointError> {
         limits::check_cache_key(key)?;
         self.cache(key, value, ttl).await
-    }
-}
-
-/// A [`Store`] in Redis, on core types only (hashes and a sorted set under one hash tag,
-/// `{<prefix>:store}`), expiring items with Redis's own expiry. Connect it with the
-/// checkpointer's options ([`RedisSaverBuilder::connect_store`]).
-#[derive(Debug)]
-pub struct RedisStore(RedisSaver);
-
-impl RedisStore {
-    /// Connects with the default options, as [`RedisSaver::connect`] does.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        RedisSaver::builder(url).connect_store().await
-    }
-}
-
-#[async_trait]
-impl Store for RedisStore {
-    async fn setup(&self) -> Result<(), StoreError> {
-        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
-    }
-
-    async fn read(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        refresh: bool,
-    ) -> Result<Option<Item>, StoreError> {
-        self.0.store_get(namespace, key, refresh).await
-    }
-
-    async fn write(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        value: serde_json::Map<String, serde_json::Value>,
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        self.0.store_put(namespace, key, &value, ttl).await
-    }
-
-    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        self.0.store_delete(namespace, key).await
-    }
-
-    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        self.0.store_search(query).await
-    }
-
-    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        self.0.store_namespaces(query).await
-    }
-
-    async fn sweep(&self) -> Result<u64, StoreError> {
-        self.0.store_sweep().await
     }
 }

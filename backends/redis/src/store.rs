@@ -12,12 +12,13 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use redis::AsyncCommands;
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, StoreError, expiry,
+    Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, Store, StoreError, expiry,
 };
-use stategraph_runtime::{from_micros, now, to_micros};
+use stategraph_runtime::{Checkpointer, from_micros, now, to_micros};
 
 use crate::RedisSaver;
 
@@ -298,4 +299,59 @@ fn decode(
         ttl: micros("ttl")?.map(|t| Duration::from_micros(t.unsigned_abs())),
         expires_at: expires.map(from_micros),
     }))
+}
+
+/// A [`Store`] in Redis, on core types only (hashes and a sorted set under one hash tag,
+/// `{<prefix>:store}`), expiring items with Redis's own expiry. Connect it with the
+/// checkpointer's options ([`RedisSaverBuilder::connect_store`](crate::RedisSaverBuilder::connect_store)).
+#[derive(Debug)]
+pub struct RedisStore(pub(crate) RedisSaver);
+
+impl RedisStore {
+    /// Connects with the default options, as [`RedisSaver::connect`] does.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        RedisSaver::builder(url).connect_store().await
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn setup(&self) -> Result<(), StoreError> {
+        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
+    }
+
+    async fn read(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        refresh: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        self.0.store_get(namespace, key, refresh).await
+    }
+
+    async fn write(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        value: serde_json::Map<String, serde_json::Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        self.0.store_put(namespace, key, &value, ttl).await
+    }
+
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        self.0.store_delete(namespace, key).await
+    }
+
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        self.0.store_search(query).await
+    }
+
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        self.0.store_namespaces(query).await
+    }
+
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        self.0.store_sweep().await
+    }
 }

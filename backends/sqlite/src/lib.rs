@@ -33,7 +33,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stategraph_runtime::store::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError};
 use stategraph_runtime::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
@@ -46,6 +45,7 @@ use crate::write::EncodedCheckpoint;
 
 pub use crate::config::{SqliteSaverBuilder, Synchronous};
 pub use crate::error::SqliteError;
+pub use crate::store::SqliteStore;
 
 /// Checkpoints in a SQLite database file: the embedded, durable default backend.
 ///
@@ -93,7 +93,7 @@ pub use crate::error::SqliteError;
 /// ```
 pub struct SqliteSaver {
     config: Arc<Config>,
-    writer: Worker,
+    pub(crate) writer: Worker,
     /// A second connection for reads; `None` in memory, where only one connection can see the
     /// database, so the writer's thread reads too.
     reader: Option<Worker>,
@@ -190,7 +190,7 @@ impl SqliteSaver {
         })
     }
 
-    fn reader(&self) -> &Worker {
+    pub(crate) fn reader(&self) -> &Worker {
         self.reader.as_ref().unwrap_or(&self.writer)
     }
 }
@@ -348,139 +348,5 @@ impl Checkpointer for SqliteSaver {
                 cache::put(conn, &key, &value, ttl)
             })
             .await
-    }
-}
-
-/// A [`Store`] in a SQLite database (table `stategraph_store`), with connections of its own:
-/// open it on the checkpointer's file to keep both in one database, or on another.
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use stategraph_runtime::store::Namespace;
-/// use stategraph_runtime::{Store, StoreExt};
-/// use stategraph_sqlite::SqliteStore;
-///
-/// let store = SqliteStore::open_in_memory().await?;
-/// let ns = Namespace::new(["users", "u-7"])?;
-/// store.put(&ns, "profile", &serde_json::json!({ "name": "Ada" }), None).await?;
-/// assert!(store.get(&ns, "profile", false).await?.is_some());
-/// # Ok::<(), stategraph_runtime::StoreError>(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug)]
-pub struct SqliteStore(SqliteSaver);
-
-impl SqliteStore {
-    /// Opens (creating it if needed) the database file at `path` and runs
-    /// [`setup`](Store::setup).
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        SqliteSaver::open(path)
-            .await
-            .map(Self)
-            .map_err(StoreError::from)
-    }
-
-    /// A private database in memory, gone when the store is dropped: for tests.
-    pub async fn open_in_memory() -> Result<Self, StoreError> {
-        SqliteSaver::open_in_memory()
-            .await
-            .map(Self)
-            .map_err(StoreError::from)
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn setup(&self) -> Result<(), StoreError> {
-        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
-    }
-
-    async fn read(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        refresh: bool,
-    ) -> Result<Option<Item>, StoreError> {
-        let (namespace, key) = (namespace.clone(), key.to_owned());
-        // A refreshing read writes, so it runs on the writer's connection.
-        let worker = if refresh {
-            &self.0.writer
-        } else {
-            self.0.reader()
-        };
-        worker
-            .run(Context::new("store_get", None), move |conn| {
-                Ok(store::get(conn, &namespace, &key, refresh))
-            })
-            .await
-            .map_err(StoreError::from)?
-    }
-
-    async fn write(
-        &self,
-        namespace: &Namespace,
-        key: &str,
-        value: serde_json::Map<String, serde_json::Value>,
-        ttl: Option<Duration>,
-    ) -> Result<(), StoreError> {
-        let value = serde_json::to_string(&value).map_err(StoreError::Encode)?;
-        let (namespace, key) = (namespace.clone(), key.to_owned());
-        let context = Context::new("store_put", None);
-        self.0
-            .writer
-            .write(context, move |conn| {
-                store::put(conn, &namespace, &key, &value, ttl)
-                    .map_err(|e| Context::new("store_put", None).sqlite(e))
-            })
-            .await
-            .map_err(StoreError::from)
-    }
-
-    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
-        let (namespace, key) = (namespace.clone(), key.to_owned());
-        self.0
-            .writer
-            .write(Context::new("store_delete", None), move |conn| {
-                store::delete(conn, &namespace, &key)
-                    .map_err(|e| Context::new("store_delete", None).sqlite(e))
-            })
-            .await
-            .map_err(StoreError::from)
-    }
-
-    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        let query = query.clone();
-        let worker = if query.refresh {
-            &self.0.writer
-        } else {
-            self.0.reader()
-        };
-        worker
-            .run(Context::new("store_search", None), move |conn| {
-                Ok(store::search(conn, &query))
-            })
-            .await
-            .map_err(StoreError::from)?
-    }
-
-    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        let query = query.clone();
-        self.0
-            .reader()
-            .run(Context::new("store_list_namespaces", None), move |conn| {
-                Ok(store::list_namespaces(conn, &query))
-            })
-            .await
-            .map_err(StoreError::from)?
-    }
-
-    async fn sweep(&self) -> Result<u64, StoreError> {
-        self.0
-            .writer
-            .run(Context::new("store_sweep", None), move |conn| {
-                store::sweep(conn).map_err(|e| Context::new("store_sweep", None).sqlite(e))
-            })
-            .await
-            .map_err(StoreError::from)
     }
 }

@@ -1,15 +1,23 @@
-//! The store in SQLite: table `stategraph_store`, one row per item, its namespace stored as the
-//! labels joined by `/`. Filters run in SQL over `json_each`, matching top-level fields by name
-//! as a bound parameter (no JSON path is built from user text), with the kind checks that give
-//! [`Filter::matches`]'s answers.
+//! The store in SQLite: [`SqliteStore`], on table `stategraph_store`, one row per item, its
+//! namespace stored as the labels joined by `/`. The functions below are its statements, each
+//! run on a worker thread's connection as the saver's are. Filters run in SQL over `json_each`,
+//! matching top-level fields by name as a bound parameter (no JSON path is built from user
+//! text), with the kind checks that give [`Filter::matches`]'s answers.
 
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, StoreError, expiry,
+    Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError, expiry,
 };
-use stategraph_runtime::{from_micros, now, to_micros};
+use stategraph_runtime::{Checkpointer, from_micros, now, to_micros};
+
+use crate::SqliteSaver;
+use crate::error::Context;
 
 /// What an item row is read with.
 const COLUMNS: &str = "namespace, key, value, created_at, updated_at, ttl, expires_at";
@@ -278,4 +286,138 @@ pub(crate) fn sweep(conn: &Connection) -> rusqlite::Result<u64> {
         )?
         .execute([to_micros(now())])?;
     Ok(removed as u64)
+}
+
+/// A [`Store`] in a SQLite database (table `stategraph_store`), with connections of its own:
+/// open it on the checkpointer's file to keep both in one database, or on another.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use stategraph_runtime::store::Namespace;
+/// use stategraph_runtime::{Store, StoreExt};
+/// use stategraph_sqlite::SqliteStore;
+///
+/// let store = SqliteStore::open_in_memory().await?;
+/// let ns = Namespace::new(["users", "u-7"])?;
+/// store.put(&ns, "profile", &serde_json::json!({ "name": "Ada" }), None).await?;
+/// assert!(store.get(&ns, "profile", false).await?.is_some());
+/// # Ok::<(), stategraph_runtime::StoreError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct SqliteStore(pub(crate) SqliteSaver);
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` and runs
+    /// [`setup`](Store::setup).
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        SqliteSaver::open(path)
+            .await
+            .map(Self)
+            .map_err(StoreError::from)
+    }
+
+    /// A private database in memory, gone when the store is dropped: for tests.
+    pub async fn open_in_memory() -> Result<Self, StoreError> {
+        SqliteSaver::open_in_memory()
+            .await
+            .map(Self)
+            .map_err(StoreError::from)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn setup(&self) -> Result<(), StoreError> {
+        Checkpointer::setup(&self.0).await.map_err(StoreError::from)
+    }
+
+    async fn read(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        refresh: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let (namespace, key) = (namespace.clone(), key.to_owned());
+        // A refreshing read writes, so it runs on the writer's connection.
+        let worker = if refresh {
+            &self.0.writer
+        } else {
+            self.0.reader()
+        };
+        worker
+            .run(Context::new("store_get", None), move |conn| {
+                Ok(get(conn, &namespace, &key, refresh))
+            })
+            .await
+            .map_err(StoreError::from)?
+    }
+
+    async fn write(
+        &self,
+        namespace: &Namespace,
+        key: &str,
+        value: serde_json::Map<String, serde_json::Value>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::to_string(&value).map_err(StoreError::Encode)?;
+        let (namespace, key) = (namespace.clone(), key.to_owned());
+        let context = Context::new("store_put", None);
+        self.0
+            .writer
+            .write(context, move |conn| {
+                put(conn, &namespace, &key, &value, ttl)
+                    .map_err(|e| Context::new("store_put", None).sqlite(e))
+            })
+            .await
+            .map_err(StoreError::from)
+    }
+
+    async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
+        let (namespace, key) = (namespace.clone(), key.to_owned());
+        self.0
+            .writer
+            .write(Context::new("store_delete", None), move |conn| {
+                delete(conn, &namespace, &key)
+                    .map_err(|e| Context::new("store_delete", None).sqlite(e))
+            })
+            .await
+            .map_err(StoreError::from)
+    }
+
+    async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+        let query = query.clone();
+        let worker = if query.refresh {
+            &self.0.writer
+        } else {
+            self.0.reader()
+        };
+        worker
+            .run(Context::new("store_search", None), move |conn| {
+                Ok(search(conn, &query))
+            })
+            .await
+            .map_err(StoreError::from)?
+    }
+
+    async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        let query = query.clone();
+        self.0
+            .reader()
+            .run(Context::new("store_list_namespaces", None), move |conn| {
+                Ok(list_namespaces(conn, &query))
+            })
+            .await
+            .map_err(StoreError::from)?
+    }
+
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        self.0
+            .writer
+            .run(Context::new("store_sweep", None), move |conn| {
+                sweep(conn).map_err(|e| Context::new("store_sweep", None).sqlite(e))
+            })
+            .await
+            .map_err(StoreError::from)
+    }
 }
