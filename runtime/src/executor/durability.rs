@@ -5,7 +5,9 @@
 //! `#[node(checkpoint = false)]` nodes in the others) keeps its writes in the head; the next
 //! checkpoint records them with its own, so its blobs rebuild every channel those steps changed.
 //! Before anything is written against the head's checkpoint — a task's error, a question, a
-//! pause — and when the run ends, [`Executor::settle`] makes that checkpoint stored.
+//! pause — and when the run ends, [`Executor::settle`] makes that checkpoint stored. Each step's
+//! state is weighed against the graph's size budget before its checkpoint is written
+//! ([`Executor::check_budget`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::{Executor, Head};
+use crate::budget::StateSize;
 use crate::checkpoint::{
     self, Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
     Checkpointer, NewCheckpoint, PutMode, Source, limits,
@@ -228,6 +231,31 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         }
         self.store(head, writes, self.durability == Durability::Async)
             .await
+    }
+
+    /// Weighs the state a step reached against the graph's budget, before its checkpoint is
+    /// written: cheaply bounded by the bytes its chains hold and the steps' writes, measured
+    /// field by field only when that bound is over the budget.
+    pub(super) fn check_budget(
+        &self,
+        head: &Head<S>,
+        writes: &StepWrites,
+        step: i64,
+    ) -> Result<(), GraphError> {
+        let (Some(budget), Some(p)) = (&self.budget, &self.persistence) else {
+            return Ok(());
+        };
+        let bound = head
+            .chains
+            .iter()
+            .map(ChannelChain::stored_bytes)
+            .sum::<usize>()
+            + head.saving.unsaved_bytes()
+            + writes.bytes;
+        if !budget.may_exceed(bound) {
+            return Ok(());
+        }
+        budget.check(&p.thread_id, step, &StateSize::of(&*head.state))
     }
 
     /// Makes the head's checkpoint stored: waits for a write in flight, and writes the head if

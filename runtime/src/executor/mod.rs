@@ -2,9 +2,11 @@
 //! updates in node order, write one checkpoint, follow the edges. The loop asks small modules:
 //! which tasks a step runs (`plan.rs`), running them together (`runner.rs`), one task's run and
 //! its saved writes (`task.rs`), which steps are checkpointed, when, and the blobs each
-//! checkpoint stores (`durability.rs`), reading a checkpoint back (`restore.rs`), answers and a
-//! resume's command (`resume.rs`), pauses before and after nodes (`pauses.rs`), and updates
-//! written as if a node had run, for time travel (`update.rs`).
+//! checkpoint stores, and the size budget (`durability.rs`), reading a checkpoint back, migrating
+//! an older state version (`restore.rs`), answers and a resume's command (`resume.rs`), pauses
+//! before and after nodes (`pauses.rs`), updates written as if a node had run, for time travel,
+//! and migrations written now (`update.rs`), a subgraph's call (`call.rs`), and the events a
+//! streamed run reports (`watch.rs`).
 
 mod call;
 mod durability;
@@ -30,7 +32,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::budget::{Budget, StateSize};
+use crate::budget::Budget;
 use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
@@ -534,31 +536,6 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         let mut writes = StepWrites::new(source, written, changed, replaced, by_channel);
         writes.bytes = bytes;
         Ok(writes)
-    }
-
-    /// Weighs the state a step reached against the graph's budget, before its checkpoint is
-    /// written: cheaply bounded by the bytes its chains hold and the steps' writes, measured
-    /// field by field only when that bound is over the budget.
-    fn check_budget(
-        &self,
-        head: &Head<S>,
-        writes: &StepWrites,
-        step: i64,
-    ) -> Result<(), GraphError> {
-        let (Some(budget), Some(p)) = (&self.budget, &self.persistence) else {
-            return Ok(());
-        };
-        let bound = head
-            .chains
-            .iter()
-            .map(ChannelChain::stored_bytes)
-            .sum::<usize>()
-            + head.saving.unsaved_bytes()
-            + writes.bytes;
-        if !budget.may_exceed(bound) {
-            return Ok(());
-        }
-        budget.check(&p.thread_id, step, &StateSize::of(&*head.state))
     }
 
     fn node_name(&self, node: usize) -> &'static str {
