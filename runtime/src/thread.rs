@@ -23,7 +23,7 @@ use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{self, Interrupt, Resume};
 use crate::state::State;
-use crate::stream::{RunStream, StreamOptions};
+use crate::stream::{RunStream, StreamOptions, Streamed};
 use crate::subgraph::SubgraphCall;
 
 /// A graph bound to one thread id. Cheap to clone.
@@ -88,6 +88,11 @@ impl<G: GraphDef> Thread<G> {
     /// This handle on namespace `ns` of the same thread and graph.
     pub(crate) fn at_ns(&self, ns: String) -> Self {
         Self { ns, ..self.clone() }
+    }
+
+    /// The token that stops this handle's runs, if it has one.
+    pub(crate) fn stop_token(&self) -> Option<&CancellationToken> {
+        self.stop.as_ref()
     }
 
     /// The graph as it runs.
@@ -281,62 +286,6 @@ impl<G: GraphDef> Thread<G> {
         self.executor()?.invoke(input).await
     }
 
-    /// Starts a run as [`Thread::invoke`] does, streaming its events as they happen: the
-    /// modes `options` names ([`StreamMode`](crate::StreamMode), or [`StreamOptions`] for subgraphs and the
-    /// buffer). The run goes on in a task of its own; [`RunStream::output`] is its final state.
-    /// Dropping the stream stops the run at its next step boundary, checkpointed, and
-    /// [`Thread::resume`] continues it later.
-    ///
-    /// ```
-    /// # async fn demo<G: stategraph_runtime::GraphDef>(
-    /// #     thread: &stategraph_runtime::Thread<G>,
-    /// #     input: <G::State as stategraph_runtime::State>::Update,
-    /// # ) -> Result<(), stategraph_runtime::GraphError> {
-    /// use futures::StreamExt;
-    /// use stategraph_runtime::{EventData, StreamMode};
-    ///
-    /// let mut events = thread.stream(input, StreamMode::UPDATES | StreamMode::CUSTOM);
-    /// while let Some(event) = events.next().await {
-    ///     if let EventData::Custom(token) = event?.data {
-    ///         print!("{}", token.get::<String>().map_or("", String::as_str));
-    ///     }
-    /// }
-    /// let state = events.output().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn stream(
-        &self,
-        input: <G::State as State>::Update,
-        options: impl Into<StreamOptions>,
-    ) -> RunStream<G::State> {
-        self.streamed(options.into(), Streamed::Invoke(input))
-    }
-
-    /// Continues from the latest checkpoint as [`Thread::resume`] does, streaming the run's
-    /// events as [`Thread::stream`] does; in [`StreamMode::VALUES`](crate::StreamMode::VALUES) the first event is the
-    /// state it starts from.
-    pub fn stream_resume(&self, options: impl Into<StreamOptions>) -> RunStream<G::State> {
-        self.streamed(options.into(), Streamed::Resume)
-    }
-
-    /// Runs `run` on this handle's executor in a task of its own, streaming its events.
-    fn streamed(&self, options: StreamOptions, run: Streamed<G::State>) -> RunStream<G::State> {
-        let thread = self.clone();
-        // Stops when the stream is dropped, and when this handle's own token says so.
-        let stop = self
-            .stop
-            .as_ref()
-            .map_or_else(CancellationToken::new, CancellationToken::child_token);
-        RunStream::spawn(options, stop.clone(), move |events| async move {
-            let executor = thread.executor()?.stop_on(Some(stop)).events(Some(events));
-            match run {
-                Streamed::Invoke(input) => executor.invoke(input).await,
-                Streamed::Resume => executor.resume().await,
-                Streamed::Answer(resume, command) => executor.resume_with(resume, command).await,
-            }
-        })
-    }
-
     /// Continues from the latest checkpoint: after a crash, a node error or the recursion
     /// limit. Tasks of the interrupted step whose writes were saved are not run again.
     pub async fn resume(&self) -> Result<G::State, GraphError> {
@@ -493,8 +442,8 @@ impl<G: GraphDef> ResumeWith<'_, G> {
 
 impl<G: GraphDef> ResumeWith<'_, G> {
     /// Sends the answers and runs on as `.await` does, streaming the run's events as
-    /// [`Thread::stream`] does; in [`StreamMode::VALUES`](crate::StreamMode::VALUES) the first event is the state it
-    /// starts from.
+    /// [`Thread::stream`] does; in [`StreamMode::VALUES`](crate::StreamMode::VALUES) the first
+    /// event is the state it starts from.
     pub fn stream(self, options: impl Into<StreamOptions>) -> RunStream<G::State> {
         let command = Command {
             update: self.update,
@@ -503,13 +452,6 @@ impl<G: GraphDef> ResumeWith<'_, G> {
         self.thread
             .streamed(options.into(), Streamed::Answer(self.resume, command))
     }
-}
-
-/// What a streamed run does.
-enum Streamed<S: State> {
-    Invoke(S::Update),
-    Resume,
-    Answer(Resume, Command<S>),
 }
 
 impl<'t, G: GraphDef> IntoFuture for ResumeWith<'t, G> {

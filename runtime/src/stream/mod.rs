@@ -7,12 +7,14 @@
 //! node's `emit` waits for room) instead of letting memory grow. Dropping the stream stops the
 //! run at its next step boundary with its state checkpointed, as a stop token does, so a later
 //! `resume()` continues it. Streaming writes nothing of its own: the checkpoints are those
-//! `invoke` writes, and the final state is the one it returns. `emitter.rs` is the sending
-//! side the executor holds; `run.rs` the receiving [`RunStream`].
+//! `invoke` writes, and the final state is the one it returns. `start.rs` starts a streamed run,
+//! `emitter.rs` is the sending side the executor holds, `run.rs` the receiving [`RunStream`],
+//! `sse.rs` its Server-Sent Events form.
 
 mod emitter;
 mod run;
 mod sse;
+mod start;
 
 use std::any::Any;
 use std::fmt;
@@ -23,6 +25,7 @@ use serde::Serialize;
 
 pub(crate) use emitter::Emitter;
 pub use run::RunStream;
+pub(crate) use start::Streamed;
 
 use crate::checkpoint::Source;
 use crate::ids::{CheckpointId, TaskId};
