@@ -9,7 +9,8 @@
 //! the pipeline graph on the backend named by `STATEGRAPH_CRASH_BACKEND` and prints the final
 //! state; without it, it drives the scenarios below, each in fresh child processes, on every
 //! backend compiled in (SQLite always; PostgreSQL and Redis with their features, against the
-//! servers in `STATEGRAPH_POSTGRES_URL` and `STATEGRAPH_REDIS_URL`).
+//! servers in `STATEGRAPH_POSTGRES_URL` and `STATEGRAPH_REDIS_URL`; the object store on a local
+//! directory with its feature).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -35,6 +36,8 @@ enum Backend {
     Postgres,
     #[cfg(feature = "redis")]
     Redis,
+    #[cfg(feature = "object-store")]
+    ObjectStore,
 }
 
 impl Backend {
@@ -45,6 +48,8 @@ impl Backend {
             Backend::Postgres,
             #[cfg(feature = "redis")]
             Backend::Redis,
+            #[cfg(feature = "object-store")]
+            Backend::ObjectStore,
         ]
     }
 
@@ -55,6 +60,8 @@ impl Backend {
             Backend::Postgres => "postgres",
             #[cfg(feature = "redis")]
             Backend::Redis => "redis",
+            #[cfg(feature = "object-store")]
+            Backend::ObjectStore => "object-store",
         }
     }
 
@@ -65,7 +72,7 @@ impl Backend {
             .expect("a compiled-in backend")
     }
 
-    /// A saver on this backend; SQLite keeps its file in `dir`.
+    /// A saver on this backend; SQLite keeps its file in `dir`, the object store its objects.
     async fn saver(self, dir: &Path) -> Result<std::sync::Arc<dyn Checkpointer>, String> {
         match self {
             Backend::Sqlite => Ok(std::sync::Arc::new(
@@ -92,6 +99,13 @@ impl Backend {
                 let saver = stategraph::redis::RedisSaver::builder(&url)
                     .allow_volatile(true)
                     .connect()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(std::sync::Arc::new(saver))
+            }
+            #[cfg(feature = "object-store")]
+            Backend::ObjectStore => {
+                let saver = stategraph::object_store::ObjectStoreSaver::local(dir.join("objects"))
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(std::sync::Arc::new(saver))

@@ -92,8 +92,11 @@ pub struct ObjectStoreSaver {
     logs: Logs,
     /// The logs this process has read, by thread key; each behind its own lock, so one
     /// process's calls on a thread go one at a time.
-    threads: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Log>>>>>>,
+    threads: Arc<Mutex<HashMap<String, LogSlot>>>,
 }
+
+/// One thread's log in this process: `None` until it is first read.
+type LogSlot = Arc<tokio::sync::Mutex<Option<Log>>>;
 
 impl std::fmt::Debug for ObjectStoreSaver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
