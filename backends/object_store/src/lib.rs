@@ -23,10 +23,10 @@ mod cache;
 mod entry;
 mod error;
 mod log;
+mod slots;
 mod view;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,10 +42,17 @@ use tokio::sync::OwnedMutexGuard;
 use crate::entry::{Entry, Kind};
 use crate::error::Context;
 use crate::log::{Log, Logs, thread_key};
+use crate::slots::Slots;
 use crate::view::View;
 
 pub use crate::error::ObjectStoreError;
 pub use object_store;
+
+/// How many threads' logs a saver keeps in memory unless told otherwise.
+const DEFAULT_CACHED_THREADS: usize = 1024;
+
+/// After how many entries a generation is compacted unless told otherwise.
+const DEFAULT_COMPACT_AFTER: u64 = 512;
 
 /// Checkpoints in an object store: for serverless and cross-cloud deployments where a
 /// bucket is the one durable thing every process can reach.
@@ -92,11 +99,10 @@ pub struct ObjectStoreSaver {
     logs: Logs,
     /// The logs this process has read, by thread key; each behind its own lock, so one
     /// process's calls on a thread go one at a time.
-    threads: Arc<Mutex<HashMap<String, LogSlot>>>,
+    threads: Arc<Slots>,
+    /// After how many entries a generation is compacted into one.
+    compact_after: u64,
 }
-
-/// One thread's log in this process: `None` until it is first read.
-type LogSlot = Arc<tokio::sync::Mutex<Option<Log>>>;
 
 impl std::fmt::Debug for ObjectStoreSaver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,7 +135,8 @@ impl ObjectStoreSaver {
             logs: Logs::new(store.clone(), &root),
             store,
             root,
-            threads: Arc::default(),
+            threads: Arc::new(Slots::new(DEFAULT_CACHED_THREADS)),
+            compact_after: DEFAULT_COMPACT_AFTER,
         }
     }
 
@@ -140,7 +147,27 @@ impl ObjectStoreSaver {
         Self {
             logs: Logs::new(self.store.clone(), &root),
             root,
-            threads: Arc::default(),
+            threads: Arc::new(Slots::new(self.threads.capacity())),
+            ..self
+        }
+    }
+
+    /// Keeps the logs of at most `threads` threads in this process's memory (default 1,024);
+    /// the least recently used are read from the store again when next needed.
+    pub fn with_cached_threads(self, threads: usize) -> Self {
+        Self {
+            threads: Arc::new(Slots::new(threads)),
+            ..self
+        }
+    }
+
+    /// Compacts a thread's log once it holds `entries` entries since the last compaction
+    /// (default 512, at least 2): the whole thread, history included, is written as one object
+    /// that starts a new generation, and the entries before it are deleted. A process reading
+    /// the thread from scratch then reads one object instead of every step's.
+    pub fn with_compaction_after(self, entries: u64) -> Self {
+        Self {
+            compact_after: entries.max(2),
             ..self
         }
     }
@@ -164,22 +191,13 @@ impl ObjectStoreSaver {
         self.root.as_ref()
     }
 
-    /// The lock of thread `key`'s log in this process.
-    async fn lock(&self, key: &str) -> OwnedMutexGuard<Option<Log>> {
-        let slot = {
-            let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-            threads.entry(key.to_owned()).or_default().clone()
-        };
-        slot.lock_owned().await
-    }
-
     /// Thread `key`'s log, up to date with the store.
     async fn read(
         &self,
         ctx: Context<'_>,
         key: &str,
     ) -> Result<OwnedMutexGuard<Option<Log>>, CheckpointError> {
-        let mut guard = self.lock(key).await;
+        let mut guard = self.threads.lock_thread(key).await;
         match guard.as_mut() {
             Some(log) => self.logs.refresh(ctx, key, log).await?,
             None => *guard = Some(self.logs.load(ctx, key).await?),
@@ -198,7 +216,7 @@ impl ObjectStoreSaver {
         mut decide: impl FnMut(&View) -> Result<Option<Entry>, CheckpointError>,
     ) -> Result<Option<Epoch>, CheckpointError> {
         let key = thread_key(thread_id);
-        let mut guard = self.lock(&key).await;
+        let mut guard = self.threads.lock_thread(&key).await;
         let mut fresh = guard.is_none();
         let log = match guard.as_mut() {
             Some(log) => log,
@@ -208,6 +226,11 @@ impl ObjectStoreSaver {
             match decide(&log.view) {
                 Ok(Some(entry)) => {
                     if self.logs.append(ctx, &key, log, entry).await? {
+                        if log.len() >= self.compact_after {
+                            // Best effort: a writer that got there first compacts next time.
+                            let all = log.view.dump(Kind::Seal, thread_id);
+                            self.logs.append(ctx, &key, log, all).await?;
+                        }
                         return Ok(log.view.epoch);
                     }
                     fresh = true;

@@ -39,6 +39,13 @@ pub(crate) struct Log {
     pub(crate) view: View,
 }
 
+impl Log {
+    /// How many entries the current generation holds.
+    pub(crate) fn len(&self) -> u64 {
+        self.tail.map_or(0, |t| t + 1)
+    }
+}
+
 /// The logs of every thread under one root.
 #[derive(Debug, Clone)]
 pub(crate) struct Logs {

@@ -187,8 +187,8 @@ async fn a_deleted_thread_stays_deleted_for_stale_writers() {
 }
 
 /// Many processes advance one thread as fast as they can, each retrying from the head on a
-/// conflict, while another prunes it now and then: every put reported as stored is in the
-/// history, which stays one line.
+/// conflict and compacting the log every few entries, while another prunes it now and then:
+/// every put reported as stored is in the history, which stays one line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_advances_and_prunes_lose_nothing_reported() {
     on_both("advances and prunes", |savers: Savers| async move {
@@ -201,7 +201,8 @@ async fn concurrent_advances_and_prunes_lose_nothing_reported() {
         let writers = (0..3).map(|w| {
             let (savers, t) = (savers.clone(), t.clone());
             tokio::spawn(async move {
-                let saver = savers().await;
+                // Compacting every few entries, so seals race the writes too.
+                let saver = savers().await.with_compaction_after(3 + w);
                 let mut stored = Vec::new();
                 while stored.len() < 6 {
                     let head = must_get(&saver, &t, "", None).await.checkpoint;
