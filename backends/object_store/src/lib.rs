@@ -172,7 +172,9 @@ impl ObjectStoreSaver {
         }
     }
 
-    /// A saver on the local directory `dir` (created if missing), set up and ready.
+    /// A saver on the local directory `dir` (created if missing), set up and ready. Every
+    /// object is flushed to disk (`fsync`, the file and its directory) before a write returns,
+    /// so a checkpoint survives a power loss as well as a crash of the process.
     pub async fn local(dir: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
         let ctx = Context::new("setup", None);
         let dir = dir.as_ref();
@@ -180,7 +182,8 @@ impl ObjectStoreSaver {
             .map_err(|e| ctx.other(format!("cannot create the directory: {e}")))?;
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| ctx.store(e))?
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            .with_fsync(true);
         let saver = Self::new(Arc::new(store));
         saver.setup().await?;
         Ok(saver)

@@ -147,6 +147,25 @@ impl Logs {
         }
     }
 
+    /// Whether `path` holds exactly `bytes`: an entry this writer created itself, reported as
+    /// existing because the client retried a request that had in fact succeeded (a timeout).
+    async fn holds(
+        &self,
+        ctx: Context<'_>,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<bool, CheckpointError> {
+        let found = match self.store.get(path).await {
+            Ok(found) => found.bytes().await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(found) => Ok(found == bytes),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(ctx.store(e)),
+        }
+    }
+
     /// Deletes `path` if it exists.
     async fn remove(&self, ctx: Context<'_>, path: &Path) -> Result<(), CheckpointError> {
         match self.store.delete(path).await {
@@ -331,7 +350,8 @@ impl Logs {
         let seq = log.tail.map_or(0, |t| t + 1);
         let path = self.path(key, log.generation, seq);
         let bytes = entry::encode(&entry).map_err(|e| ctx.other(e))?;
-        if !self.create(ctx, &path, bytes).await? {
+        if !self.create(ctx, &path, bytes.clone()).await? && !self.holds(ctx, &path, &bytes).await?
+        {
             self.refresh(ctx, key, log).await?;
             return Ok(false);
         }
@@ -361,5 +381,51 @@ impl Logs {
         }
         Self::apply(log, entry);
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use stategraph_runtime::Epoch;
+
+    use super::*;
+
+    fn claim(epoch: i64) -> Entry {
+        let mut entry = Entry::new(Kind::Claim);
+        entry.epoch = Some(Epoch::from_i64(epoch));
+        entry
+    }
+
+    /// A create the client retried after its first attempt had in fact been stored is
+    /// recognised as this writer's own entry; a different entry at the key is another
+    /// writer's, and is read instead.
+    #[tokio::test]
+    async fn an_entry_stored_by_a_retried_request_counts_as_written() {
+        let logs = Logs::new(Arc::new(InMemory::new()), &Path::from("root"));
+        let ctx = Context::new("claim", None);
+        let key = "thread";
+        let mut log = logs.load(ctx, key).await.unwrap();
+        assert!(logs.append(ctx, key, &mut log, claim(1)).await.unwrap());
+
+        let ours = claim(2);
+        let path = logs.path(key, 0, 1);
+        logs.create(ctx, &path, entry::encode(&ours).unwrap())
+            .await
+            .unwrap();
+        assert!(logs.append(ctx, key, &mut log, ours).await.unwrap());
+        assert_eq!(log.view.epoch, Some(Epoch::from_i64(2)));
+
+        let theirs = claim(3);
+        let path = logs.path(key, 0, 2);
+        logs.create(ctx, &path, entry::encode(&theirs).unwrap())
+            .await
+            .unwrap();
+        assert!(!logs.append(ctx, key, &mut log, claim(4)).await.unwrap());
+        assert_eq!(
+            log.view.epoch,
+            Some(Epoch::from_i64(3)),
+            "their entry was read"
+        );
     }
 }

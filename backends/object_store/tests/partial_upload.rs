@@ -35,7 +35,7 @@ async fn target_saver(target: &str) -> ObjectStoreSaver {
             let store = stategraph_object_store::object_store::aws::AmazonS3Builder::new()
                 .with_endpoint(endpoint)
                 .with_allow_http(true)
-                .with_bucket_name(support::BUCKET)
+                .with_bucket_name(support::moto::BUCKET)
                 .with_region("us-east-1")
                 .with_access_key_id("test")
                 .with_secret_access_key("test")

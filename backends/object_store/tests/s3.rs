@@ -4,13 +4,17 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use stategraph_object_store::ObjectStoreSaver;
+use serde_json::json;
+
 use stategraph_object_store::object_store::aws::S3ConditionalPut;
 use stategraph_object_store::object_store::path::Path;
 use stategraph_object_store::object_store::{
     ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
+use stategraph_object_store::{ObjectStoreError, ObjectStoreSaver};
+use stategraph_runtime::testing::fixtures::{checkpoint, child, must_get, thread};
 use stategraph_runtime::{CheckpointError, Checkpointer};
 use support::Moto;
 
@@ -97,4 +101,54 @@ async fn setup_refuses_a_store_without_create_if_absent() {
         }
         other => panic!("setup must refuse a store without conditional puts, got {other:?}"),
     }
+}
+
+/// A server that stops answering (SIGSTOP) makes a put fail within the client's timeout with
+/// a store error naming the operation and thread. Once it answers again (SIGCONT, with
+/// everything it held), the thread reads the same from any process (the request that timed
+/// out is stored whole or not at all) and the same saver goes on from its head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_is_a_clear_error_and_the_thread_goes_on() {
+    let Some(moto) = Moto::start_or_skip("stalled S3 server") else {
+        return;
+    };
+    let saver = ObjectStoreSaver::new(Arc::new(moto.s3_with_timeout(Duration::from_secs(1))))
+        .with_prefix("stall");
+    saver.setup().await.unwrap();
+    let t = thread("stalled");
+    let root = checkpoint(&t, "")
+        .snapshot("n", json!(0))
+        .put_ok(&saver)
+        .await;
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &moto.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let stalled = child(&root).snapshot("n", json!(1)).put(&saver).await;
+    signal("-CONT");
+    match stalled {
+        Err(CheckpointError::Backend(e)) => {
+            let e = e
+                .downcast_ref::<ObjectStoreError>()
+                .expect("an object-store error");
+            assert!(e.is_store_failure());
+            assert_eq!(e.operation(), "put");
+            assert!(e.to_string().contains("put of thread"), "{e}");
+        }
+        other => panic!("a put to a stalled server must fail, got {other:?}"),
+    }
+    let head = must_get(&moto.saver("stall").await, &t, "", None)
+        .await
+        .checkpoint;
+    assert!(
+        head.id == root.id || head.parent_id == Some(root.id),
+        "the thread holds the timed-out put whole or not at all"
+    );
+    let next = child(&head).snapshot("n", json!(2)).put_ok(&saver).await;
+    let got = must_get(&moto.saver("stall").await, &t, "", None).await;
+    assert_eq!(got.checkpoint.id, next.id);
 }
