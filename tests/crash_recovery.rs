@@ -10,7 +10,8 @@
 //! state; without it, it drives the scenarios below, each in fresh child processes, on every
 //! backend compiled in (SQLite always; PostgreSQL and Redis with their features, against the
 //! servers in `STATEGRAPH_POSTGRES_URL` and `STATEGRAPH_REDIS_URL`; the object store on a local
-//! directory with its feature).
+//! directory with its feature, and on an S3 server, moto, that this binary starts, with
+//! `object-store-aws`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -38,6 +39,8 @@ enum Backend {
     Redis,
     #[cfg(feature = "object-store")]
     ObjectStore,
+    #[cfg(feature = "object-store-aws")]
+    S3,
 }
 
 impl Backend {
@@ -50,6 +53,8 @@ impl Backend {
             Backend::Redis,
             #[cfg(feature = "object-store")]
             Backend::ObjectStore,
+            #[cfg(feature = "object-store-aws")]
+            Backend::S3,
         ]
     }
 
@@ -62,6 +67,18 @@ impl Backend {
             Backend::Redis => "redis",
             #[cfg(feature = "object-store")]
             Backend::ObjectStore => "object-store",
+            #[cfg(feature = "object-store-aws")]
+            Backend::S3 => "s3",
+        }
+    }
+
+    /// How many times longer than the others a run takes here, so that kills at random
+    /// instants spread over the whole run: moto serves one request at a time, in Python.
+    fn slowness(self) -> u32 {
+        match self {
+            #[cfg(feature = "object-store-aws")]
+            Backend::S3 => 10,
+            _ => 1,
         }
     }
 
@@ -110,8 +127,41 @@ impl Backend {
                     .map_err(|e| e.to_string())?;
                 Ok(std::sync::Arc::new(saver))
             }
+            #[cfg(feature = "object-store-aws")]
+            Backend::S3 => {
+                let endpoint = s3_endpoint()?;
+                let saver = moto::saver_at(&endpoint, "crash");
+                saver.setup().await.map_err(|e| e.to_string())?;
+                Ok(std::sync::Arc::new(saver))
+            }
         }
     }
+}
+
+/// The S3-compatible server the S3 scenarios use: moto, started by the parent (which passes
+/// its address to the children in `STATEGRAPH_CRASH_S3`) and stopped when the parent ends.
+#[cfg(feature = "object-store-aws")]
+#[allow(dead_code)] // the harness uses only the server and its savers
+#[path = "../backends/object_store/tests/support/moto.rs"]
+mod moto;
+
+#[cfg(feature = "object-store-aws")]
+static MOTO: std::sync::Mutex<Option<moto::Moto>> = std::sync::Mutex::new(None);
+
+/// The address of the moto server: the child's from its parent, the parent's own (started on
+/// first use).
+#[cfg(feature = "object-store-aws")]
+fn s3_endpoint() -> Result<String, String> {
+    if let Ok(endpoint) = std::env::var("STATEGRAPH_CRASH_S3") {
+        return Ok(endpoint);
+    }
+    let mut moto = MOTO.lock().unwrap();
+    if moto.is_none() {
+        *moto = moto::Moto::start_or_skip("crash recovery on s3");
+    }
+    moto.as_ref()
+        .map(moto::Moto::endpoint)
+        .ok_or_else(|| "moto is not installed".to_owned())
 }
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
@@ -676,6 +726,10 @@ impl Scenario {
         if let Some(at) = crash_at {
             command.env("STATEGRAPH_CRASH_AT", at);
         }
+        #[cfg(feature = "object-store-aws")]
+        if let (Backend::S3, Ok(endpoint)) = (self.backend, s3_endpoint()) {
+            command.env("STATEGRAPH_CRASH_S3", endpoint);
+        }
         command
     }
 
@@ -891,7 +945,7 @@ fn scenarios<'a>(
 
     // At random instants, which include the middle of a checkpoint write.
     for i in 0..24u64 {
-        let delay = Duration::from_micros(500 + (i * 7919 % 24) * 3500);
+        let delay = Duration::from_micros(500 + (i * 7919 % 24) * 3500) * backend.slowness();
         all.push((
             format!("killed from outside after {delay:?}"),
             Box::new(move || {
@@ -1008,7 +1062,7 @@ fn durability_scenarios<'a>(
     // Random instants, in both modes: the same final state, no node more than twice a round.
     for mode in ["async", "exit"] {
         for i in 0..8u64 {
-            let delay = Duration::from_micros(500 + (i * 7919 % 8) * 9000);
+            let delay = Duration::from_micros(500 + (i * 7919 % 8) * 9000) * backend.slowness();
             all.push((
                 format!("{mode}: killed from outside after {delay:?}"),
                 Box::new(move || {
@@ -1249,6 +1303,8 @@ fn main() {
             failed += 1;
         }
     }
+    #[cfg(feature = "object-store-aws")]
+    drop(MOTO.lock().unwrap().take()); // stops the server
     println!("crash recovery took {:.1?}", started.elapsed());
     println!("crash_recovery: {passed} passed, {failed} failed");
     if failed > 0 {

@@ -31,19 +31,7 @@ fn big_blob() -> Vec<u8> {
 /// Where the child writes: a directory, or a moto endpoint and prefix.
 async fn target_saver(target: &str) -> ObjectStoreSaver {
     match target.strip_prefix("s3:") {
-        Some(endpoint) => {
-            let store = stategraph_object_store::object_store::aws::AmazonS3Builder::new()
-                .with_endpoint(endpoint)
-                .with_allow_http(true)
-                .with_bucket_name(support::moto::BUCKET)
-                .with_region("us-east-1")
-                .with_access_key_id("test")
-                .with_secret_access_key("test")
-                .with_conditional_put(S3ConditionalPut::ETagMatch)
-                .build()
-                .unwrap();
-            ObjectStoreSaver::new(std::sync::Arc::new(store)).with_prefix("partial")
-        }
+        Some(endpoint) => support::moto::saver_at(endpoint, "partial"),
         None => ObjectStoreSaver::local(target).await.unwrap(),
     }
 }

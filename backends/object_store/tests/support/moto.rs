@@ -120,24 +120,36 @@ impl Moto {
     }
 
     fn builder(&self, conditional: S3ConditionalPut) -> AmazonS3Builder {
-        AmazonS3Builder::new()
-            .with_endpoint(self.endpoint())
-            .with_allow_http(true)
-            .with_bucket_name(BUCKET)
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .with_conditional_put(conditional)
+        builder_at(&self.endpoint(), conditional)
     }
 
     /// A saver on the bucket under `prefix`, set up.
     pub async fn saver(&self, prefix: &str) -> ObjectStoreSaver {
         use stategraph_runtime::Checkpointer;
-        let saver = ObjectStoreSaver::new(Arc::new(self.s3(S3ConditionalPut::ETagMatch)))
-            .with_prefix(prefix);
+        let saver = saver_at(&self.endpoint(), prefix);
         saver.setup().await.expect("setup on moto");
         saver
     }
+}
+
+/// A client for [`BUCKET`] on the moto server at `endpoint` (from another process too).
+pub fn builder_at(endpoint: &str, conditional: S3ConditionalPut) -> AmazonS3Builder {
+    AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(BUCKET)
+        .with_region("us-east-1")
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_conditional_put(conditional)
+}
+
+/// A saver under `prefix` on the moto server at `endpoint`, not yet set up.
+pub fn saver_at(endpoint: &str, prefix: &str) -> ObjectStoreSaver {
+    let store = builder_at(endpoint, S3ConditionalPut::ETagMatch)
+        .build()
+        .expect("an S3 client");
+    ObjectStoreSaver::new(Arc::new(store)).with_prefix(prefix)
 }
 
 impl Drop for Moto {
