@@ -35,8 +35,8 @@ pub use checkpoint::limits;
 pub use checkpoint::{
     Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
     CheckpointTuple, Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, Pauses,
-    PendingWrite, Prune, PutMode, Source, ThreadInfo, ThreadQuery, ThreadStatus, Transferred,
-    from_micros, now, to_micros, transfer_thread, walk_chain,
+    PendingWrite, Prune, PutMode, Source, ThreadInfo, ThreadQuery, ThreadRecords, ThreadStatus,
+    Transferred, from_micros, now, to_micros, transfer_thread, walk_chain,
 };
 pub use compiled::{
     Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, MigrationReport,

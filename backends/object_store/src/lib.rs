@@ -231,7 +231,7 @@ impl ObjectStoreSaver {
                     if self.logs.append(ctx, &key, log, entry).await? {
                         if log.len() >= self.compact_after {
                             // Best effort: a writer that got there first compacts next time.
-                            let all = log.view.dump(Kind::Seal, thread_id);
+                            let all = View::dump(&log.view.records, log.view.epoch, Kind::Seal);
                             self.logs.append(ctx, &key, log, all).await?;
                         }
                         return Ok(log.view.epoch);
@@ -310,10 +310,10 @@ impl Checkpointer for ObjectStoreSaver {
             return Ok(None);
         };
         let found = match id {
-            Some(id) => log.view.checkpoint(ns, id),
-            None => log.view.latest(ns),
+            Some(id) => log.view.records.checkpoint(ns, id),
+            None => log.view.records.latest(ns),
         };
-        found.map(|c| log.view.tuple(c)).transpose()
+        found.map(|c| log.view.records.tuple(c)).transpose()
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<CheckpointTuple>, CheckpointError> {
@@ -321,10 +321,11 @@ impl Checkpointer for ObjectStoreSaver {
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut found = Vec::new();
         let mut take = |view: &View| {
-            let mut matching: Vec<_> = view.all().filter(|c| query.matches(c)).collect();
+            let records = &view.records;
+            let mut matching: Vec<_> = records.checkpoints().filter(|c| query.matches(c)).collect();
             matching.sort_by_key(|c| std::cmp::Reverse(c.id));
             for checkpoint in matching.into_iter().take(limit) {
-                found.push(view.tuple(checkpoint)?);
+                found.push(records.tuple(checkpoint)?);
             }
             Ok(())
         };
@@ -389,7 +390,7 @@ impl Checkpointer for ObjectStoreSaver {
         limits::check_thread_id(thread_id)?;
         let ctx = Context::new("delete_thread", Some(thread_id));
         self.write(ctx, thread_id, |view| {
-            let gone = view.is_empty() && view.epoch.is_none();
+            let gone = view.records.is_empty() && view.epoch.is_none();
             Ok((!gone).then(|| Entry::new(Kind::Seal)))
         })
         .await?;
@@ -403,13 +404,13 @@ impl Checkpointer for ObjectStoreSaver {
         let copy = {
             let guard = self.read(ctx, &thread_key(from)).await?;
             guard.as_ref().map(|log| {
-                let mut copy = log.view.dump(Kind::Import, to);
-                copy.epoch = None;
-                copy
+                let mut records = log.view.records.clone();
+                records.set_thread(to);
+                View::dump(&records, None, Kind::Import)
             })
         };
         self.write(ctx.with_thread(to), to, |view| {
-            if !view.is_empty() {
+            if !view.records.is_empty() {
                 return Err(CheckpointError::ThreadExists(to.clone()));
             }
             Ok(copy.clone().filter(|c| !c.checkpoints.is_empty()))
@@ -428,10 +429,9 @@ impl Checkpointer for ObjectStoreSaver {
                 Prune::KeepLatest => {
                     let ctx = Context::new("prune", Some(thread_id));
                     self.write(ctx, thread_id, |view| {
-                        let kept = view.keep_latest()?;
-                        let unchanged = kept.all().count() == view.all().count()
-                            && kept.blob_count() == view.blob_count();
-                        Ok((!unchanged).then(|| kept.dump(Kind::Seal, thread_id)))
+                        let mut kept = view.records.clone();
+                        let pruned = kept.keep_latest()?;
+                        Ok(pruned.then(|| View::dump(&kept, view.epoch, Kind::Seal)))
                     })
                     .await?;
                 }
@@ -444,8 +444,8 @@ impl Checkpointer for ObjectStoreSaver {
         limits::check_thread_query(query)?;
         let mut found = Vec::new();
         self.each_thread(Context::new("list_threads", None), |view| {
-            if let Some((info, head)) = view.info()
-                && query.matches(&info, &head.metadata)
+            if let Some((info, metadata)) = view.records.info()
+                && query.matches(&info, metadata)
             {
                 found.push(info);
             }

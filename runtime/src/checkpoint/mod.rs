@@ -10,6 +10,7 @@
 mod chain;
 pub mod limits;
 mod memory;
+mod records;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use crate::interrupt::InterruptId;
 
 pub use chain::walk_chain;
 pub use memory::MemorySaver;
+pub use records::ThreadRecords;
 pub use transfer::{Transferred, transfer_thread};
 
 /// The current time, truncated to the microsecond precision every backend keeps.
