@@ -191,3 +191,56 @@ async fn a_write_too_deep_to_read_back_is_refused_at_its_step_and_the_thread_sta
     assert_eq!(after.values.tree, ok.tree);
     assert_eq!(after.next, [build::Node::Grow]);
 }
+
+#[stategraph::graph(state = Doc)]
+mod verbose {
+    use super::*;
+
+    /// Fails with an error of `depth` kilobytes.
+    #[node]
+    async fn fail(s: &Doc) -> NodeResult<Doc> {
+        Err("x".repeat(s.depth * 1024).into())
+    }
+
+    edges! {
+        START -> fail -> END;
+    }
+}
+
+/// A node's error is stored cut to 1 KiB however long it is, so a failing node cannot grow its
+/// checkpoint's writes without bound; the caller still gets the whole error.
+#[tokio::test]
+async fn a_long_node_error_is_stored_cut_to_one_kib() {
+    let saver = Arc::new(MemorySaver::new());
+    let graph = verbose::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("verbose");
+    let error = thread
+        .invoke(DocUpdate::new().depth(1024))
+        .await
+        .unwrap_err();
+    let GraphError::Node { source, .. } = &error else {
+        panic!("expected the node's error, got {error}");
+    };
+    assert_eq!(
+        source.to_string().len(),
+        1024 * 1024,
+        "the caller gets it whole"
+    );
+    let state = thread.state().await.unwrap().unwrap();
+    assert_eq!(state.errors.len(), 1);
+    assert_eq!(state.errors[0].message, "x".repeat(1024));
+    let tuple = saver
+        .get(&"verbose".into(), "", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = tuple
+        .pending_writes
+        .iter()
+        .find(|w| w.channel == PendingWrite::ERROR)
+        .expect("the error is saved");
+    assert_eq!(stored.value.len(), 1024 + 2, "1 KiB as a JSON string");
+}

@@ -654,7 +654,7 @@ pub struct StateSnapshot<G: GraphDef> {
 pub struct TaskError {
     /// The node that failed.
     pub node: String,
-    /// Its error, as text.
+    /// Its error, as text (at most 1 KiB of it, as it was saved).
     pub message: String,
 }
 

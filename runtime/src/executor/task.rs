@@ -213,7 +213,12 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
                 node: name.to_owned(),
                 idx: PendingWrite::ERROR_IDX,
                 channel: PendingWrite::ERROR.to_owned(),
-                value: serde_json::to_vec(&error.to_string()).unwrap_or_default(),
+                // Cut like every stored error text: a node's error can be as long as it likes.
+                value: serde_json::to_vec(&crate::policy::cut(
+                    error.to_string(),
+                    NodeFailure::MAX_ERROR_BYTES,
+                ))
+                .unwrap_or_default(),
             };
             let records = std::iter::once(record)
                 .chain(once.as_deref().and_then(TaskOnce::write))
