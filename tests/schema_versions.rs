@@ -4,8 +4,12 @@
 //! that fails or panics is a typed error that changes nothing, and `migrate_threads` migrates
 //! every thread now.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use serde::{Deserialize, Serialize};
-use stategraph::{CheckpointError, GraphError, MemorySaver, NodeResult, State};
+use stategraph::{
+    CheckpointError, GraphError, MemorySaver, NodeContext, NodeResult, Resume, State,
+};
 
 #[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct NotesV1 {
@@ -263,4 +267,139 @@ async fn migrate_threads_migrates_every_thread_now_and_then_has_nothing_to_do() 
     let again = new.migrate_threads().await.unwrap();
     assert_eq!((again.migrated, again.current), (0, 3));
     assert_eq!(new.thread("a").migrate().await.unwrap(), None);
+}
+
+/// Version 1 of a paused step's state.
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct StepV1 {
+    #[state(reducer = append)]
+    log: Vec<String>,
+    tag: String,
+}
+
+/// Version 2: the tag became a list of tags.
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[state(version = 2, migrate_from = StepV1)]
+struct StepV2 {
+    #[state(reducer = append)]
+    log: Vec<String>,
+    tags: Vec<String>,
+}
+
+impl From<StepV1> for StepV2 {
+    fn from(v1: StepV1) -> Self {
+        Self {
+            log: v1.log,
+            tags: [v1.tag].into_iter().filter(|t| !t.is_empty()).collect(),
+        }
+    }
+}
+
+/// How often each branch of the paused step ran, in either version.
+static LOGGED: AtomicU32 = AtomicU32::new(0);
+static TAGGED: AtomicU32 = AtomicU32::new(0);
+
+/// A step of three branches in version 1: one logs, one tags, one asks a question.
+#[stategraph::graph(state = StepV1)]
+mod paused_v1 {
+    use super::*;
+
+    #[node]
+    async fn logger(_: &StepV1) -> NodeResult<StepV1> {
+        LOGGED.fetch_add(1, Ordering::SeqCst);
+        Ok(StepV1Update::new().push_log("logged"))
+    }
+
+    #[node]
+    async fn tagger(_: &StepV1) -> NodeResult<StepV1> {
+        TAGGED.fetch_add(1, Ordering::SeqCst);
+        Ok(StepV1Update::new().tag("urgent"))
+    }
+
+    #[node]
+    async fn ask(_: &StepV1, ctx: &NodeContext) -> NodeResult<StepV1> {
+        let answer: String = ctx.interrupt("who?").await?;
+        Ok(StepV1Update::new().push_log(answer))
+    }
+
+    edges! {
+        START -> [logger, tagger, ask];
+        logger -> END;
+        tagger -> END;
+        ask -> END;
+    }
+}
+
+/// The same step in version 2.
+#[stategraph::graph(state = StepV2)]
+mod paused_v2 {
+    use super::*;
+
+    #[node]
+    async fn logger(_: &StepV2) -> NodeResult<StepV2> {
+        LOGGED.fetch_add(1, Ordering::SeqCst);
+        Ok(StepV2Update::new().push_log("logged"))
+    }
+
+    #[node]
+    async fn tagger(_: &StepV2) -> NodeResult<StepV2> {
+        TAGGED.fetch_add(1, Ordering::SeqCst);
+        Ok(StepV2Update::new().tags(vec!["urgent".to_owned(), "v2".to_owned()]))
+    }
+
+    #[node]
+    async fn ask(_: &StepV2, ctx: &NodeContext) -> NodeResult<StepV2> {
+        let answer: String = ctx.interrupt("who?").await?;
+        Ok(StepV2Update::new().push_log(answer))
+    }
+
+    edges! {
+        START -> [logger, tagger, ask];
+        logger -> END;
+        tagger -> END;
+        ask -> END;
+    }
+}
+
+/// A thread paused under version 1, with its siblings' writes saved in version 1's shape,
+/// resumes under version 2: the question keeps its answer slot; the sibling whose saved write
+/// version 2 reads (the log) is not run again; the one whose write it cannot read (a tag that
+/// became a list) runs again on the migrated state instead of failing the resume.
+#[tokio::test]
+async fn a_paused_thread_resumes_after_a_migration_and_reruns_only_what_it_cannot_read() {
+    let saver = saver();
+    let old = paused_v1::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let asked = old
+        .thread("paused")
+        .invoke(StepV1Update::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(asked, GraphError::Interrupted { .. }), "{asked}");
+    assert_eq!(
+        (LOGGED.load(Ordering::SeqCst), TAGGED.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+    let new = paused_v2::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let thread = new.thread("paused");
+    let done = thread.resume_with(Resume::value("Ada")).await.unwrap();
+    assert_eq!(
+        LOGGED.load(Ordering::SeqCst),
+        1,
+        "the readable write is reused"
+    );
+    assert_eq!(
+        TAGGED.load(Ordering::SeqCst),
+        2,
+        "the unreadable one runs again"
+    );
+    assert_eq!(done.log, ["logged", "Ada"]);
+    assert_eq!(done.tags, ["urgent", "v2"]);
+    let state = thread.state().await.unwrap().unwrap();
+    assert_eq!(state.metadata.state_version, 2);
 }

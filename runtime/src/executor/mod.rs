@@ -69,6 +69,9 @@ struct Head<S> {
     barriers: BTreeMap<String, Vec<String>>,
     /// Writes saved against `id` by tasks that finished before the run stopped.
     pending: Vec<PendingWrite>,
+    /// Whether `pending` was saved by an earlier version of the state type (the head was
+    /// migrated on read): a task whose saved writes this version cannot read runs again.
+    pending_older: bool,
     /// The pauses set on the thread, carried into every checkpoint.
     pauses: Pauses,
     /// The failures the step that wrote this head hands to the error handlers it scheduled.
@@ -276,6 +279,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             next: Vec::new(),
             barriers: BTreeMap::new(),
             pending: Vec::new(),
+            pending_older: false,
             pauses,
             failures: Vec::new(),
             sends: Vec::new(),
@@ -325,6 +329,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     /// Rebuilds the executor's view of a stored checkpoint.
     fn restore(&self, tuple: CheckpointTuple, epoch: Option<Epoch>) -> Result<Head<S>, GraphError> {
         let (state, chains) = restore_state::<S>(&tuple)?;
+        let pending_older = tuple.checkpoint.metadata.state_version < S::VERSION;
         let sends = decode_sends(self.spec, &tuple)?;
         let checkpoint = tuple.checkpoint;
         let next = scheduled(self.spec, &checkpoint)?;
@@ -341,6 +346,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 .unwrap_or_else(|| checkpoint.metadata.pauses.clone()),
             barriers: checkpoint.barriers,
             pending: tuple.pending_writes,
+            pending_older,
             failures: checkpoint.metadata.failures,
             sends,
             saving: Saving::stored(checkpoint.id),
@@ -533,6 +539,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             state.apply(f.update);
         }
         head.pending = Vec::new();
+        head.pending_older = false;
         let mut writes = StepWrites::new(source, written, changed, replaced, by_channel);
         writes.bytes = bytes;
         Ok(writes)

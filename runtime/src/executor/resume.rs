@@ -164,8 +164,9 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         thread_id: &ThreadId,
     ) -> Result<(Option<Finished<S>>, Vec<usize>), GraphError> {
         let task_id = self.command_task(at, step);
-        let update =
-            saved_task::<S>(pending, task_id, COMMAND_WRITER, thread_id, at).transpose()?;
+        // A command cannot run again: its update must read back, whichever version saved it.
+        let update = saved_task::<S>(pending, task_id, COMMAND_WRITER, (thread_id, at), false)
+            .transpose()?;
         let mut goto = Vec::new();
         if let Some(write) = pending
             .iter()

@@ -39,7 +39,8 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 .as_ref()
                 .zip(task.task_id)
                 .and_then(|(p, id)| {
-                    saved_task::<S>(&head.pending, id, task.node, &p.thread_id, head.id)
+                    let at = (&p.thread_id, head.id);
+                    saved_task::<S>(&head.pending, id, task.node, at, head.pending_older)
                 });
             match saved {
                 Some(done) => slots.push(Some(done?)),

@@ -261,14 +261,18 @@ pub(super) fn encode_writes<S: State>(
         .collect()
 }
 
-/// The finished task `task_id` as its saved writes describe it, if it finished.
+/// The finished task `task_id` as its saved writes describe it, if it finished. Writes saved
+/// against checkpoint `at` that do not read back as `S`'s fields are an error — unless an
+/// earlier version of the state type saved them (`older`): then the task is not finished, and
+/// runs again on the migrated state.
 pub(super) fn saved_task<S: State>(
     pending: &[PendingWrite],
     task_id: TaskId,
     node: usize,
-    write_thread: &ThreadId,
-    write_checkpoint: CheckpointId,
+    at: (&ThreadId, CheckpointId),
+    older: bool,
 ) -> Option<Result<Finished<S>, GraphError>> {
+    let (write_thread, write_checkpoint) = at;
     // A task finished if it saved its writes (at indexes 0 and up); an error, an interrupt or
     // the answers to one (negative indexes) do not make it finished.
     let writes: Vec<&PendingWrite> = pending
@@ -302,6 +306,7 @@ pub(super) fn saved_task<S: State>(
         let channel = match Stored::of::<S>(&write.channel) {
             Stored::Current(channel) | Stored::Renamed(channel) => channel,
             Stored::Removed => continue,
+            Stored::Unknown if older => return None,
             Stored::Unknown => {
                 return Some(Err(CheckpointError::UnknownChannel {
                     thread_id: write_thread.clone(),
@@ -312,6 +317,9 @@ pub(super) fn saved_task<S: State>(
             }
         };
         if let Err(source) = update.decode_write(channel, &write.value) {
+            if older {
+                return None;
+            }
             return Some(Err(CheckpointError::Decode {
                 thread_id: write_thread.clone(),
                 checkpoint: write_checkpoint,

@@ -77,6 +77,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     next: Vec::new(),
                     barriers: Default::default(),
                     pending: Vec::new(),
+                    pending_older: false,
                     pauses: self.pauses.clone().unwrap_or_default(),
                     failures: Vec::new(),
                     sends: Vec::new(),
