@@ -28,14 +28,6 @@ fn big_blob() -> Vec<u8> {
     [&b"\""[..], &letters[..BLOB_BYTES - 2], &b"\""[..]].concat()
 }
 
-/// Where the child writes: a directory, or a moto endpoint and prefix.
-async fn target_saver(target: &str) -> ObjectStoreSaver {
-    match target.strip_prefix("s3:") {
-        Some(endpoint) => support::moto::saver_at(endpoint, "partial"),
-        None => ObjectStoreSaver::local(target).await.unwrap(),
-    }
-}
-
 /// The child: continues the thread's head with one large checkpoint. Run by
 /// `kill_during_upload`, never on its own.
 #[tokio::test]
@@ -43,7 +35,7 @@ async fn target_saver(target: &str) -> ObjectStoreSaver {
 async fn upload_child() {
     let target = std::env::var("SG_UPLOAD_TARGET").unwrap();
     let t = ThreadId::new(std::env::var("SG_UPLOAD_THREAD").unwrap());
-    let saver = target_saver(&target).await;
+    let saver = support::target_saver(&target, "partial").await;
     let head = must_get(&saver, &t, "", None).await.checkpoint;
     let next = child(&head).snapshot_bytes("blob", big_blob()).build();
     println!("uploading");
@@ -82,7 +74,7 @@ async fn kill_during_upload(target: &str, saver: &ObjectStoreSaver, after: Durat
     child.kill().unwrap();
     child.wait().unwrap();
     // A fresh saver: nothing of the dead child's memory.
-    let reader = target_saver(target).await;
+    let reader = support::target_saver(target, "partial").await;
     let head = must_get(&reader, &t, "", None).await;
     let completed = head.checkpoint.id != root.id;
     if completed {
@@ -130,7 +122,7 @@ async fn a_kill_during_an_upload_to_s3_leaves_all_or_nothing() {
     let Some(moto) = Moto::start_or_skip("interrupted upload to S3") else {
         return;
     };
-    let saver = target_saver(&format!("s3:{}", moto.endpoint())).await;
+    let saver = support::target_saver(&format!("s3:{}", moto.endpoint()), "partial").await;
     saver.setup().await.unwrap();
     kills(&format!("s3:{}", moto.endpoint()), &saver).await;
 }

@@ -20,3 +20,14 @@ pub async fn local_saver() -> (ObjectStoreSaver, std::path::PathBuf) {
         .expect("a saver on a local directory");
     (saver, dir)
 }
+
+/// A saver on `target`, as a child process is told it: `s3:<endpoint>` for the moto server
+/// there (under `prefix`), else a local directory.
+pub async fn target_saver(target: &str, prefix: &str) -> ObjectStoreSaver {
+    match target.strip_prefix("s3:") {
+        Some(endpoint) => moto::saver_at(endpoint, prefix),
+        None => ObjectStoreSaver::local(target)
+            .await
+            .expect("a saver on a local directory"),
+    }
+}
