@@ -81,10 +81,15 @@ const DEFAULT_COMPACT_AFTER: u64 = 512;
 /// [`prune`](Checkpointer::prune) and [`delete_thread`](Checkpointer::delete_thread) seal the
 /// log with what remains and start the next generation from it, then delete the old one,
 /// oldest entry first; a writer that raced them notices and retries in the new generation.
-/// The node cache lives under `cache/`, one object per key.
+/// A long log is compacted the same way, keeping its whole history, every 512 entries
+/// ([`with_compaction_after`](Self::with_compaction_after)), so a process that has not read a
+/// thread before reads a few objects, not one per step. The node cache lives under `cache/`,
+/// one object per key.
 ///
-/// Each process keeps the logs it has read in memory and, before answering, reads only the
-/// entries added since, so a read costs two requests when nothing changed.
+/// Each process keeps the logs it has read in memory (at most
+/// [`with_cached_threads`](Self::with_cached_threads) of them) and, before answering, reads only
+/// the entries added since, so a read costs two requests when nothing changed, and a write two
+/// (the create, and a check that the entry before it still exists).
 ///
 /// # The store must honour create-if-absent
 ///
