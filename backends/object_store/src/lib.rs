@@ -61,9 +61,9 @@ const DEFAULT_COMPACT_AFTER: u64 = 512;
 ///
 /// Choose it when your workers have no database but do have a bucket (functions, batch jobs,
 /// several clouds), when checkpoints should live for months at object-storage prices, or when
-/// a thread must be readable by tools that only speak S3. Each step costs one or two requests
-/// to the store (tens of milliseconds on S3, well under one on a local disk), so for many
-/// short steps per second choose PostgreSQL, SQLite or Redis instead. Listing *every* thread
+/// a thread must be readable by tools that only speak S3. Each saved checkpoint costs two
+/// requests to the store (tens of milliseconds on S3, about half a millisecond on a local disk
+/// with fsync), so for many short steps per second choose PostgreSQL, SQLite or Redis instead. Listing *every* thread
 /// (`list_threads`, or `list` without a thread) reads each thread's log, so it costs one
 /// request per thread.
 ///
