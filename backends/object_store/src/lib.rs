@@ -235,9 +235,12 @@ impl ObjectStoreSaver {
                 Ok(Some(entry)) => {
                     if self.logs.append(ctx, &key, log, entry).await? {
                         if log.len() >= self.compact_after {
-                            // Best effort: a writer that got there first compacts next time.
+                            // Best effort, after the write is stored: a writer that got there
+                            // first, or a failure here, leaves compaction to a later write.
                             let all = View::dump(&log.view.records, log.view.epoch, Kind::Seal);
-                            self.logs.append(ctx, &key, log, all).await?;
+                            if let Err(error) = self.logs.append(ctx, &key, log, all).await {
+                                tracing::warn!(%error, "could not compact a thread's log");
+                            }
                         }
                         return Ok(log.view.epoch);
                     }

@@ -216,7 +216,7 @@ impl Logs {
                 // The generation's base is not listed: a listing raced a deletion.
                 continue;
             }
-            self.remove_before(ctx, key, &listing, generation).await?;
+            self.remove_before(ctx, key, &listing, generation).await;
             let mut log = Log {
                 generation,
                 tail: None,
@@ -251,11 +251,24 @@ impl Logs {
         key: &str,
         listing: &[(u64, u64)],
         generation: u64,
-    ) -> Result<(), CheckpointError> {
-        for &(g, seq) in listing.iter().filter(|(g, _)| *g < generation) {
-            self.remove(ctx, &self.path(key, g, seq)).await?;
+    ) {
+        let mut older: Vec<(u64, u64)> = listing
+            .iter()
+            .copied()
+            .filter(|(g, _)| *g < generation)
+            .collect();
+        older.sort_unstable();
+        let mut at = 0;
+        while at < older.len() {
+            let g = older[at].0;
+            let seqs: Vec<u64> = older[at..]
+                .iter()
+                .take_while(|(other, _)| *other == g)
+                .map(|(_, s)| *s)
+                .collect();
+            at += seqs.len();
+            self.collect(ctx, key, g, &seqs).await;
         }
-        Ok(())
     }
 
     /// Applies entry `tail + 1` to `log`. After a seal, `log` stands at the base of the next
@@ -297,10 +310,26 @@ impl Logs {
             self.remove(ctx, &path).await?;
             return Ok(false);
         }
-        for s in 0..=seq {
-            self.remove(ctx, &self.path(key, generation, s)).await?;
-        }
+        let sealed: Vec<u64> = (0..=seq).collect();
+        self.collect(ctx, key, generation, &sealed).await;
         Ok(true)
+    }
+
+    /// Deletes entries `seqs` (ascending) of a superseded generation, oldest first, stopping at
+    /// the first failure: what is left is deleted by the next process that reads the thread
+    /// from scratch. The order keeps "entry n + 1 is absent while n exists" meaning "not yet
+    /// written" for every writer still in that generation.
+    async fn collect(&self, ctx: Context<'_>, key: &str, generation: u64, seqs: &[u64]) {
+        for &seq in seqs {
+            if let Err(error) = self.remove(ctx, &self.path(key, generation, seq)).await {
+                tracing::warn!(
+                    %error,
+                    generation,
+                    "could not delete a superseded log entry; a later read deletes it"
+                );
+                return;
+            }
+        }
     }
 
     /// Brings `log` up to the latest entry in the store.
