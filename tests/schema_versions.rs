@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
 use stategraph::{
-    CheckpointError, GraphError, MemorySaver, NodeContext, NodeResult, Resume, State,
+    CheckpointError, Checkpointer, GraphError, MemorySaver, NodeContext, NodeResult, Resume, State,
 };
 
 #[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -402,4 +402,103 @@ async fn a_paused_thread_resumes_after_a_migration_and_reruns_only_what_it_canno
     assert_eq!(done.tags, ["urgent", "v2"]);
     let state = thread.state().await.unwrap().unwrap();
     assert_eq!(state.metadata.state_version, 2);
+}
+
+/// The outer graph of the per-thread subgraph tests: it counts its runs.
+#[derive(State, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Outer {
+    runs: u32,
+}
+
+fn to_notes_v1(_: &Outer) -> NotesV1Update {
+    NotesV1Update::new()
+}
+
+fn to_notes_v2(_: &Outer) -> NotesV2Update {
+    NotesV2Update::new()
+}
+
+fn from_notes_v1(_: &NotesV1) -> OuterUpdate {
+    OuterUpdate::new()
+}
+
+fn from_notes_v2(_: &NotesV2) -> OuterUpdate {
+    OuterUpdate::new()
+}
+
+/// An outer graph keeping version 1 notes per thread in a subgraph.
+#[stategraph::graph(state = Outer)]
+mod keeps_v1 {
+    use super::*;
+
+    #[subgraph(input = to_notes_v1, output = from_notes_v1, checkpoint = per_thread)]
+    type notes = super::v1::Graph;
+
+    edges! { START -> notes -> END; }
+}
+
+/// The same outer graph once the subgraph's state is version 2.
+#[stategraph::graph(state = Outer)]
+mod keeps_v2 {
+    use super::*;
+
+    #[subgraph(input = to_notes_v2, output = from_notes_v2, checkpoint = per_thread)]
+    type notes = super::v2::Graph;
+
+    edges! { START -> notes -> END; }
+}
+
+/// `migrate_threads` migrates the state a thread keeps for a per-thread subgraph, not only the
+/// thread's own: the subgraph's namespace holds version 2 afterwards, and the next call goes on
+/// from the migrated notes.
+#[tokio::test]
+async fn migrate_threads_migrates_per_thread_subgraph_state_too() {
+    let saver = saver();
+    let old = keeps_v1::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    for _ in 0..2 {
+        old.thread("keeper")
+            .invoke(OuterUpdate::new())
+            .await
+            .unwrap();
+    }
+    let stored = |saver: std::sync::Arc<MemorySaver>| async move {
+        saver
+            .get(&"keeper".into(), "notes", None)
+            .await
+            .unwrap()
+            .expect("the subgraph's namespace holds its state")
+            .checkpoint
+            .metadata
+            .state_version
+    };
+    assert_eq!(stored(saver.clone()).await, 1);
+    let new = keeps_v2::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let report = new.migrate_threads().await.unwrap();
+    assert_eq!(report.subgraphs, 1, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(stored(saver.clone()).await, 2);
+    let again = new.migrate_threads().await.unwrap();
+    assert_eq!(again.subgraphs, 0, "nothing left to migrate");
+    let thread = new.thread("keeper");
+    thread.invoke(OuterUpdate::new()).await.unwrap();
+    let notes = thread
+        .subgraph::<v2::Graph>("notes")
+        .unwrap()
+        .state()
+        .await
+        .unwrap()
+        .expect("the subgraph's state")
+        .values;
+    let texts: Vec<&str> = notes.entries.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["note 1", "note 2", "entry 3"],
+        "the call went on from the migrated notes"
+    );
 }

@@ -10,7 +10,7 @@ use crate::budget::{Budget, SizeBudget};
 use crate::checkpoint::Checkpointer;
 use crate::checkpoint::ThreadQuery;
 use crate::error::GraphError;
-use crate::executor::{Durability, Executor, Migrated};
+use crate::executor::{Durability, Executor, Migrated, bounded};
 use crate::graph::{GraphDef, GraphSpec};
 use crate::ids::ThreadId;
 use crate::state::State;
@@ -202,6 +202,9 @@ pub struct MigrationReport {
     pub pending: Vec<ThreadId>,
     /// Threads whose migration failed, with the error.
     pub failed: Vec<(ThreadId, String)>,
+    /// Namespaces of per-thread subgraphs (`checkpoint = per_thread`, at any depth) whose
+    /// latest checkpoint was migrated to the current version of their graph's state type.
+    pub subgraphs: usize,
 }
 
 /// A graph ready to run. Cheap to clone; share one across tasks.
@@ -269,8 +272,11 @@ impl<G: GraphDef> CompiledGraph<G, Durable> {
     }
 
     /// Migrates every thread of the checkpointer whose latest checkpoint an earlier version of
-    /// the state type wrote ([`Thread::migrate`]), a page of threads at a time. Threads that
-    /// fail are listed with their errors; the others go on.
+    /// the state type wrote ([`Thread::migrate`]), a page of threads at a time, and the state
+    /// each thread keeps for its per-thread subgraphs (`checkpoint = per_thread`, at any depth)
+    /// to the current version of their graphs' state types. Threads that fail are listed with
+    /// their errors; the others go on. A per-call subgraph's namespaces (each holds one call)
+    /// migrate when they are read.
     ///
     /// Every thread the checkpointer holds is read as this graph's: run it on a checkpointer
     /// (or schema, or key prefix) of this graph's threads only.
@@ -289,7 +295,25 @@ impl<G: GraphDef> CompiledGraph<G, Durable> {
             };
             for info in page {
                 let thread = self.thread(info.thread_id.clone());
-                match thread.executor()?.migrate_latest().await {
+                let root = thread.executor()?.migrate_latest().await;
+                let nested = crate::subgraph::migrate::nested::<G>(
+                    Arc::clone(saver),
+                    info.thread_id.clone(),
+                    String::new(),
+                    Arc::clone(&self.inner.deps),
+                )
+                .await;
+                for done in nested {
+                    match done.outcome {
+                        Ok(Migrated::To(_)) => report.subgraphs += 1,
+                        Ok(Migrated::Current | Migrated::Pending) => {}
+                        Err(error) => report.failed.push((
+                            info.thread_id.clone(),
+                            format!("subgraph namespace `{}`: {error}", bounded(&done.ns)),
+                        )),
+                    }
+                }
+                match root {
                     Ok(Migrated::To(_)) => report.migrated += 1,
                     Ok(Migrated::Current) => report.current += 1,
                     Ok(Migrated::Pending) => report.pending.push(info.thread_id),

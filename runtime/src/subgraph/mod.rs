@@ -8,6 +8,7 @@
 //! a thread's subgraph calls are read and corrected through `handle.rs`.
 
 mod handle;
+pub(crate) mod migrate;
 mod node;
 mod shared;
 
@@ -93,6 +94,7 @@ impl<S: State, D: Send + Sync + 'static> Subgraph<S, D> {
             graph: GraphName::of::<G>(),
             checkpoint,
             deps: Arc::new(move |outer: &Arc<D>| deps(outer) as Arc<dyn Any + Send + Sync>),
+            migrate: migrate::migrate_ns::<G>(),
         };
         Self {
             run: Arc::new(run),
@@ -140,6 +142,8 @@ pub struct SubgraphInfo<D> {
     pub checkpoint: SubgraphCheckpoint,
     /// Its dependencies, made from the enclosing graph's.
     pub(crate) deps: MakeDeps<D>,
+    /// Migrates a thread's namespace of it (and those it nests) to the current state version.
+    pub(crate) migrate: migrate::MigrateNs,
 }
 
 /// Makes a subgraph's dependencies from its graph's, type-erased.
@@ -151,6 +155,7 @@ impl<D> Clone for SubgraphInfo<D> {
             graph: self.graph,
             checkpoint: self.checkpoint,
             deps: Arc::clone(&self.deps),
+            migrate: Arc::clone(&self.migrate),
         }
     }
 }
