@@ -1,10 +1,11 @@
 //! An S3-compatible server of the tests' own (moto, from PyPI), started on a free port and
 //! stopped by pid, with savers on it. The object-store benchmark includes this file too.
 //!
-//! moto 5.2 honours `If-None-Match: *` on PutObject and CompleteMultipartUpload (412 when the
-//! key exists) and `If-Match` on PutObject. It checks the condition and then writes without a
-//! lock, so the check is atomic only while the server handles one request at a time: the
-//! tests run it single-threaded, which is the semantics they rely on and test.
+//! moto 5.2 honours `If-None-Match: *` on PutObject (412 when the key exists), the one condition
+//! the saver sends, and also on CompleteMultipartUpload, and `If-Match` on PutObject, which the
+//! saver does not use. It checks the condition and then writes without a lock, so the check is
+//! atomic only while the server handles one request at a time: the tests run it
+//! single-threaded, which is the semantics they rely on and test (`tests/s3.rs`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
