@@ -138,6 +138,7 @@ pub(crate) fn check(
     if errors.len() == before && !module.edges_broken {
         check_receivers(module, &plan, errors);
         check_shape(module, &plan, errors);
+        check_joins_reentered(module, &plan, errors);
         check_routes_used(module, errors);
     }
     plan
@@ -1064,6 +1065,56 @@ fn check_shape(module: &GraphModule, plan: &Plan, errors: &mut Errors) {
 
 /// A `#[route]` function no routing table uses would never run: say so, rather than leave
 /// rustc's dead-code warning to hint at it.
+/// A loop from a join's target that runs one of its sources again but can never run another
+/// leaves the join waiting forever: the source that ran again, whose only way on is the join,
+/// is a dead end (and a run that has nothing else left stops there, short of END).
+fn check_joins_reentered(module: &GraphModule, plan: &Plan, errors: &mut Errors) {
+    let nodes = module.nodes.len();
+    for (sources, target) in &plan.joins {
+        // Every node a run can reach after the join fired.
+        let mut after = vec![false; nodes];
+        let mut queue = vec![*target];
+        while let Some(from) = queue.pop() {
+            for next in plan.successors(Some(from)) {
+                if let Target::Node(i) = next
+                    && !after[i]
+                {
+                    after[i] = true;
+                    queue.push(i);
+                }
+            }
+        }
+        let Some(&again) = sources.iter().find(|&&s| after[s]) else {
+            continue;
+        };
+        let Some(&never) = sources.iter().find(|&&s| !after[s]) else {
+            continue;
+        };
+        // A source with ways on besides its joins is not stuck when a join waits.
+        let only_joins = plan.edges[again].is_empty() && plan.handlers[again].is_none();
+        if !only_joins {
+            continue;
+        }
+        let name = |i: usize| module.nodes[i].name.as_str();
+        let list: Vec<&str> = sources.iter().map(|&s| name(s)).collect();
+        let message = format!(
+            "after the join `[{}] -> {}` fires, the run can reach `{}` again but never `{}`: the join would wait for `{}` forever and the branch through `{}` would stop there; \
+             route the loop back to every source of the join (`-> [{}]`) or to a node before them",
+            list.join(", "),
+            name(*target),
+            name(again),
+            name(never),
+            name(never),
+            name(again),
+            list.join(", "),
+        );
+        match plan.source_tokens[again] {
+            Some(span) => errors.at(span, message),
+            None => errors.spanned(&module.nodes[again].ident, message),
+        }
+    }
+}
+
 fn check_routes_used(module: &GraphModule, errors: &mut Errors) {
     let used: Vec<String> = module
         .edges
