@@ -329,6 +329,33 @@ async fn a_question_three_levels_down_pauses_the_thread_and_its_answers_resume_i
     assert_eq!(desk.runs("t2"), 3, "asked, asked again, answered");
     let state = thread.state().await.unwrap().unwrap();
     assert_eq!(state.status, ThreadStatus::Finished);
+    // Each level's audit of answers names the questions by the ids they were answered under.
+    let history = graph
+        .checkpointer()
+        .list(&ListQuery::thread("asks".into()))
+        .await
+        .unwrap();
+    let audited: std::collections::BTreeSet<_> = history
+        .iter()
+        .flat_map(|t| t.checkpoint.metadata.answers.iter().map(|a| a.id))
+        .collect();
+    assert!(!audited.is_empty());
+    assert!(
+        audited.iter().all(|id| [first.id, second.id].contains(id)),
+        "every audited answer names a question that was asked: {audited:?}"
+    );
+    for ns in ["", "draft"] {
+        let level: std::collections::BTreeSet<_> = history
+            .iter()
+            .filter(|t| t.checkpoint.ns == ns || t.checkpoint.ns.starts_with(&format!("{ns}:")))
+            .flat_map(|t| t.checkpoint.metadata.answers.iter().map(|a| a.id))
+            .collect();
+        assert_eq!(
+            level,
+            [first.id, second.id].into(),
+            "namespace `{ns}` audits both answers"
+        );
+    }
 }
 
 #[tokio::test]

@@ -286,21 +286,36 @@ pub(crate) fn is_answered(pending: &[PendingWrite], task_id: TaskId, index: u32)
     answers_of(pending, task_id).contains_key(&index)
 }
 
-/// Every answer saved among `pending`, as checkpoint metadata records them.
+/// Every answer saved among `pending`, as checkpoint metadata records them: each under the id
+/// of the question it answered (for answers saved before those ids were, the id the task's
+/// call number gives).
 pub(crate) fn answers_in(pending: &[PendingWrite]) -> Vec<crate::checkpoint::Answer> {
     pending
         .iter()
         .filter(|w| w.channel == RESUME)
         .flat_map(|w| {
+            let ids = answered_ids_of(pending, w.task_id);
             answers_of(pending, w.task_id)
                 .into_iter()
                 .map(move |(index, answer)| crate::checkpoint::Answer {
-                    id: InterruptId::derive(w.task_id, index),
+                    id: ids
+                        .get(&index)
+                        .copied()
+                        .unwrap_or_else(|| InterruptId::derive(w.task_id, index)),
                     node: w.node.clone(),
                     answer,
                 })
         })
         .collect()
+}
+
+/// The ids of the questions task `task_id`'s saved answers answered, by call number.
+fn answered_ids_of(pending: &[PendingWrite], task_id: TaskId) -> BTreeMap<u32, InterruptId> {
+    pending
+        .iter()
+        .find(|w| w.task_id == task_id && w.channel == PendingWrite::ANSWERED)
+        .and_then(|w| serde_json::from_slice(&w.value).ok())
+        .unwrap_or_default()
 }
 
 /// The pending write saving `interrupt`.
@@ -320,22 +335,38 @@ pub(crate) fn interrupt_write(interrupt: &Interrupt) -> PendingWrite {
     }
 }
 
-/// The pending write saving `answers` (all of them, the earlier included) for the task of
-/// `interrupt`.
+/// The pending writes saving the task of `interrupt`'s answers — the `new` ones (call number,
+/// question answered, answer) with the earlier — and the ids of the questions they answered.
 pub(crate) fn answers_write(
     interrupt: &Interrupt,
     pending: &[PendingWrite],
-    new: impl IntoIterator<Item = (u32, serde_json::Value)>,
-) -> PendingWrite {
+    new: impl IntoIterator<Item = (u32, InterruptId, serde_json::Value)>,
+) -> [PendingWrite; 2] {
     let mut answers = answers_of(pending, interrupt.task_id);
-    answers.extend(new);
-    PendingWrite {
+    let mut ids = answered_ids_of(pending, interrupt.task_id);
+    for (index, id, answer) in new {
+        answers.insert(index, answer);
+        ids.insert(index, id);
+    }
+    let write = |idx: i32, channel: &str, value: Vec<u8>| PendingWrite {
         task_id: interrupt.task_id,
         node: interrupt.node.clone(),
-        idx: PendingWrite::RESUME_IDX,
-        channel: RESUME.to_owned(),
-        value: serde_json::to_vec(&answers).expect("answers encode"),
-    }
+        idx,
+        channel: channel.to_owned(),
+        value,
+    };
+    [
+        write(
+            PendingWrite::RESUME_IDX,
+            RESUME,
+            serde_json::to_vec(&answers).expect("answers encode"),
+        ),
+        write(
+            PendingWrite::ANSWERED_IDX,
+            PendingWrite::ANSWERED,
+            serde_json::to_vec(&ids).expect("ids encode"),
+        ),
+    ]
 }
 
 /// The interrupts saved among `pending` whose task has not finished, in the order they were

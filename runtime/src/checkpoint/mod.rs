@@ -257,6 +257,12 @@ impl PendingWrite {
     pub const RESUME: &'static str = "__resume__";
     /// The index of an answers write; later answers (which include the earlier) replace it.
     pub const RESUME_IDX: i32 = -3;
+    /// The special channel recording, by call number, the id of the question each of a task's
+    /// answers answered (a question a subgraph asked and its task relayed keeps the id it was
+    /// asked under), for the checkpoint's audit of answers.
+    pub const ANSWERED: &'static str = "__answered__";
+    /// The index of an answered-ids write; later ones (which include the earlier) replace it.
+    pub const ANSWERED_IDX: i32 = -4;
     /// The special channel marking a paused thread expired by an expiry policy (its value is
     /// the time, in microseconds).
     pub const EXPIRED: &'static str = "__expired__";

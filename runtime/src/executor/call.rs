@@ -142,8 +142,12 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             let answered: Vec<_> = interrupt::open(&head.pending)
                 .into_iter()
                 .filter_map(|asked| Some((enclosing?.answer_to(&asked)?, asked)))
-                .map(|(value, asked)| {
-                    interrupt::answers_write(&asked, &head.pending, [(asked.index, value)])
+                .flat_map(|(value, asked)| {
+                    interrupt::answers_write(
+                        &asked,
+                        &head.pending,
+                        [(asked.index, asked.id, value)],
+                    )
                 })
                 .collect();
             if !answered.is_empty() {

@@ -26,8 +26,8 @@ pub(crate) struct Command<S: State> {
     pub(crate) goto: Vec<usize>,
 }
 
-/// One task's interrupt and the answers given to its calls, by call number.
-type TaskAnswers<'a> = (&'a Interrupt, Vec<(u32, serde_json::Value)>);
+/// One task's interrupt and the answers given to its calls: call number, question, answer.
+type TaskAnswers<'a> = (&'a Interrupt, Vec<(u32, InterruptId, serde_json::Value)>);
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Answers the thread's pending interrupts with `resume` and runs on.
@@ -78,7 +78,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 .entry(asked.task_id)
                 .or_insert_with(|| (asked, Vec::new()))
                 .1
-                .push((asked.index, answer));
+                .push((asked.index, asked.id, answer));
         }
         let at = tuple.checkpoint.id;
         let step = tuple.checkpoint.metadata.step + 1;
@@ -86,9 +86,9 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let writes = by_task.into_values().map(|(asked, answers)| {
             interrupt::answers_write(asked, &tuple.pending_writes, answers)
         });
-        for write in writes {
+        for task_writes in writes {
             p.saver
-                .put_writes(&thread_id, &p.ns, at, vec![write], Some(epoch))
+                .put_writes(&thread_id, &p.ns, at, task_writes.to_vec(), Some(epoch))
                 .await?;
         }
         if !command_writes.is_empty() {
