@@ -1,5 +1,5 @@
 //! The checkpoint-size budget: a warning naming the thread, step, total and largest fields when
-//! a step's state outgrows it (once per thread and field), a typed error in strict mode that
+//! a step's state outgrows it (once per thread, namespace and field), a typed error in strict mode that
 //! leaves the thread at its last checkpoint, nothing when off, and a thread's size per field.
 
 mod support;
@@ -159,4 +159,72 @@ async fn in_strict_mode_the_step_fails_and_the_thread_stays_at_its_last_checkpoi
     assert_eq!(size.total, size.fields.iter().map(|f| f.1).sum::<usize>());
     assert_eq!(size.fields.len(), 3);
     assert!(roomy.thread("nobody").size().await.unwrap().is_none());
+}
+
+/// A small outer state that runs the chat as a subgraph, keeping only its turn count.
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+struct Desk {
+    turns: u32,
+}
+
+fn to_chat(_: &Desk) -> ChatUpdate {
+    ChatUpdate::new()
+}
+
+fn from_chat(chat: &Chat) -> DeskUpdate {
+    DeskUpdate::new().turns(chat.turns)
+}
+
+#[stategraph::graph(state = Desk)]
+mod desk {
+    use super::*;
+
+    #[subgraph(input = to_chat, output = from_chat)]
+    type talk = super::chat::Graph;
+
+    edges! { START -> talk -> END; }
+}
+
+/// A subgraph's states are weighed against the graph's budget too: the warning names the
+/// call's namespace, and strict mode fails the call's step (so the subgraph node fails).
+#[tokio::test]
+async fn a_subgraph_call_is_weighed_against_the_budget_too() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let graph = desk::graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let done = graph
+        .thread("desk")
+        .invoke(DeskUpdate::new())
+        .await
+        .unwrap();
+    assert_eq!(done.turns, 5);
+    let seen = warnings(&recorder);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].fields["ns"].starts_with("talk:"), "{:?}", seen[0]);
+    assert!(seen[0].fields["largest"].starts_with("messages ("));
+
+    let strict = desk::graph()
+        .checkpointer(MemorySaver::new())
+        .size_budget(SizeBudget::strict(50 * 1024))
+        .compile()
+        .unwrap();
+    let error = strict
+        .thread("strict-desk")
+        .invoke(DeskUpdate::new())
+        .await
+        .unwrap_err();
+    let GraphError::Node { node, source, .. } = &error else {
+        panic!("the subgraph node fails: {error}");
+    };
+    assert_eq!(*node, "talk");
+    assert!(
+        matches!(
+            source.downcast_ref::<GraphError>(),
+            Some(GraphError::OverBudget { step: 2, .. })
+        ),
+        "{error}"
+    );
 }

@@ -108,10 +108,11 @@ impl StateSize {
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
     pub(crate) limit: SizeBudget,
-    warned: Mutex<HashSet<(ThreadId, &'static str)>>,
+    warned: Mutex<HashSet<(ThreadId, String, &'static str)>>,
 }
 
-/// The most (thread, field) pairs remembered as warned about; then the memory starts over.
+/// The most (thread, namespace, field) triples remembered as warned about; then the memory
+/// starts over.
 const MAX_WARNED: usize = 10_000;
 
 impl Budget {
@@ -127,11 +128,13 @@ impl Budget {
         self.limit.bytes.is_some_and(|limit| bound > limit)
     }
 
-    /// Checks a weighed state of `thread_id` at `step`: over the budget, warns about the
-    /// largest fields not warned about yet, or returns the error in strict mode.
+    /// Checks a weighed state of `thread_id` at `step` in namespace `ns` (a subgraph's, or
+    /// `""`): over the budget, warns about the largest fields not warned about yet for that
+    /// thread and namespace, or returns the error in strict mode.
     pub(crate) fn check(
         &self,
         thread_id: &ThreadId,
+        ns: &str,
         step: i64,
         size: &StateSize,
     ) -> Result<(), crate::GraphError> {
@@ -156,11 +159,14 @@ impl Budget {
             .fields
             .iter()
             .take(3)
-            .filter(|(field, bytes)| *bytes > 0 && warned.insert((thread_id.clone(), field)))
+            .filter(|(field, bytes)| {
+                *bytes > 0 && warned.insert((thread_id.clone(), ns.to_owned(), field))
+            })
             .collect();
         if !new.is_empty() {
             tracing::warn!(
                 thread = %thread_id,
+                ns,
                 step,
                 total = size.total,
                 budget = limit,

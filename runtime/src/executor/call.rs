@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::{Durability, Executor, Head, Persistence, take_state};
+use crate::budget::Budget;
 use crate::error::GraphError;
 use crate::ids::{CheckpointId, Epoch, TaskId};
 use crate::interrupt::{self, TaskInterrupts};
@@ -50,6 +51,9 @@ pub(crate) struct Scope {
     pub(crate) events: Option<Emitter>,
     /// The enclosing run's store, which the call's nodes reach too.
     pub(crate) store: Option<Arc<dyn Store>>,
+    /// The enclosing graph's checkpoint-size budget, which the call's states are weighed
+    /// against too.
+    pub(crate) budget: Option<Arc<Budget>>,
     /// The namespace and last checkpoint of the call, once it finished.
     pub(crate) reached: Mutex<Option<(String, CheckpointId)>>,
 }

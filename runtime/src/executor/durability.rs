@@ -255,7 +255,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         if !budget.may_exceed(bound) {
             return Ok(());
         }
-        budget.check(&p.thread_id, step, &StateSize::of(&*head.state))
+        budget.check(&p.thread_id, &p.ns, step, &StateSize::of(&*head.state))
     }
 
     /// Makes the head's checkpoint stored: waits for a write in flight, and writes the head if

@@ -241,6 +241,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             recursion_limit: self.recursion_limit,
             events: self.events.clone(),
             store: self.store.clone(),
+            budget: self.budget.clone(),
             reached: Mutex::new(None),
         }))
     }

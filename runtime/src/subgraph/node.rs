@@ -79,6 +79,7 @@ impl<G: GraphDef, S: State, D: Send + Sync + 'static> Parts<G, S, D> {
         .claimed(scope.and_then(|s| s.epoch))
         .events(scope.and_then(|s| s.events(ctx.node)))
         .with_store(scope.and_then(|s| s.store.clone()))
+        .budget(scope.and_then(|s| s.budget.clone()))
         .durability(scope.map_or(Durability::Sync, |s| s.durability));
         let parents = scope.map(|s| s.parents.clone()).unwrap_or_default();
         let keep = self.checkpoint == SubgraphCheckpoint::PerThread;
