@@ -207,8 +207,9 @@ mod verbose {
     }
 }
 
-/// A node's error is stored cut to 1 KiB however long it is, so a failing node cannot grow its
-/// checkpoint's writes without bound; the caller still gets the whole error.
+/// A node's error is stored (and shown in the run's error message) cut to 1 KiB however long
+/// it is, so a failing node cannot grow its checkpoint's writes or a log line without bound;
+/// the caller still gets the whole error as the message's source.
 #[tokio::test]
 async fn a_long_node_error_is_stored_cut_to_one_kib() {
     let saver = Arc::new(MemorySaver::new());
@@ -228,6 +229,10 @@ async fn a_long_node_error_is_stored_cut_to_one_kib() {
         source.to_string().len(),
         1024 * 1024,
         "the caller gets it whole"
+    );
+    assert!(
+        error.to_string().len() < 1024 + 200,
+        "the message shows 1 KiB of it"
     );
     let state = thread.state().await.unwrap().unwrap();
     assert_eq!(state.errors.len(), 1);

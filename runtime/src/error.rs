@@ -11,8 +11,9 @@ use crate::node::NodeError;
 pub enum GraphError {
     /// A node returned an error (or panicked).
     #[error(
-        "node `{node}` failed at step {step} of {}: {source}; the last checkpoint is intact, so `resume()` runs the node again",
-        thread(thread_id)
+        "node `{node}` failed at step {step} of {}: {}; the last checkpoint is intact, so `resume()` runs the node again",
+        thread(thread_id),
+        cut_error(source)
     )]
     Node {
         /// The thread, or `None` without a checkpointer.
@@ -238,6 +239,12 @@ fn ids(interrupts: &[Interrupt]) -> String {
         shown.push(format!("and {} more", interrupts.len() - 5));
     }
     shown.join(", ")
+}
+
+/// A node's error as a message shows it: at most 1 KiB of its text (the error itself, whole,
+/// is the variant's `source`).
+fn cut_error(error: &crate::NodeError) -> String {
+    crate::policy::cut(error.to_string(), crate::NodeFailure::MAX_ERROR_BYTES)
 }
 
 fn thread(thread_id: &Option<ThreadId>) -> String {
