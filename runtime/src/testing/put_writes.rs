@@ -210,9 +210,9 @@ pub async fn special_channels<C: Checkpointer + ?Sized>(saver: &C) {
 }
 
 /// The interrupt protocol: a task's question (channel `__interrupt__`, index -2), its answers
-/// (`__resume__`, -3) and its `once` results (`__once__`, -6) are each replaced by a later write
-/// of the same task, stay beside its error (-1) and regular writes, and come back ordered by
-/// task and index.
+/// (`__resume__`, -3), the ids of the questions they answered (`__answered__`, -4) and its
+/// `once` results (`__once__`, -6) are each replaced by a later write of the same task, stay
+/// beside its error (-1) and regular writes, and come back ordered by task and index.
 pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("writes-interrupt");
     let cp = checkpoint(&t, "").put_ok(saver).await;
@@ -233,15 +233,30 @@ pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(sa
     };
     let answers = |v: serde_json::Value| special(PendingWrite::RESUME_IDX, PendingWrite::RESUME, v);
     let once = |v: serde_json::Value| special(PendingWrite::ONCE_IDX, PendingWrite::ONCE, v);
+    let answered =
+        |v: serde_json::Value| special(PendingWrite::ANSWERED_IDX, PendingWrite::ANSWERED, v);
     put_writes_ok(saver, &cp, vec![question(0), once(json!({"0": 7}))]).await;
-    put_writes_ok(saver, &cp, vec![answers(json!({"0": true}))]).await;
+    put_writes_ok(
+        saver,
+        &cp,
+        vec![answers(json!({"0": true})), answered(json!({"0": "q0"}))],
+    )
+    .await;
     put_writes_ok(
         saver,
         &cp,
         vec![question(1), once(json!({"0": 7, "1": "sent"}))],
     )
     .await;
-    put_writes_ok(saver, &cp, vec![answers(json!({"0": true, "1": "x"}))]).await;
+    put_writes_ok(
+        saver,
+        &cp,
+        vec![
+            answers(json!({"0": true, "1": "x"})),
+            answered(json!({"0": "q0", "1": "q1"})),
+        ],
+    )
+    .await;
     put_writes_ok(
         saver,
         &cp,
@@ -260,6 +275,12 @@ pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(sa
             ),
             (
                 a,
+                PendingWrite::ANSWERED_IDX,
+                PendingWrite::ANSWERED.to_owned(),
+                json!({"0": "q0", "1": "q1"})
+            ),
+            (
+                a,
                 PendingWrite::RESUME_IDX,
                 PendingWrite::RESUME.to_owned(),
                 json!({"0": true, "1": "x"})
@@ -273,7 +294,7 @@ pub async fn interrupt_and_answers_replace_by_index<C: Checkpointer + ?Sized>(sa
             (a, -1, PendingWrite::ERROR.to_owned(), json!("failed")),
             (a, 0, "log".to_owned(), json!("done")),
         ],
-        "the latest `once` results, question and answers, the error and the write, by index"
+        "the latest `once` results, answered ids, answers and question, the error and the write, by index"
     );
 }
 
