@@ -5,15 +5,12 @@ use std::time::Duration;
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use sha2::{Digest, Sha256};
 use stategraph_runtime::{CheckpointError, now, to_micros};
 
 use crate::error::Context;
 
 fn path(root: &Path, key: &str) -> Path {
-    let digest = Sha256::digest(key.as_bytes());
-    let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    root.clone().join("cache").join(name)
+    root.clone().join("cache").join(crate::name::hashed(key))
 }
 
 /// The value cached under `key`, unless it is absent or expired (an expired one is removed).

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use stategraph_runtime::{
-    BlobKind, ChannelBlob, Checkpoint, CheckpointId, Epoch, PendingWrite, TaskId,
+    BlobKind, ChannelBlob, Checkpoint, CheckpointId, Epoch, PendingWrite, TaskId, ThreadRecords,
 };
 
 const MAGIC: &[u8] = b"SGLOG1\n";
@@ -51,6 +51,24 @@ impl Entry {
             checkpoints: Vec::new(),
             blobs: Vec::new(),
             writes: Vec::new(),
+        }
+    }
+
+    /// Everything `records` hold, as one entry of `kind` (a seal, a base or an import) that
+    /// carries `epoch`.
+    pub(crate) fn of_records(kind: Kind, records: &ThreadRecords, epoch: Option<Epoch>) -> Self {
+        Self {
+            kind,
+            epoch,
+            checkpoints: records.checkpoints().cloned().collect(),
+            blobs: records
+                .blobs()
+                .map(|(ns, blob)| (ns.to_owned(), blob))
+                .collect(),
+            writes: records
+                .writes()
+                .map(|(ns, id, w)| (ns.to_owned(), id, w.clone()))
+                .collect(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod cache;
 mod entry;
 mod error;
 mod log;
+mod name;
 mod slots;
 mod view;
 
@@ -237,7 +238,8 @@ impl ObjectStoreSaver {
                         if log.len() >= self.compact_after {
                             // Best effort, after the write is stored: a writer that got there
                             // first, or a failure here, leaves compaction to a later write.
-                            let all = View::dump(&log.view.records, log.view.epoch, Kind::Seal);
+                            let all =
+                                Entry::of_records(Kind::Seal, &log.view.records, log.view.epoch);
                             if let Err(error) = self.logs.append(ctx, &key, log, all).await {
                                 tracing::warn!(%error, "could not compact a thread's log");
                             }
@@ -414,7 +416,7 @@ impl Checkpointer for ObjectStoreSaver {
             guard.as_ref().map(|log| {
                 let mut records = log.view.records.clone();
                 records.set_thread(to);
-                View::dump(&records, None, Kind::Import)
+                Entry::of_records(Kind::Import, &records, None)
             })
         };
         self.write(ctx.with_thread(to), to, |view| {
@@ -439,7 +441,7 @@ impl Checkpointer for ObjectStoreSaver {
                     self.write(ctx, thread_id, |view| {
                         let mut kept = view.records.clone();
                         let pruned = kept.keep_latest()?;
-                        Ok(pruned.then(|| View::dump(&kept, view.epoch, Kind::Seal)))
+                        Ok(pruned.then(|| Entry::of_records(Kind::Seal, &kept, view.epoch)))
                     })
                     .await?;
                 }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use sha2::{Digest, Sha256};
 use stategraph_runtime::{CheckpointError, ThreadId};
 
 use crate::entry::{self, Entry, Kind};
@@ -53,10 +52,9 @@ pub(crate) struct Logs {
     threads: Path,
 }
 
-/// The directory name of a thread: its id hashed, so any id makes a short, valid key.
+/// The directory name of a thread: its id hashed.
 pub(crate) fn thread_key(thread_id: &ThreadId) -> String {
-    let digest = Sha256::digest(thread_id.as_str().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::name::hashed(thread_id.as_str())
 }
 
 fn number(n: u64) -> String {

@@ -79,21 +79,4 @@ impl View {
             .collect();
         Ok(entry)
     }
-
-    /// Everything `records` hold, as one entry of `kind` (a seal, a base or an import) that
-    /// carries `epoch`.
-    pub(crate) fn dump(records: &ThreadRecords, epoch: Option<Epoch>, kind: Kind) -> Entry {
-        let mut entry = Entry::new(kind);
-        entry.epoch = epoch;
-        entry.checkpoints = records.checkpoints().cloned().collect();
-        entry.blobs = records
-            .blobs()
-            .map(|(ns, blob)| (ns.to_owned(), blob))
-            .collect();
-        entry.writes = records
-            .writes()
-            .map(|(ns, id, w)| (ns.to_owned(), id, w.clone()))
-            .collect();
-        entry
-    }
 }

@@ -126,12 +126,7 @@ async fn faulty_saver(dir: &std::path::Path) -> (ObjectStoreSaver, Arc<Mutex<Fau
 
 /// The number of objects under the thread's log.
 fn objects(dir: &std::path::Path, t: &ThreadId) -> usize {
-    use sha2::Digest;
-    let key: String = sha2::Sha256::digest(t.as_str().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let root = dir.join("stategraph/threads").join(key);
+    let root = dir.join("stategraph").join(support::thread_dir(t));
     let mut count = 0;
     for generation in std::fs::read_dir(root).unwrap().flatten() {
         count += std::fs::read_dir(generation.path()).unwrap().count();

@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -28,15 +28,11 @@ fn big_blob() -> Vec<u8> {
     [&b"\""[..], &letters[..BLOB_BYTES - 2], &b"\""[..]].concat()
 }
 
-/// The child: continues the thread's head with one large checkpoint. Run by
-/// `kill_during_upload`, never on its own.
-#[tokio::test]
-#[ignore = "the child process of the interrupted-upload tests"]
-async fn upload_child() {
-    let target = std::env::var("SG_UPLOAD_TARGET").unwrap();
-    let t = ThreadId::new(std::env::var("SG_UPLOAD_THREAD").unwrap());
-    let saver = support::target_saver(&target, "partial").await;
-    let head = must_get(&saver, &t, "", None).await.checkpoint;
+/// The child's part: continues the thread's head with one large checkpoint, then waits to be
+/// killed.
+async fn upload(target: &str, t: &ThreadId) {
+    let saver = support::target_saver(target, "partial").await;
+    let head = must_get(&saver, t, "", None).await.checkpoint;
     let next = child(&head).snapshot_bytes("blob", big_blob()).build();
     println!("uploading");
     saver.put(next).await.unwrap();
@@ -44,18 +40,20 @@ async fn upload_child() {
     std::thread::sleep(Duration::from_secs(60));
 }
 
-/// Kills the child `after` the moment it starts uploading, then checks that the thread holds
-/// either nothing new or the whole checkpoint, and goes on.
-async fn kill_during_upload(target: &str, saver: &ObjectStoreSaver, after: Duration) -> bool {
+/// Kills a child (this binary again, running `test`) `after` the moment it starts uploading,
+/// then checks that the thread holds either nothing new or the whole checkpoint, and goes on.
+async fn kill_during_upload(
+    test: &str,
+    target: &str,
+    saver: &ObjectStoreSaver,
+    after: Duration,
+) -> bool {
     let t = thread("interrupted");
     let root = checkpoint(&t, "")
         .snapshot("blob", json!(""))
         .put_ok(saver)
         .await;
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "upload_child", "--nocapture"])
-        .env("SG_UPLOAD_TARGET", target)
-        .env("SG_UPLOAD_THREAD", t.as_str())
+    let mut child = support::child_of(test, target, &t)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -100,11 +98,12 @@ fn child_of(
 }
 
 /// Kills from immediately (the upload cannot have finished) to long after (it has), with
-/// points in between that land during the upload.
-async fn kills(target: &str, saver: &ObjectStoreSaver) {
+/// points in between that land during the upload; the children run `test`.
+async fn kills(test: &str, target: &str, saver: &ObjectStoreSaver) {
     let mut outcomes = Vec::new();
     for millis in [0, 10, 40, 150, 5000] {
-        outcomes.push(kill_during_upload(target, saver, Duration::from_millis(millis)).await);
+        let after = Duration::from_millis(millis);
+        outcomes.push(kill_during_upload(test, target, saver, after).await);
     }
     println!("uploads completed before the kill: {outcomes:?}");
     assert!(!outcomes[0], "a kill at once stores nothing");
@@ -113,18 +112,27 @@ async fn kills(target: &str, saver: &ObjectStoreSaver) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_during_an_upload_to_a_directory_leaves_all_or_nothing() {
+    if let Some((target, t)) = support::child_part() {
+        return upload(&target, &t).await;
+    }
     let (saver, dir) = support::local_saver().await;
-    kills(dir.to_str().unwrap(), &saver).await;
+    let test = "a_kill_during_an_upload_to_a_directory_leaves_all_or_nothing";
+    kills(test, dir.to_str().unwrap(), &saver).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_during_an_upload_to_s3_leaves_all_or_nothing() {
+    if let Some((target, t)) = support::child_part() {
+        return upload(&target, &t).await;
+    }
     let Some(moto) = Moto::start_or_skip("interrupted upload to S3") else {
         return;
     };
-    let saver = support::target_saver(&format!("s3:{}", moto.endpoint()), "partial").await;
+    let target = format!("s3:{}", moto.endpoint());
+    let saver = support::target_saver(&target, "partial").await;
     saver.setup().await.unwrap();
-    kills(&format!("s3:{}", moto.endpoint()), &saver).await;
+    let test = "a_kill_during_an_upload_to_s3_leaves_all_or_nothing";
+    kills(test, &target, &saver).await;
 }
 
 /// An unfinished multipart upload at the key the next entry takes (what a client killed
@@ -156,17 +164,9 @@ async fn an_unfinished_multipart_upload_does_not_block_the_next_write() {
 /// The key of entry `seq` of `generation` of thread `t` under `prefix`.
 fn entry_path(prefix: &str, t: &ThreadId, generation: u64, seq: u64) -> Path {
     Path::from(format!(
-        "{prefix}/threads/{}/{generation:020}/{seq:020}",
-        sha256_hex(t.as_str())
+        "{prefix}/{}/{generation:020}/{seq:020}",
+        support::thread_dir(t)
     ))
-}
-
-fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// An entry cut short (by a store that is not atomic, or by hand) is reported as unreadable,
@@ -181,8 +181,8 @@ async fn a_truncated_entry_is_a_clear_error_and_loses_nothing_else() {
         .put_ok(&saver)
         .await;
     let file = dir
-        .join("stategraph/threads")
-        .join(sha256_hex(t.as_str()))
+        .join("stategraph")
+        .join(support::thread_dir(&t))
         .join(format!("{:020}", 0))
         .join(format!("{:020}", 1));
     std::fs::write(

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::json;
 use stategraph_runtime::testing::fixtures::{checkpoint, child, must_get, thread};
@@ -15,17 +15,13 @@ use support::Moto;
 /// Puts each process makes.
 const PUTS: usize = 25;
 
-/// The child: advances the thread `PUTS` times, printing the id of each stored checkpoint.
-/// Run by `two_processes_race`, never on its own.
-#[tokio::test]
-#[ignore = "the child process of the racing-processes tests"]
-async fn racing_child() {
-    let target = std::env::var("SG_RACE_TARGET").unwrap();
-    let t = ThreadId::new(std::env::var("SG_RACE_THREAD").unwrap());
-    let saver = support::target_saver(&target, "processes").await;
+/// The child's part: advances the thread `PUTS` times, printing the id of each stored
+/// checkpoint.
+async fn race(target: &str, t: &ThreadId) {
+    let saver = support::target_saver(target, "processes").await;
     let mut stored = 0;
     while stored < PUTS {
-        let head = must_get(&saver, &t, "", None).await.checkpoint;
+        let head = must_get(&saver, t, "", None).await.checkpoint;
         let next = child(&head).snapshot("n", json!(stored)).build();
         match saver.put(next.clone()).await {
             Ok(()) => {
@@ -38,7 +34,8 @@ async fn racing_child() {
     }
 }
 
-async fn two_processes_race(target: &str) {
+/// Two children (this binary again, running `test`) race on `target`.
+async fn two_processes_race(test: &str, target: &str) {
     let saver = support::target_saver(target, "processes").await;
     saver.setup().await.unwrap();
     let t = thread("processes");
@@ -47,10 +44,7 @@ async fn two_processes_race(target: &str) {
         .put_ok(&saver)
         .await;
     let spawn = || {
-        Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "racing_child", "--nocapture"])
-            .env("SG_RACE_TARGET", target)
-            .env("SG_RACE_THREAD", t.as_str())
+        support::child_of(test, target, &t)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -100,14 +94,22 @@ async fn two_processes_race(target: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_race_on_one_directory() {
+    if let Some((target, t)) = support::child_part() {
+        return race(&target, &t).await;
+    }
     let (_, dir) = support::local_saver().await;
-    two_processes_race(dir.to_str().unwrap()).await;
+    let test = "two_processes_race_on_one_directory";
+    two_processes_race(test, dir.to_str().unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_race_on_one_bucket() {
+    if let Some((target, t)) = support::child_part() {
+        return race(&target, &t).await;
+    }
     let Some(moto) = Moto::start_or_skip("racing processes on S3") else {
         return;
     };
-    two_processes_race(&format!("s3:{}", moto.endpoint())).await;
+    let test = "two_processes_race_on_one_bucket";
+    two_processes_race(test, &format!("s3:{}", moto.endpoint())).await;
 }
