@@ -16,18 +16,22 @@ pub use crate::state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
 pub use crate::subgraph::{SameDeps, SharesState, Subgraph, SubgraphCheckpoint};
 pub use {serde, serde_json};
 
-/// The state type of a graph, checked once: `<Checked<S> as IsState>::State` is `S` when `S`
-/// implements [`State`], and an error (reported once, and silencing every later use) when it
-/// does not.
-pub struct Checked<S>(std::marker::PhantomData<S>);
-
-/// See [`Checked`].
+/// The state type of a graph, checked once: `<S as IsState>::State` is `S` when `S` implements
+/// [`State`], and an error (reported once, at the graph's `state = S`, and silencing every later
+/// use) when it does not. Its impl is not recommended in errors, so the message names the user's
+/// type and no unrelated implementor of [`State`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a graph state",
+    label = "not a state: derive it with `#[derive(State)]`",
+    note = "a graph's state is a struct with named fields and `#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]`"
+)]
 pub trait IsState {
     /// The state.
     type State: State;
 }
 
-impl<S: State> IsState for Checked<S> {
+#[diagnostic::do_not_recommend]
+impl<S: State> IsState for S {
     type State = S;
 }
 

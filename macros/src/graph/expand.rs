@@ -117,16 +117,19 @@ fn node_enum(module: &GraphModule) -> TokenStream {
     }
 }
 
+/// The graph's state type, checked at the user's token (see `__private::IsState`): every use
+/// carries that one span, so a type that is not a state is one error there, reported once.
+fn checked(state: &syn::Type) -> TokenStream {
+    let span = syn::spanned::Spanned::span(state);
+    quote_spanned!(span=> <#state as ::stategraph::__private::IsState>::State)
+}
+
 fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> TokenStream {
     let vis = item_vis(module);
     let private = private();
     let state = &args.state;
     let deps = deps_type(args);
-    // The state, checked once at the user's token (see `__private::Checked`).
-    let checked_state = {
-        let private = quote_spanned!(syn::spanned::Spanned::span(state)=> ::stategraph::__private);
-        quote_spanned!(syn::spanned::Spanned::span(state)=> <#private::Checked<#state> as #private::IsState>::State)
-    };
+    let checked_state = checked(state);
     let graph_name = module.ident.unraw().to_string();
     let receivers = super::check::receivers(module);
     let inputs: Vec<Option<&syn::Type>> = receivers
@@ -150,7 +153,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             let span = signature_span(node, inputs[i].unwrap_or(state));
             let mut f = node.ident.clone();
             f.set_span(span);
-            let checked = quote!(<#private::Checked<#state> as #private::IsState>::State);
+            let checked = checked(state);
             match inputs[i] {
                 None => {
                     let wrap = if node.takes_context() {
@@ -253,7 +256,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             const DOT: &'static str = #dot;
 
             #[doc = #spec_doc]
-            fn spec() -> #private::GraphSpec<<#private::Checked<#state> as #private::IsState>::State, #deps> {
+            fn spec() -> #private::GraphSpec<#checked_state, #deps> {
                 // Edges are added with path calls, so a state that is not one is reported once
                 // (as the same error at the same place), not as a missing method.
                 let spec = #private::GraphSpec::new(#graph_name)
@@ -318,7 +321,7 @@ fn subgraph(sub: &SubgraphDecl, args: &GraphArgs) -> TokenStream {
     let graph = &sub.graph;
     let state = &args.state;
     let deps = deps_type(args);
-    let checked = quote!(<#private::Checked<#state> as #private::IsState>::State);
+    let checked = checked(state);
     let mode = sub.attrs.checkpoint.as_ref().map_or("PerCall", |mode| {
         super::attr::SUBGRAPH_MODES
             .iter()
@@ -378,6 +381,7 @@ fn target(module: &GraphModule, target: Target) -> TokenStream {
 fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
     let private = private();
     let state = &args.state;
+    let checked = checked(state);
     let deps = deps_type(args);
     let mut out = TokenStream::new();
     let sources = std::iter::once((None, &plan.start))
@@ -421,7 +425,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                         #private::Edge::Send {
                             name: #name,
                             target: #target,
-                            fan: |state: &<#private::Checked<#state> as #private::IsState>::State, deps: &#deps| {
+                            fan: |state: &#checked, deps: &#deps| {
                                 let _ = deps;
                                 #sent
                             },
@@ -455,7 +459,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                     quote! {
                         #private::Edge::Route {
                             name: #name,
-                            pick: |state: &<#private::Checked<#state> as #private::IsState>::State, deps: &#deps| {
+                            pick: |state: &#checked, deps: &#deps| {
                                 let _ = deps;
                                 #scrutinee { #(#arms)* }
                             },
