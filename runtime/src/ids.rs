@@ -65,8 +65,49 @@ pub struct CheckpointId(Uuid);
 
 impl CheckpointId {
     /// A fresh id, later than every id this process made before.
+    ///
+    /// A checkpoint that continues another takes [`CheckpointId::after`] instead, so it sorts
+    /// after its parent even when the parent was drawn by another process.
     pub fn new() -> Self {
         Self(Uuid::now_v7())
+    }
+
+    /// A fresh id that sorts after `parent`: the larger of a new UUIDv7 and the smallest
+    /// UUIDv7 greater than `parent`. Ids are drawn by each process from its own clock, so a
+    /// checkpoint written in the same millisecond as its parent by another process (or on a
+    /// machine whose clock is behind) would otherwise sort before it, and a history listed
+    /// newest first would no longer follow parent links.
+    ///
+    /// ```
+    /// use stategraph_runtime::CheckpointId;
+    /// let parent = CheckpointId::new();
+    /// assert!(CheckpointId::after(Some(parent)) > parent);
+    /// ```
+    pub fn after(parent: Option<CheckpointId>) -> Self {
+        let fresh = Self::new();
+        match parent {
+            Some(parent) if parent >= fresh => parent.successor(),
+            _ => fresh,
+        }
+    }
+
+    /// The smallest UUIDv7 greater than this one: its timestamp and random bits read as one
+    /// 122-bit counter, plus one (the version and variant bits stay).
+    fn successor(self) -> Self {
+        let bits = self.0.as_u128();
+        // Layout: 48-bit time | 4-bit version | 12-bit rand_a | 2-bit variant | 62-bit rand_b.
+        let rand_b = bits & ((1 << 62) - 1);
+        let rand_a = (bits >> 64) & 0xfff;
+        let time = bits >> 80;
+        let counter = (time << 74 | rand_a << 62 | rand_b).wrapping_add(1);
+        let (time, rand_a, rand_b) = (
+            (counter >> 74) & ((1 << 48) - 1),
+            (counter >> 62) & 0xfff,
+            counter & ((1 << 62) - 1),
+        );
+        Self(Uuid::from_u128(
+            time << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b,
+        ))
     }
 
     /// The id as a UUID.
@@ -192,6 +233,42 @@ mod tests {
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let text: Vec<_> = ids.iter().map(|id| id.to_string()).collect();
         assert!(text.windows(2).all(|w| w[0] < w[1]), "ids sort as text too");
+    }
+
+    #[test]
+    fn an_id_after_a_parent_sorts_after_it_even_from_a_clock_ahead() {
+        let ahead = CheckpointId::from_uuid(Uuid::from_u128(
+            (u128::from(u64::MAX >> 16) - 1) << 80 | 0x7 << 76 | 0b10 << 62,
+        ));
+        let mut id = ahead;
+        for _ in 0..1000 {
+            let next = CheckpointId::after(Some(id));
+            assert!(next > id && next.to_string() > id.to_string());
+            assert_eq!(next.as_uuid().get_version_num(), 7);
+            assert_eq!(next.as_uuid().get_variant(), uuid::Variant::RFC4122);
+            id = next;
+        }
+        let fresh = CheckpointId::new();
+        let old = CheckpointId::from_uuid(Uuid::from_u128(1 << 80 | 0x7 << 76 | 0b10 << 62));
+        assert!(
+            CheckpointId::after(Some(old)) > fresh,
+            "an old parent: a fresh id"
+        );
+        assert!(CheckpointId::after(None) > fresh);
+    }
+
+    #[test]
+    fn the_successor_carries_from_the_random_bits_into_the_time() {
+        let full = CheckpointId::from_uuid(Uuid::from_u128(
+            5 << 80 | 0x7 << 76 | 0xfff << 64 | 0b10 << 62 | ((1 << 62) - 1),
+        ));
+        let next = full.successor();
+        assert_eq!(
+            next.as_uuid().as_u128(),
+            6 << 80 | 0x7 << 76 | 0b10 << 62,
+            "all random bits set: the time goes up by one and the random bits start over"
+        );
+        assert!(next > full);
     }
 
     #[test]

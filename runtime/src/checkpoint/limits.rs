@@ -16,6 +16,7 @@
 //! | a user metadata key | up to [`MAX_METADATA_KEY_BYTES`] bytes | longer, a NUL, or a reserved key |
 //! | user metadata | strings without NUL, nested at most [`MAX_JSON_DEPTH`] levels, [`MAX_METADATA_BYTES`] encoded | anything else |
 //! | channel values and writes | any bytes, nested at most [`MAX_JSON_DEPTH`] levels when JSON | deeper JSON |
+//! | a checkpoint's id | greater than its parent's ([`CheckpointId::after`]) | equal or smaller |
 //!
 //! Every built-in backend calls these checks first, the runtime calls them before it calls a
 //! backend, and the conformance kit holds a custom backend to the same line.
@@ -23,7 +24,7 @@
 use super::{
     CheckpointError, CheckpointMetadata, ListQuery, NewCheckpoint, PendingWrite, ThreadQuery,
 };
-use crate::ids::ThreadId;
+use crate::ids::{CheckpointId, ThreadId};
 
 /// The longest thread id, in bytes of UTF-8.
 pub const MAX_THREAD_ID_BYTES: usize = 512;
@@ -115,6 +116,18 @@ pub enum LimitError {
         subject: Subject,
         /// The limit, [`MAX_JSON_DEPTH`].
         limit: usize,
+    },
+    /// A checkpoint's id does not sort after its parent's, so a history listed newest first
+    /// would not follow parent links. Draw it with
+    /// [`CheckpointId::after`](crate::CheckpointId::after).
+    #[error(
+        "checkpoint {id} does not sort after its parent {parent}; draw a checkpoint's id with `CheckpointId::after(parent)`"
+    )]
+    IdNotAfterParent {
+        /// The checkpoint's id.
+        id: CheckpointId,
+        /// Its parent's id.
+        parent: CheckpointId,
     },
 }
 
@@ -234,6 +247,15 @@ pub fn check_put(new: &NewCheckpoint) -> Result<(), CheckpointError> {
     let checkpoint = &new.checkpoint;
     check_thread_id(&checkpoint.thread_id)?;
     check_namespace(&checkpoint.ns)?;
+    if let Some(parent) = checkpoint.parent_id
+        && parent >= checkpoint.id
+    {
+        return Err(LimitError::IdNotAfterParent {
+            id: checkpoint.id,
+            parent,
+        }
+        .into());
+    }
     for channel in checkpoint.channel_versions.keys() {
         check_name(channel, Subject::Channel)?;
     }

@@ -94,7 +94,12 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             Writer::Input | Writer::Inferred => INPUT_WRITER,
         };
         let writes = encode_writes::<S>(&values, self.node_name(index))?;
-        let id = CheckpointId::new();
+        // A fork becomes the latest: its id sorts after the thread's head as well.
+        let latest = match at {
+            Some(_) => p.saver.get(&p.thread_id, &p.ns, None).await?,
+            None => None,
+        };
+        let id = CheckpointId::after(parent.max(latest.map(|t| t.checkpoint.id)));
         let step = head.step + 1;
         let finished = vec![Finished::<S> {
             node: index,
@@ -162,7 +167,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         }
         let mut head = self.restore(tuple, Some(epoch))?;
         let parent = head.id;
-        head.id = CheckpointId::new();
+        head.id = CheckpointId::after(Some(parent));
         let writes = super::StepWrites::new(
             Source::Update,
             Vec::new(),

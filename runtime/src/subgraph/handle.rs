@@ -216,15 +216,17 @@ impl<G: GraphDef> Thread<G> {
         epoch: Epoch,
     ) -> Result<CheckpointId, GraphError> {
         let mut checkpoint = tuple.checkpoint;
+        let latest = saver
+            .get(self.id(), ns, None)
+            .await?
+            .map(|t| t.checkpoint.id);
         checkpoint.parent_id = if checkpoint.ns == ns {
             Some(checkpoint.id)
         } else {
-            saver
-                .get(self.id(), ns, None)
-                .await?
-                .map(|t| t.checkpoint.id)
+            latest
         };
-        checkpoint.id = CheckpointId::new();
+        // The copy becomes the latest: its id sorts after the namespace's head as well.
+        checkpoint.id = CheckpointId::after(latest.max(checkpoint.parent_id));
         checkpoint.ns = ns.to_owned();
         checkpoint.created_at = crate::checkpoint::now();
         checkpoint.metadata.source = Source::Fork;

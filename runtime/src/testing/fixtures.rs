@@ -106,9 +106,11 @@ pub fn checkpoint(thread_id: &ThreadId, ns: &str) -> CheckpointBuilder {
 }
 
 /// Starts the checkpoint that continues `parent`: same thread and namespace, parent set,
-/// every channel version carried over (no blobs), source `loop`, step + 1, a fresh id.
+/// every channel version carried over (no blobs), source `loop`, step + 1, a fresh id that
+/// sorts after the parent's.
 pub fn child(parent: &Checkpoint) -> CheckpointBuilder {
     let mut builder = checkpoint(&parent.thread_id, &parent.ns);
+    builder.checkpoint.id = CheckpointId::after(Some(parent.id));
     builder.checkpoint.parent_id = Some(parent.id);
     builder.checkpoint.channel_versions = parent.channel_versions.clone();
     builder.checkpoint.metadata = metadata(Source::Loop, parent.metadata.step + 1);

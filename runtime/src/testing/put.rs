@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::{BlobKind, ChannelBlob, Checkpointer, Source, from_micros};
+use crate::limits::LimitError;
+use crate::{
+    BlobKind, ChannelBlob, CheckpointError, CheckpointId, Checkpointer, ListQuery, Source,
+    from_micros,
+};
 
 use super::fixtures::*;
 
@@ -448,4 +452,54 @@ pub async fn large_value_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
         "a 1 MiB value should round-trip"
     );
     assert_eq!(value(&got, "list"), json!(list));
+}
+
+/// A checkpoint whose id does not sort after its parent's is refused before anything is
+/// stored (`LimitError::IdNotAfterParent`): a history listed newest first must follow parent
+/// links. The same id as the parent's is refused too.
+pub async fn id_not_after_parent_is_refused<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("put-id-order");
+    let earlier = CheckpointId::new();
+    let root = checkpoint(&t, "").put_ok(saver).await;
+    for id in [earlier, root.id] {
+        match child(&root).id(id).put(saver).await {
+            Err(CheckpointError::Limit(LimitError::IdNotAfterParent { id: got, parent })) => {
+                assert_eq!((got, parent), (id, root.id), "the error names both ids");
+            }
+            other => panic!("a child whose id sorts before its parent's: {other:?}"),
+        }
+    }
+    let history = list_ok(saver, &ListQuery::thread(t.clone())).await;
+    assert_eq!(ids(&history), vec![root.id], "nothing was stored");
+    child(&root).put_ok(saver).await;
+}
+
+/// A parent drawn by a process whose clock is an hour ahead: its children, drawn with
+/// `CheckpointId::after`, still sort after it, so the history listed newest first is the chain
+/// of parent links, and the latest is the last child.
+pub async fn history_follows_parents_when_a_parent_is_ahead<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("put-clock-ahead");
+    let ahead = {
+        let now = crate::to_micros(crate::now()) / 1000 + 3_600_000;
+        let bits = (u128::try_from(now).expect("after 1970") << 80) | 0x7 << 76 | 0b10 << 62;
+        CheckpointId::from_uuid(uuid::Uuid::from_u128(bits))
+    };
+    let mut last = checkpoint(&t, "").id(ahead).put_ok(saver).await;
+    for _ in 0..5 {
+        last = child(&last).put_ok(saver).await;
+    }
+    let history = list_ok(saver, &ListQuery::thread(t.clone())).await;
+    assert_eq!(history.len(), 6);
+    assert_eq!(
+        history[0].checkpoint.id, last.id,
+        "the last child is newest"
+    );
+    for pair in history.windows(2) {
+        assert_eq!(
+            pair[0].checkpoint.parent_id,
+            Some(pair[1].checkpoint.id),
+            "each checkpoint is listed right before its parent"
+        );
+    }
+    assert_eq!(must_get(saver, &t, "", None).await.checkpoint.id, last.id);
 }
