@@ -660,3 +660,118 @@ async fn every_mode_streams_the_same_run_on_every_backend() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A step at a time, for the order test: tokens, then a question.
+#[stategraph::graph(state = Talk)]
+mod steps {
+    use super::*;
+
+    #[node]
+    async fn speak(_: &Talk, ctx: &NodeContext) -> NodeResult<Talk> {
+        for token in ["a", "b"] {
+            ctx.emit(token.to_owned()).await;
+        }
+        Ok(TalkUpdate::new().push_log("spoke".to_owned()))
+    }
+
+    #[node]
+    async fn ask(_: &Talk, ctx: &NodeContext) -> NodeResult<Talk> {
+        let _: bool = ctx.interrupt("go on?").await?;
+        Ok(TalkUpdate::new().push_log("asked".to_owned()))
+    }
+
+    edges! { START -> speak -> ask -> END; }
+}
+
+/// Where an event comes in a step: task start, custom events, task finish, update, checkpoint,
+/// values; a question last.
+fn rank(data: &EventData) -> u8 {
+    match data {
+        EventData::TaskStarted { .. } => 0,
+        EventData::Custom(_) | EventData::Retry { .. } => 1,
+        EventData::TaskFinished { .. } => 2,
+        EventData::Update(_) => 3,
+        EventData::Checkpoint(_) => 4,
+        EventData::Values(_) => 5,
+        EventData::Interrupt(_) => 6,
+    }
+}
+
+fn mode_of(data: &EventData) -> StreamMode {
+    match data {
+        EventData::Values(_) => StreamMode::VALUES,
+        EventData::Update(_) => StreamMode::UPDATES,
+        EventData::Custom(_) => StreamMode::CUSTOM,
+        EventData::TaskStarted { .. }
+        | EventData::TaskFinished { .. }
+        | EventData::Retry { .. } => StreamMode::TASKS,
+        EventData::Checkpoint(_) => StreamMode::CHECKPOINTS,
+        EventData::Interrupt(_) => StreamMode::INTERRUPTS,
+    }
+}
+
+/// Every combination of the six modes, in Sync and Async durability: within each step the
+/// events come as task start, custom events, task finish, update, checkpoint, values (a
+/// question last), and a combination's events are exactly the full sequence's events of its
+/// modes, in the same order.
+#[tokio::test]
+async fn every_mode_combination_reports_a_steps_events_in_one_order() {
+    let all = [
+        StreamMode::VALUES,
+        StreamMode::UPDATES,
+        StreamMode::CUSTOM,
+        StreamMode::TASKS,
+        StreamMode::CHECKPOINTS,
+        StreamMode::INTERRUPTS,
+    ];
+    for durability in [stategraph::Durability::Sync, stategraph::Durability::Async] {
+        let graph = steps::graph()
+            .checkpointer(MemorySaver::new())
+            .durability(durability)
+            .compile()
+            .unwrap();
+        let full_modes = all.iter().fold(StreamMode::VALUES, |m, &n| m | n);
+        let (full, _) = collect(graph.thread("full").stream(TalkUpdate::new(), full_modes)).await;
+        let mut by_step: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+        for event in &full {
+            by_step
+                .entry(event.step)
+                .or_default()
+                .push(rank(&event.data));
+        }
+        for (step, ranks) in &by_step {
+            assert!(
+                ranks.windows(2).all(|w| w[0] <= w[1]),
+                "{durability:?}, step {step}: {:?}",
+                outline(&full)
+            );
+        }
+        assert!(
+            outline(&full).contains(&"0 checkpoint -".to_owned()),
+            "{:?}",
+            outline(&full)
+        );
+        for mask in 1u8..64 {
+            let modes = all
+                .iter()
+                .enumerate()
+                .filter(|(bit, _)| mask & (1 << bit) != 0)
+                .fold(None, |m: Option<StreamMode>, (_, &n)| {
+                    Some(m.map_or(n, |m| m | n))
+                })
+                .unwrap();
+            let thread = graph.thread(format!("modes-{mask}"));
+            let (events, _) = collect(thread.stream(TalkUpdate::new(), modes)).await;
+            let want: Vec<Event> = full
+                .iter()
+                .filter(|e| modes.contains(mode_of(&e.data)))
+                .cloned()
+                .collect();
+            assert_eq!(
+                outline(&events),
+                outline(&want),
+                "{durability:?}, modes {mask:06b}"
+            );
+        }
+    }
+}

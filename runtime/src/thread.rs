@@ -216,9 +216,12 @@ impl<G: GraphDef> Thread<G> {
             }
             .into());
         };
+        let latest = saver.get(&self.id, &self.ns, None).await?;
         let mut checkpoint = base.checkpoint;
         checkpoint.parent_id = Some(checkpoint.id);
-        checkpoint.id = CheckpointId::new();
+        // The fork becomes the latest: its id sorts after the thread's head as well.
+        checkpoint.id =
+            CheckpointId::after(latest.map(|t| t.checkpoint.id).max(checkpoint.parent_id));
         checkpoint.created_at = crate::checkpoint::now();
         checkpoint.metadata.source = Source::Fork;
         checkpoint.metadata.writes = Default::default();

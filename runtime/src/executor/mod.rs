@@ -238,6 +238,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         begin: Begin<S>,
         parents: BTreeMap<String, CheckpointId>,
     ) -> Result<Head<S>, GraphError> {
+        let parent = previous.as_ref().map(|head| head.id);
         let (step, mut state, mut chains, pauses, saving) = match previous {
             Some(head) => (
                 head.step + 1,
@@ -272,7 +273,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         }];
         let mut head = Head {
             epoch,
-            id: CheckpointId::new(),
+            id: CheckpointId::after(parent),
             step,
             state,
             chains,
@@ -476,14 +477,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 head.next.sort_unstable();
                 head.next.dedup();
             }
-            head.id = CheckpointId::new();
+            head.id = CheckpointId::after(Some(head.id));
             head.step = step;
             // A step of only `checkpoint = false` nodes is saved with the next one that is.
             let durable = ran
                 .iter()
                 .any(|node| !self.spec.skip_checkpoint.contains(node));
+            self.emit_updates(head, updates).await;
             self.commit(head, writes, durable).await?;
-            self.emit_step(head, updates).await;
+            self.emit_values(head).await;
             self.pause_after(head, &ran).await?;
         }
         Ok(())

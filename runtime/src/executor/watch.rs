@@ -23,15 +23,20 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             .collect()
     }
 
-    /// Reports a step that ended at `head`: its tasks' `updates`, then the state.
-    pub(super) async fn emit_step(&self, head: &Head<S>, updates: Vec<(&'static str, S::Update)>) {
+    /// Reports the `updates` of the step that reaches `head`, before its checkpoint is written
+    /// (and reported): a step's events come as task start, custom events, task finish, update,
+    /// checkpoint, values.
+    pub(super) async fn emit_updates(
+        &self,
+        head: &Head<S>,
+        updates: Vec<(&'static str, S::Update)>,
+    ) {
         let Some(events) = &self.events else { return };
         let checkpoint = self.persistence.as_ref().map(|_| head.id);
         for (node, update) in updates {
             let data = EventData::Update(Payload::update::<S>(update));
             events.send(head.step, Some(node), checkpoint, data).await;
         }
-        self.emit_values(head).await;
     }
 
     /// Reports the state at `head`.

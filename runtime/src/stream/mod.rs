@@ -34,6 +34,10 @@ use crate::state::{State, StateUpdate};
 
 /// Which events a stream carries; combine with `|`.
 ///
+/// Within a step, events come in one order whichever modes are asked for: each task's
+/// `TaskStarted`, its `Custom` events and its `TaskFinished`, then the step's `Update`s in merge
+/// order, its `Checkpoint`, then its `Values`; a question or pause comes last.
+///
 /// ```
 /// use stategraph_runtime::StreamMode;
 /// let modes = StreamMode::UPDATES | StreamMode::CUSTOM;
