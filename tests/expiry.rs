@@ -140,3 +140,59 @@ async fn paused_threads_past_their_ttl_expire_and_cannot_be_resumed() {
     let again = expire_paused(&*saver, &policy, later, false).await.unwrap();
     assert!(again.is_empty(), "expired threads are not expired twice");
 }
+
+#[stategraph::graph(state = Ask)]
+mod ask_twice {
+    use super::*;
+
+    #[node]
+    async fn approve(_: &Ask, ctx: &NodeContext) -> NodeResult<Ask> {
+        let first: bool = ctx.interrupt("draft ok?").await?;
+        let second: bool = ctx.interrupt("publish now?").await?;
+        Ok(AskUpdate::new().approved(first && second))
+    }
+
+    edges! {
+        START -> approve -> END;
+    }
+}
+
+/// A node asks, is answered and asks again within one step, which writes no checkpoint: the
+/// TTL counts from when the open question was asked, not from the step's checkpoint. With the
+/// cutoff between the two, the thread is not expired; past the second question, it is.
+#[tokio::test]
+async fn the_ttl_counts_from_when_the_open_question_was_asked() {
+    let saver = Arc::new(MemorySaver::new());
+    let graph = ask_twice::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let thread = graph.thread("asked-twice");
+    thread.invoke(AskUpdate::new()).await.unwrap_err();
+    let step_began = thread.state().await.unwrap().unwrap().created_at;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    thread.resume_with(Resume::value(true)).await.unwrap_err();
+    let state = thread.state().await.unwrap().unwrap();
+    assert_eq!(state.created_at, step_began, "no checkpoint was written");
+    let asked = state.interrupts[0].raised_at;
+    assert!(asked > step_began + Duration::from_millis(40));
+
+    let policy = ExpirePaused::after(DAY);
+    let between = step_began + Duration::from_millis(20) + DAY;
+    let expired = expire_paused(&*saver, &policy, between, false)
+        .await
+        .unwrap();
+    assert!(
+        expired.is_empty(),
+        "the open question is younger than the TTL"
+    );
+    assert_eq!(
+        thread.state().await.unwrap().unwrap().status,
+        ThreadStatus::Interrupted
+    );
+    let after = asked + Duration::from_millis(1) + DAY;
+    let expired = expire_paused(&*saver, &policy, after, false).await.unwrap();
+    assert_eq!(expired, ["asked-twice".into()]);
+    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    assert!(matches!(err, GraphError::Expired(_)), "{err:?}");
+}

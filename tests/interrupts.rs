@@ -5,10 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
-use stategraph::{
-    CheckpointError, GraphError, InterruptError, MemorySaver, NodeContext, NodeResult, Resume,
-    State,
-};
+use stategraph::{GraphError, InterruptError, MemorySaver, NodeContext, NodeResult, Resume, State};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Question {
@@ -378,8 +375,7 @@ async fn two_answers_to_one_question_at_once_exactly_one_wins() {
             assert!(
                 matches!(
                     outcome,
-                    GraphError::NothingPending(_)
-                        | GraphError::Checkpoint(CheckpointError::Fenced { .. })
+                    GraphError::NothingPending(_) | GraphError::AlreadyAnswered(_)
                 ),
                 "round {round}: the loser is refused cleanly, got {outcome:?}"
             );

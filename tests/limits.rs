@@ -73,6 +73,31 @@ impl Checkpointer for Spy {
         self.call();
         self.inner.claim(thread_id).await
     }
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        self.call();
+        self.inner.epoch(thread_id).await
+    }
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        self.call();
+        self.inner
+            .claim_if(thread_id, expected, ns, id, writes)
+            .await
+    }
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        self.call();
+        self.inner.delete_thread_if(thread_id, expected).await
+    }
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         self.call();
         self.inner.put(checkpoint).await

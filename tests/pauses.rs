@@ -156,3 +156,50 @@ async fn without_a_checkpointer_a_declared_pause_is_a_clear_error() {
         "{err:?}"
     );
 }
+
+/// An after-pause answered with "go on", then a before-pause at the same checkpoint: only the
+/// new pause is open — in the error, in `state()`, in the thread's status — and one "go on"
+/// answers it (LangGraph #5952 is this class of bug). Per-thread and declared pauses alike.
+#[tokio::test]
+async fn an_answered_pause_is_never_open_again_when_another_fires_at_its_checkpoint() {
+    let saver = Arc::new(MemorySaver::new());
+    let per_thread = plain::graph()
+        .checkpointer(saver.clone())
+        .compile()
+        .unwrap();
+    let declared_after = gated::graph().checkpointer(saver).compile().unwrap();
+    let plain_thread = per_thread
+        .thread("both-per-thread")
+        .interrupt_after([plain::Node::Draft])
+        .interrupt_before([plain::Node::Publish]);
+    let err = plain_thread.invoke(PostUpdate::new()).await.unwrap_err();
+    assert_eq!(paused_at(err).1, serde_json::json!({ "after": "draft" }));
+    let err = plain_thread
+        .resume_with(Resume::value(()))
+        .await
+        .unwrap_err();
+    assert_eq!(paused_at(err).1, serde_json::json!({ "before": "publish" }));
+    let state = plain_thread.state().await.unwrap().unwrap();
+    assert_eq!(state.interrupts.len(), 1, "{:?}", state.interrupts);
+    assert_eq!(
+        state.interrupts[0].payload,
+        serde_json::json!({ "before": "publish" })
+    );
+    assert_eq!(state.status, stategraph::ThreadStatus::Interrupted);
+    let done = plain_thread.resume_with(Resume::value(())).await.unwrap();
+    assert_eq!(done.ran, ["draft", "publish"]);
+
+    let declared = declared_after
+        .thread("declared-after")
+        .interrupt_before([gated::Node::Check]);
+    let err = declared.invoke(PostUpdate::new()).await.unwrap_err();
+    assert_eq!(paused_at(err).1, serde_json::json!({ "after": "draft" }));
+    let err = declared.resume_with(Resume::value(())).await.unwrap_err();
+    assert_eq!(paused_at(err).1, serde_json::json!({ "before": "check" }));
+    let state = declared.state().await.unwrap().unwrap();
+    assert_eq!(state.interrupts.len(), 1, "{:?}", state.interrupts);
+    let err = declared.resume_with(Resume::value(())).await.unwrap_err();
+    assert_eq!(paused_at(err).1, serde_json::json!({ "before": "publish" }));
+    let done = declared.resume_with(Resume::value(())).await.unwrap();
+    assert_eq!(done.ran, ["draft", "check", "publish"]);
+}

@@ -142,9 +142,17 @@ pub enum GraphError {
         /// The interrupts that are pending.
         pending: Vec<Interrupt>,
     },
-    /// A resume of a thread with nothing waiting for an answer; nothing was written.
+    /// A resume of a thread with nothing waiting for an answer (the step ran on, or never
+    /// asked); nothing was written.
     #[error("thread `{0}` has no interrupt waiting for an answer")]
     NothingPending(ThreadId),
+    /// A resume of a thread whose questions were answered by another resume first: that one's
+    /// answers are the ones the step runs with (or, if its run was cut short, `resume()` runs
+    /// on with them). Nothing was written.
+    #[error(
+        "the questions of thread `{0}` were already answered by another resume, whose answers the step runs with; nothing was written"
+    )]
+    AlreadyAnswered(ThreadId),
     /// An answer did not decode as the type the node expects; answer again with the right type.
     #[error(
         "the answer to interrupt {interrupt} of node `{node}` on thread `{thread_id}` is not of the type the node expects; answer it again with a value of that type"

@@ -116,8 +116,13 @@ pub enum InterruptError {
 pub(crate) enum Raised {
     /// A question without an answer.
     Question(Interrupt),
-    /// An answer of the wrong type.
-    WrongType { id: InterruptId, message: String },
+    /// An answer of the wrong type, and the writes that withdraw it (the task's answers without
+    /// it), so the question is open again.
+    WrongType {
+        id: InterruptId,
+        message: String,
+        withdrawn: [PendingWrite; 2],
+    },
 }
 
 /// One task's interrupts: the answers it was given and what its calls raised.
@@ -126,6 +131,8 @@ pub(crate) struct TaskInterrupts {
     task_id: TaskId,
     node: &'static str,
     answers: BTreeMap<u32, serde_json::Value>,
+    /// The ids of the questions the answers answered, by call number.
+    answered: BTreeMap<u32, InterruptId>,
     /// The question the task asked before, if it was paused, with its call number: asked
     /// again, it keeps its time.
     earlier: Option<(InterruptId, u32, SystemTime)>,
@@ -136,7 +143,7 @@ pub(crate) struct TaskInterrupts {
 impl TaskInterrupts {
     /// The interrupts of task `task_id` running `node`, with the answers saved among `pending`.
     pub(crate) fn new(task_id: TaskId, node: &'static str, pending: &[PendingWrite]) -> Self {
-        let earlier = open(pending)
+        let earlier = raised(pending)
             .into_iter()
             .find(|i| i.task_id == task_id)
             .map(|i| (i.id, i.index, i.raised_at));
@@ -144,6 +151,7 @@ impl TaskInterrupts {
             task_id,
             node,
             answers: answers_of(pending, task_id),
+            answered: answered_ids_of(pending, task_id),
             earlier,
             calls: AtomicU32::new(0),
             raised: Mutex::new(None),
@@ -159,9 +167,14 @@ impl TaskInterrupts {
         let id = InterruptId::derive(self.task_id, index);
         if let Some(answer) = self.answers.get(&index) {
             return A::deserialize(answer).map_err(|source| {
+                let mut answers = self.answers.clone();
+                let mut answered = self.answered.clone();
+                answers.remove(&index);
+                answered.remove(&index);
                 self.raise(Raised::WrongType {
                     id,
                     message: source.to_string(),
+                    withdrawn: answer_writes(self.task_id, self.node, &answers, &answered),
                 });
                 InterruptError::WrongType { id, source }
             });
@@ -254,7 +267,7 @@ pub(crate) fn pause(
     pending: &[PendingWrite],
 ) -> Interrupt {
     let id = InterruptId::derive(task_id, PAUSE);
-    let raised_at = open(pending)
+    let raised_at = raised(pending)
         .into_iter()
         .find(|i| i.id == id)
         .map_or_else(crate::checkpoint::now, |i| i.raised_at);
@@ -348,9 +361,20 @@ pub(crate) fn answers_write(
         answers.insert(index, answer);
         ids.insert(index, id);
     }
+    answer_writes(interrupt.task_id, &interrupt.node, &answers, &ids)
+}
+
+/// The pending writes saving task `task_id`'s `answers` and the ids of the questions they
+/// answered, by call number (replacing the ones saved before).
+fn answer_writes(
+    task_id: TaskId,
+    node: &str,
+    answers: &BTreeMap<u32, serde_json::Value>,
+    ids: &BTreeMap<u32, InterruptId>,
+) -> [PendingWrite; 2] {
     let write = |idx: i32, channel: &str, value: Vec<u8>| PendingWrite {
-        task_id: interrupt.task_id,
-        node: interrupt.node.clone(),
+        task_id,
+        node: node.to_owned(),
         idx,
         channel: channel.to_owned(),
         value,
@@ -359,20 +383,28 @@ pub(crate) fn answers_write(
         write(
             PendingWrite::RESUME_IDX,
             RESUME,
-            serde_json::to_vec(&answers).expect("answers encode"),
+            serde_json::to_vec(answers).expect("answers encode"),
         ),
         write(
             PendingWrite::ANSWERED_IDX,
             PendingWrite::ANSWERED,
-            serde_json::to_vec(&ids).expect("ids encode"),
+            serde_json::to_vec(ids).expect("ids encode"),
         ),
     ]
 }
 
-/// The interrupts saved among `pending` whose task has not finished, in the order they were
-/// raised: the questions the paused step waits on. One answered but not yet run on (a resume cut
-/// short) is still one: a later answer replaces the saved one.
+/// The questions the paused step waits on: the interrupts saved among `pending` that have no
+/// answer and whose task has not finished, in the order they were raised. One answered but not
+/// yet run on (a resume cut short) is resolved: `resume()` runs on with its answer.
 pub(crate) fn open(pending: &[PendingWrite]) -> Vec<Interrupt> {
+    let mut found = raised(pending);
+    found.retain(|i| !is_answered(pending, i.task_id, i.index));
+    found
+}
+
+/// The interrupts saved among `pending` whose task has not finished, answered or not, in the
+/// order they were raised: what a task that runs again asked before.
+pub(crate) fn raised(pending: &[PendingWrite]) -> Vec<Interrupt> {
     let mut found: Vec<Interrupt> = PendingWrite::unfinished(pending, INTERRUPT)
         .filter_map(|w| {
             let record: Record = serde_json::from_slice(&w.value).ok()?;

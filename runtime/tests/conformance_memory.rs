@@ -142,6 +142,28 @@ impl Checkpointer for Mutant {
     async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
         self.inner.claim(thread_id).await
     }
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        self.inner.epoch(thread_id).await
+    }
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        self.inner
+            .claim_if(thread_id, expected, ns, id, writes)
+            .await
+    }
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        self.inner.delete_thread_if(thread_id, expected).await
+    }
 
     async fn put(&self, mut new: NewCheckpoint) -> Result<(), CheckpointError> {
         match self.bug {

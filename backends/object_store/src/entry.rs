@@ -15,7 +15,8 @@ const MAGIC: &[u8] = b"SGLOG1\n";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Kind {
-    /// A run took the thread over: `epoch` is its epoch.
+    /// A run took the thread over: `epoch` is its epoch (a conditional claim also carries the
+    /// writes it was made with).
     Claim,
     /// One checkpoint with the blobs it added.
     Put,

@@ -274,6 +274,28 @@ impl ObjectStoreSaver {
     }
 }
 
+impl ObjectStoreSaver {
+    /// Deletes a thread by sealing its log with nothing in it; with `expected`, only if its
+    /// epoch is still that one.
+    async fn seal(
+        &self,
+        ctx: Context<'_>,
+        thread_id: &ThreadId,
+        expected: Option<Option<Epoch>>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        self.write(ctx, thread_id, |view| {
+            if let Some(expected) = expected {
+                CheckpointError::check_expected(thread_id, expected, view.epoch)?;
+            }
+            let gone = view.records.is_empty() && view.epoch.is_none();
+            Ok((!gone).then(|| Entry::new(Kind::Seal)))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Checkpointer for ObjectStoreSaver {
     /// Checks that the store honours create-if-absent: creates a probe object, then creates it
@@ -369,6 +391,40 @@ impl Checkpointer for ObjectStoreSaver {
         Ok(claimed.expect("a claim always decides an epoch"))
     }
 
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let ctx = Context::new("epoch", Some(thread_id));
+        let guard = self.read(ctx, &thread_key(thread_id)).await?;
+        Ok(guard.as_ref().and_then(|log| log.view.epoch))
+    }
+
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
+        let ctx = Context::new("claim_if", Some(thread_id));
+        let mut claimed = None;
+        self.write(ctx, thread_id, |view| {
+            CheckpointError::check_expected(thread_id, expected, view.epoch)?;
+            let epoch = Epoch::next_after(view.epoch);
+            claimed = Some(epoch);
+            let mut entry = Entry::new(Kind::Claim);
+            entry.epoch = Some(epoch);
+            entry.writes = writes
+                .iter()
+                .map(|w| (ns.to_owned(), id, w.clone()))
+                .collect();
+            Ok(Some(entry))
+        })
+        .await?;
+        Ok(claimed.expect("a claim always decides an epoch"))
+    }
+
     async fn put(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
         limits::check_put(&new)?;
         let thread_id = new.checkpoint.thread_id.clone();
@@ -397,14 +453,21 @@ impl Checkpointer for ObjectStoreSaver {
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
-        limits::check_thread_id(thread_id)?;
-        let ctx = Context::new("delete_thread", Some(thread_id));
-        self.write(ctx, thread_id, |view| {
-            let gone = view.records.is_empty() && view.epoch.is_none();
-            Ok((!gone).then(|| Entry::new(Kind::Seal)))
-        })
-        .await?;
-        Ok(())
+        self.seal(
+            Context::new("delete_thread", Some(thread_id)),
+            thread_id,
+            None,
+        )
+        .await
+    }
+
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        let ctx = Context::new("delete_thread_if", Some(thread_id));
+        self.seal(ctx, thread_id, Some(expected)).await
     }
 
     async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {

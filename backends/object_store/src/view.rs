@@ -20,7 +20,11 @@ impl View {
     /// Applies one entry read from (or just added to) the log.
     pub(crate) fn apply(&mut self, entry: Entry) {
         match entry.kind {
-            Kind::Claim => self.epoch = entry.epoch,
+            // A conditional claim carries the writes it was made with.
+            Kind::Claim => {
+                self.epoch = entry.epoch;
+                self.add(entry);
+            }
             Kind::Seal | Kind::Base => {
                 *self = View {
                     epoch: entry.epoch,

@@ -258,6 +258,56 @@ impl Checkpointer for PostgresSaver {
         })
     }
 
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let context = self.context("epoch", Some(thread_id));
+        with_retry!(self, context, |client| {
+            write::current_epoch(&client, &self.writes, thread_id, context).await
+        })
+    }
+
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
+        let writes = &writes;
+        let context = self.context("claim_if", Some(thread_id));
+        // One time for every attempt: an attempt whose commit was lost took exactly the epoch
+        // `max(expected + 1, now)`, which the next attempt then recognises as its own.
+        let now = Epoch::next_after(None).get();
+        let own = Epoch::from_i64(expected.map_or(now, |e| now.max(e.get().saturating_add(1))));
+        self.retry
+            .run(context, |attempt| async move {
+                let client = self.connections.get(context).await?;
+                let result = write::claim_if(
+                    &client,
+                    &self.writes,
+                    thread_id,
+                    expected,
+                    now,
+                    ns,
+                    id,
+                    writes,
+                    context,
+                )
+                .await;
+                match result {
+                    Err(CheckpointError::Superseded { current, .. })
+                        if attempt > 1 && current == Some(own) =>
+                    {
+                        Ok(own)
+                    }
+                    other => other,
+                }
+            })
+            .await
+    }
+
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         let thread_id = checkpoint.checkpoint.thread_id.clone();
         let context = self.context("put", Some(&thread_id));
@@ -318,6 +368,18 @@ impl Checkpointer for PostgresSaver {
         let context = self.context("delete_thread", Some(thread_id));
         with_retry!(self, context, |client| {
             write::delete_threads(&client, &self.writes, &[thread_id.as_str()], context).await
+        })
+    }
+
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let context = self.context("delete_thread_if", Some(thread_id));
+        with_retry!(self, context, |client| {
+            write::delete_thread_if(&mut client, &self.writes, thread_id, expected, context).await
         })
     }
 

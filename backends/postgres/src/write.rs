@@ -26,6 +26,8 @@ pub(crate) struct WriteSql {
     fork: String,
     head: String,
     put_writes: String,
+    claim_if: String,
+    lock_owner: String,
     delete: String,
     delete_rows: String,
     copy_check: String,
@@ -61,6 +63,32 @@ const INSERT_TAIL: &str = r#"
 const FENCE: &str = "fence AS (
         SELECT {epoch}::bigint IS NULL OR EXISTS (
             SELECT 1 FROM {s}.owners WHERE thread_id = $1 AND epoch = {epoch} FOR SHARE) AS ok
+    )";
+
+/// Storing one task's writes ($4.. $9: task ids, indexes, nodes, channels, JSON values and
+/// raw values) when the CTE `fence` says so: the first write at each (task, index) wins,
+/// except at negative indexes, where the latest does.
+const WRITES_TAIL: &str = "w AS (
+        SELECT * FROM unnest($4::uuid[], $5::int4[], $6::text[], $7::text[],
+                             $8::jsonb[], $9::bytea[])
+            AS u (task_id, idx, node, channel, value, raw)
+        WHERE (SELECT ok FROM fence)
+    ),
+    kept AS (
+        INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
+            channel, value, raw)
+        SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
+        WHERE idx >= 0
+        ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO NOTHING
+    ),
+    errors AS (
+        INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
+            channel, value, raw)
+        SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
+        WHERE idx < 0
+        ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
+            node = excluded.node, channel = excluded.channel,
+            value = excluded.value, raw = excluded.raw
     )";
 
 const PUT_TYPES: [Type; 19] = [
@@ -152,32 +180,39 @@ impl WriteSql {
                  {upsert_tail}"
             )),
             head: fill("SELECT head FROM {s}.heads WHERE thread_id = $1 AND ns = $2"),
-            put_writes: fill(
-                &"WITH {fence},
-                 w AS (
-                     SELECT * FROM unnest($4::uuid[], $5::int4[], $6::text[], $7::text[],
-                                          $8::jsonb[], $9::bytea[])
-                         AS u (task_id, idx, node, channel, value, raw)
-                     WHERE (SELECT ok FROM fence)
+            put_writes: fill(&format!(
+                "WITH {},
+                 {WRITES_TAIL}
+                 SELECT ok FROM fence",
+                fence("$10")
+            )),
+            // A claim from epoch $10 (none when NULL) at time $11, and the writes stored with
+            // it only if it succeeded: the row lock of the update makes a concurrent claim wait
+            // and re-check, so of two claims from one epoch exactly one succeeds.
+            claim_if: fill(&format!(
+                "WITH updated AS (
+                     UPDATE {{s}}.owners SET epoch = GREATEST(epoch + 1, $11)
+                     WHERE thread_id = $1 AND epoch = $10
+                     RETURNING epoch
                  ),
-                 kept AS (
-                     INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
-                         channel, value, raw)
-                     SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
-                     WHERE idx >= 0
-                     ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO NOTHING
+                 inserted AS (
+                     INSERT INTO {{s}}.owners (thread_id, epoch)
+                     SELECT $1, $11 WHERE $10::bigint IS NULL
+                     ON CONFLICT (thread_id) DO NOTHING
+                     RETURNING epoch
                  ),
-                 errors AS (
-                     INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
-                         channel, value, raw)
-                     SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
-                     WHERE idx < 0
-                     ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
-                         node = excluded.node, channel = excluded.channel,
-                         value = excluded.value, raw = excluded.raw
-                 )
-                 SELECT ok FROM fence"
-                    .replace("{fence}", &fence("$10")),
+                 claimed AS (SELECT epoch FROM updated UNION ALL SELECT epoch FROM inserted),
+                 fence AS (SELECT EXISTS (SELECT 1 FROM claimed) AS ok),
+                 {WRITES_TAIL}
+                 SELECT (SELECT epoch FROM claimed)"
+            )),
+            // Locks the thread's owner row (creating a placeholder of epoch -1 when there is
+            // none) and returns its epoch, so nothing claims the thread until the transaction
+            // ends.
+            lock_owner: fill(
+                "INSERT INTO {s}.owners (thread_id, epoch) VALUES ($1, -1)
+                 ON CONFLICT (thread_id) DO UPDATE SET epoch = {s}.owners.epoch
+                 RETURNING epoch",
             ),
             delete: fill(
                 "WITH c AS (DELETE FROM {s}.checkpoints WHERE thread_id = ANY ($1)),
@@ -491,12 +526,7 @@ async fn fenced(
     let Some(epoch) = epoch else {
         return Ok(());
     };
-    let current = client
-        .query_typed(&sql.epoch, &[(&thread_id.as_str(), Type::TEXT)])
-        .await
-        .map_err(|e| context.pg(e))?
-        .first()
-        .map(|row| Epoch::from_i64(row.get::<_, i64>(0)));
+    let current = current_epoch(client, sql, thread_id, context).await?;
     CheckpointError::check_fence(thread_id, Some(epoch), current)
 }
 
@@ -516,6 +546,79 @@ pub(crate) async fn put_writes(
     if writes.is_empty() {
         return Ok(());
     }
+    let epoch_value = epoch.map(Epoch::get);
+    let rows = store_writes(
+        client,
+        &sql.put_writes,
+        (thread_id, ns, checkpoint),
+        writes,
+        &[(&epoch_value, Type::INT8)],
+    )
+    .await
+    .map_err(|e| context.pg(e))?;
+    if rows.first().is_some_and(|row| row.get::<_, bool>(0)) {
+        return Ok(());
+    }
+    fenced(client, sql, thread_id, epoch, context).await?;
+    Err(context.other("the writes were refused, but the thread's epoch is the writer's"))
+}
+
+/// Takes ownership of the thread from epoch `expected` at time `now` (see
+/// [`Epoch::next_after`]), storing `writes` with it, in one statement.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn claim_if(
+    client: &Client,
+    sql: &WriteSql,
+    thread_id: &ThreadId,
+    expected: Option<Epoch>,
+    now: i64,
+    ns: &str,
+    checkpoint: CheckpointId,
+    writes: &[PendingWrite],
+    context: Context<'_>,
+) -> Result<Epoch, CheckpointError> {
+    let expected_value = expected.map(Epoch::get);
+    let rows = store_writes(
+        client,
+        &sql.claim_if,
+        (thread_id, ns, checkpoint),
+        writes,
+        &[(&expected_value, Type::INT8), (&now, Type::INT8)],
+    )
+    .await
+    .map_err(|e| context.pg(e))?;
+    if let Some(epoch) = rows.first().and_then(|row| row.get::<_, Option<i64>>(0)) {
+        return Ok(Epoch::from_i64(epoch));
+    }
+    let current = current_epoch(client, sql, thread_id, context).await?;
+    CheckpointError::check_expected(thread_id, expected, current)?;
+    Err(context.other("the claim was refused, but the thread's epoch is the expected one"))
+}
+
+/// The thread's epoch now.
+pub(crate) async fn current_epoch(
+    client: &Client,
+    sql: &WriteSql,
+    thread_id: &ThreadId,
+    context: Context<'_>,
+) -> Result<Option<Epoch>, CheckpointError> {
+    Ok(client
+        .query_typed(&sql.epoch, &[(&thread_id.as_str(), Type::TEXT)])
+        .await
+        .map_err(|e| context.pg(e))?
+        .first()
+        .map(|row| Epoch::from_i64(row.get::<_, i64>(0))))
+}
+
+/// Runs `statement`, whose parameters are the thread, namespace and checkpoint, the arrays of
+/// `writes` ($4.. $9) and then `tail`.
+async fn store_writes(
+    client: &Client,
+    statement: &str,
+    (thread_id, ns, checkpoint): (&ThreadId, &str, CheckpointId),
+    writes: &[PendingWrite],
+    tail: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     // One row per key, as the statement may touch a row once: the first of a regular index,
     // the last of an error index.
     let mut unique: BTreeMap<(TaskId, i32), &PendingWrite> = BTreeMap::new();
@@ -536,30 +639,51 @@ pub(crate) async fn put_writes(
     let values: Vec<Option<JsonText<'_>>> = stored.iter().map(Stored::json).collect();
     let raws: Vec<Option<&[u8]>> = stored.iter().map(Stored::raw).collect();
     let checkpoint = checkpoint.as_uuid();
-    let epoch_value = epoch.map(Epoch::get);
-    let rows = client
-        .query_typed(
-            &sql.put_writes,
-            &[
-                (&thread_id.as_str(), Type::TEXT),
-                (&ns, Type::TEXT),
-                (&checkpoint, Type::UUID),
-                (&tasks, Type::UUID_ARRAY),
-                (&idxs, Type::INT4_ARRAY),
-                (&nodes, Type::TEXT_ARRAY),
-                (&channels, Type::TEXT_ARRAY),
-                (&values, Type::JSONB_ARRAY),
-                (&raws, Type::BYTEA_ARRAY),
-                (&epoch_value, Type::INT8),
-            ],
-        )
+    let thread_id = thread_id.as_str();
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        (&thread_id, Type::TEXT),
+        (&ns, Type::TEXT),
+        (&checkpoint, Type::UUID),
+        (&tasks, Type::UUID_ARRAY),
+        (&idxs, Type::INT4_ARRAY),
+        (&nodes, Type::TEXT_ARRAY),
+        (&channels, Type::TEXT_ARRAY),
+        (&values, Type::JSONB_ARRAY),
+        (&raws, Type::BYTEA_ARRAY),
+    ];
+    params.extend_from_slice(tail);
+    client.query_typed(statement, &params).await
+}
+
+/// Deletes every row of the thread if its epoch is still `expected`, in one transaction that
+/// holds the thread's owner row locked.
+pub(crate) async fn delete_thread_if(
+    client: &mut Client,
+    sql: &WriteSql,
+    thread_id: &ThreadId,
+    expected: Option<Epoch>,
+    context: Context<'_>,
+) -> Result<(), CheckpointError> {
+    let pg = |e| context.pg(e);
+    let tx = client.transaction().await.map_err(pg)?;
+    let locked = tx
+        .query_typed(&sql.lock_owner, &[(&thread_id.as_str(), Type::TEXT)])
         .await
-        .map_err(|e| context.pg(e))?;
-    if rows.first().is_some_and(|row| row.get::<_, bool>(0)) {
-        return Ok(());
-    }
-    fenced(client, sql, thread_id, epoch, context).await?;
-    Err(context.other("the writes were refused, but the thread's epoch is the writer's"))
+        .map_err(pg)?;
+    let current = locked
+        .first()
+        .map(|row| row.get::<_, i64>(0))
+        .filter(|&epoch| epoch != -1)
+        .map(Epoch::from_i64);
+    // On a mismatch the transaction rolls back as it is dropped, placeholder included.
+    CheckpointError::check_expected(thread_id, expected, current)?;
+    tx.query_typed(
+        &sql.delete,
+        &[(&[thread_id.as_str()].as_slice(), Type::TEXT_ARRAY)],
+    )
+    .await
+    .map_err(pg)?;
+    tx.commit().await.map_err(pg)
 }
 
 /// Deletes every row of the threads, in one statement.

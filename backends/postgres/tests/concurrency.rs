@@ -271,8 +271,7 @@ async fn two_pools_answering_one_question_exactly_one_wins() {
         assert!(
             matches!(
                 lost,
-                GraphError::NothingPending(_)
-                    | GraphError::Checkpoint(CheckpointError::Fenced { .. })
+                GraphError::NothingPending(_) | GraphError::AlreadyAnswered(_)
             ),
             "round {round}: {lost:?}"
         );

@@ -246,6 +246,22 @@ impl Checkpointer for RedisSaver {
         self.claim_thread(thread_id).await
     }
 
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        self.thread_epoch(thread_id).await
+    }
+
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        self.claim_thread_if(thread_id, expected, ns, id, writes)
+            .await
+    }
+
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         self.put_checkpoint(checkpoint).await
     }
@@ -262,7 +278,16 @@ impl Checkpointer for RedisSaver {
     }
 
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
-        self.delete(thread_id, "delete_thread").await
+        self.delete(thread_id, None, "delete_thread").await
+    }
+
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        self.delete(thread_id, Some(expected), "delete_thread_if")
+            .await
     }
 
     async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {

@@ -17,6 +17,7 @@ macro_rules! script {
 /// Every script, hashed once per saver.
 pub(crate) struct Scripts {
     pub(crate) claim: Script,
+    pub(crate) claim_if: Script,
     pub(crate) put: Script,
     pub(crate) put_writes: Script,
     pub(crate) page: Script,
@@ -31,6 +32,7 @@ impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
             claim: script!("scripts/claim.lua"),
+            claim_if: script!("scripts/claim_if.lua"),
             put: script!("scripts/put.lua"),
             put_writes: script!("scripts/put_writes.lua"),
             page: script!("scripts/page.lua"),
@@ -42,9 +44,10 @@ impl Scripts {
         }
     }
 
-    pub(crate) fn all(&self) -> [&Script; 9] {
+    pub(crate) fn all(&self) -> [&Script; 10] {
         [
             &self.claim,
+            &self.claim_if,
             &self.put,
             &self.put_writes,
             &self.page,

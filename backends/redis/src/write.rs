@@ -27,6 +27,58 @@ impl RedisSaver {
         Ok(Epoch::from_i64(epoch))
     }
 
+    pub(crate) async fn thread_epoch(
+        &self,
+        thread: &ThreadId,
+    ) -> Result<Option<Epoch>, CheckpointError> {
+        limits::check_thread_id(thread)?;
+        let ctx = Context::new("epoch", Some(thread));
+        let epoch: Option<String> = redis::cmd("GET")
+            .arg(format!("{}:epoch", self.keys.thread(thread)))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        epoch
+            .map(|e| parse_epoch(&e).ok_or_else(|| ctx.other("the stored epoch is not a number")))
+            .transpose()
+    }
+
+    pub(crate) async fn claim_thread_if(
+        &self,
+        thread: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        limits::check_writes(thread, ns, &writes)?;
+        let ctx = Context::new("claim_if", Some(thread));
+        let mut invocation = self.scripts.claim_if.prepare_invoke();
+        invocation
+            .key(self.keys.thread(thread))
+            .arg(Epoch::next_after(None).get())
+            .arg(self.config.write_ttl_ms())
+            .arg(epoch_arg(expected))
+            .arg(ns);
+        write_args(&mut invocation, id, &writes);
+        let reply: Value = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| ctx.redis(e))?;
+        let reply = array(reply).unwrap_or_default();
+        match reply.first().and_then(text) {
+            Some("ok") => reply
+                .get(1)
+                .and_then(text)
+                .and_then(parse_epoch)
+                .ok_or_else(|| ctx.other("the claim_if script returned no epoch")),
+            Some("superseded") => Err(superseded_error(thread, expected, &reply)),
+            _ => Err(ctx.other(format!(
+                "unexpected reply from the claim_if script: {reply:?}"
+            ))),
+        }
+    }
+
     pub(crate) async fn put_checkpoint(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
         limits::check_put(&new)?;
         let NewCheckpoint {
@@ -114,12 +166,7 @@ impl RedisSaver {
             .arg(ns)
             .arg(self.config.write_ttl_ms())
             .arg(epoch_arg(epoch));
-        for write in &writes {
-            invocation
-                .arg(write_field(id, write))
-                .arg(write_value(write))
-                .arg(if write.idx < 0 { "1" } else { "0" });
-        }
+        write_args(&mut invocation, id, &writes);
         let reply: Value = invocation
             .invoke_async(&mut self.conn.clone())
             .await
@@ -134,23 +181,33 @@ impl RedisSaver {
         }
     }
 
+    /// Deletes the thread; with `expected`, only if its epoch is still that one.
     pub(crate) async fn delete(
         &self,
         thread: &ThreadId,
+        expected: Option<Option<Epoch>>,
         operation: &'static str,
     ) -> Result<(), CheckpointError> {
         limits::check_thread_id(thread)?;
         let ctx = Context::new(operation, Some(thread));
-        let _: Value = self
+        let reply: Value = self
             .scripts
             .delete
             .key(self.keys.thread(thread))
             .key(self.keys.registry())
             .arg(thread.as_str())
+            .arg(expected.map_or_else(|| "-".to_owned(), epoch_arg))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|e| ctx.redis(e))?;
-        Ok(())
+        let reply = array(reply).unwrap_or_default();
+        match reply.first().and_then(text) {
+            Some("ok") => Ok(()),
+            Some("superseded") => Err(superseded_error(thread, expected.flatten(), &reply)),
+            _ => Err(ctx.other(format!(
+                "unexpected reply from the delete script: {reply:?}"
+            ))),
+        }
     }
 
     pub(crate) async fn copy(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
@@ -182,7 +239,7 @@ impl RedisSaver {
     ) -> Result<(), CheckpointError> {
         for thread in threads {
             match policy {
-                Prune::Delete => self.delete(thread, "prune").await?,
+                Prune::Delete => self.delete(thread, None, "prune").await?,
                 Prune::KeepLatest => self.keep_latest(thread).await?,
             }
         }
@@ -225,6 +282,39 @@ impl RedisSaver {
 /// An epoch as the scripts compare it: its decimal digits, or `''` for an unfenced write.
 fn epoch_arg(epoch: Option<Epoch>) -> String {
     epoch.map(|e| e.to_string()).unwrap_or_default()
+}
+
+/// Adds `writes` against checkpoint `id` to a script's arguments, as field/value/replace
+/// triples (replace: an error write, at a negative index).
+fn write_args(
+    invocation: &mut redis::ScriptInvocation<'_>,
+    id: CheckpointId,
+    writes: &[PendingWrite],
+) {
+    for write in writes {
+        invocation
+            .arg(write_field(id, write))
+            .arg(write_value(write))
+            .arg(if write.idx < 0 { "1" } else { "0" });
+    }
+}
+
+/// An epoch as the scripts return it.
+fn parse_epoch(text: &str) -> Option<Epoch> {
+    text.parse::<i64>().ok().map(Epoch::from_i64)
+}
+
+/// The error for a script's `{'superseded', current}` reply.
+fn superseded_error(
+    thread: &ThreadId,
+    expected: Option<Epoch>,
+    reply: &[Value],
+) -> CheckpointError {
+    CheckpointError::Superseded {
+        thread_id: thread.clone(),
+        expected,
+        current: reply.get(1).and_then(text).and_then(parse_epoch),
+    }
 }
 
 /// The error for a script's `{'fenced', current}` reply.

@@ -250,6 +250,33 @@ impl Checkpointer for SqliteSaver {
             .await
     }
 
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let thread = thread_id.clone();
+        self.reader()
+            .run(Context::new("epoch", Some(thread_id)), move |conn| {
+                write::current_epoch(conn, &thread, Context::new("epoch", Some(&thread)))
+            })
+            .await
+    }
+
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
+        let (thread, ns) = (thread_id.clone(), ns.to_owned());
+        self.writer
+            .run(Context::new("claim_if", Some(thread_id)), move |conn| {
+                write::claim_if(conn, &thread, expected, &ns, id, &writes)
+            })
+            .await
+    }
+
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         let encoded = EncodedCheckpoint::new(checkpoint)?;
         let thread_id = encoded.thread_id.clone();
@@ -284,6 +311,21 @@ impl Checkpointer for SqliteSaver {
             .write(
                 Context::new("delete_thread", Some(thread_id)),
                 move |conn| write::delete_thread(conn, &thread),
+            )
+            .await
+    }
+
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let thread = thread_id.clone();
+        self.writer
+            .write(
+                Context::new("delete_thread_if", Some(thread_id)),
+                move |conn| write::delete_thread_if(conn, &thread, expected),
             )
             .await
     }

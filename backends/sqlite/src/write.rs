@@ -302,6 +302,40 @@ pub(crate) fn claim(conn: &Connection, thread_id: &ThreadId) -> Result<Epoch, Ch
     .map_err(|error| context.sqlite(error))
 }
 
+/// Takes ownership of the thread if its epoch is still `expected`, storing `writes` against
+/// checkpoint `checkpoint` of `ns` in the same transaction.
+pub(crate) fn claim_if(
+    conn: &mut Connection,
+    thread_id: &ThreadId,
+    expected: Option<Epoch>,
+    ns: &str,
+    checkpoint: CheckpointId,
+    writes: &[PendingWrite],
+) -> Result<Epoch, CheckpointError> {
+    let context = Context::new("claim_if", Some(thread_id));
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|error| context.sqlite(error))?;
+    let current = current_epoch(&tx, thread_id, context)?;
+    CheckpointError::check_expected(thread_id, expected, current)?;
+    let epoch = claim(&tx, thread_id)?;
+    put_writes(&tx, thread_id, ns, checkpoint, writes, Some(epoch))?;
+    tx.commit().map_err(|error| context.sqlite(error))?;
+    Ok(epoch)
+}
+
+/// The thread's epoch now.
+pub(crate) fn current_epoch(
+    conn: &Connection,
+    thread_id: &ThreadId,
+    context: Context<'_>,
+) -> Result<Option<Epoch>, CheckpointError> {
+    conn.prepare_cached("SELECT epoch FROM stategraph_owners WHERE thread_id = ?1")
+        .and_then(|mut s| s.query_row([thread_id.as_str()], |r| r.get(0)).optional())
+        .map(|epoch| epoch.map(Epoch::from_i64))
+        .map_err(|error| context.sqlite(error))
+}
+
 /// Refuses a write whose epoch is no longer the thread's. Runs inside the write transaction,
 /// which no claim can interleave with.
 fn check_epoch(
@@ -313,11 +347,23 @@ fn check_epoch(
     let Some(epoch) = epoch else {
         return Ok(());
     };
-    let current: Option<i64> = conn
-        .prepare_cached("SELECT epoch FROM stategraph_owners WHERE thread_id = ?1")
-        .and_then(|mut s| s.query_row([thread_id.as_str()], |r| r.get(0)).optional())
-        .map_err(|error| context.sqlite(error))?;
-    CheckpointError::check_fence(thread_id, Some(epoch), current.map(Epoch::from_i64))
+    let current = current_epoch(conn, thread_id, context)?;
+    CheckpointError::check_fence(thread_id, Some(epoch), current)
+}
+
+/// Deletes every row of the thread if its epoch is still `expected`.
+pub(crate) fn delete_thread_if(
+    conn: &Connection,
+    thread_id: &ThreadId,
+    expected: Option<Epoch>,
+) -> Result<(), CheckpointError> {
+    let current = current_epoch(
+        conn,
+        thread_id,
+        Context::new("delete_thread_if", Some(thread_id)),
+    )?;
+    CheckpointError::check_expected(thread_id, expected, current)?;
+    delete_thread(conn, thread_id)
 }
 
 /// Deletes every row of the thread, its owner's epoch included.

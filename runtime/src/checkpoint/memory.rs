@@ -109,6 +109,32 @@ impl Checkpointer for MemorySaver {
         Ok(epoch)
     }
 
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        Ok(self.lock().get(thread_id).and_then(|t| t.epoch))
+    }
+
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        limits::check_writes(thread_id, ns, &writes)?;
+        let mut threads = self.lock();
+        let current = threads.get(thread_id).and_then(|t| t.epoch);
+        CheckpointError::check_expected(thread_id, expected, current)?;
+        let thread = threads.entry(thread_id.clone()).or_default();
+        let epoch = Epoch::next_after(thread.epoch);
+        thread.epoch = Some(epoch);
+        if !writes.is_empty() {
+            thread.records.insert_writes(ns, id, writes);
+        }
+        Ok(epoch)
+    }
+
     async fn put(&self, new: NewCheckpoint) -> Result<(), CheckpointError> {
         limits::check_put(&new)?;
         let mut threads = self.lock();
@@ -138,6 +164,19 @@ impl Checkpointer for MemorySaver {
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
         limits::check_thread_id(thread_id)?;
         self.lock().remove(thread_id);
+        Ok(())
+    }
+
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        limits::check_thread_id(thread_id)?;
+        let mut threads = self.lock();
+        let current = threads.get(thread_id).and_then(|t| t.epoch);
+        CheckpointError::check_expected(thread_id, expected, current)?;
+        threads.remove(thread_id);
         Ok(())
     }
 

@@ -658,6 +658,22 @@ pub enum CheckpointError {
         /// The thread's epoch now, if it has one.
         current: Option<Epoch>,
     },
+    /// A conditional change ([`Checkpointer::claim_if`], [`Checkpointer::delete_thread_if`])
+    /// found that another run claimed the thread after the epoch it was decided on. Nothing
+    /// was changed.
+    #[error(
+        "thread `{thread_id}` was claimed by another run since it was read (expected {}, found {}); nothing was changed",
+        show_epoch(expected),
+        show_epoch(current)
+    )]
+    Superseded {
+        /// The thread.
+        thread_id: ThreadId,
+        /// The epoch the change was decided on.
+        expected: Option<Epoch>,
+        /// The thread's epoch now.
+        current: Option<Epoch>,
+    },
     /// A checkpoint written by a later version of the state type than this code knows.
     #[error(
         "checkpoint {checkpoint} of thread `{thread_id}` was written by version {stored} of the state type, and this code knows versions up to {known}: upgrade the code before reading it"
@@ -747,6 +763,28 @@ pub trait Checkpointer: Send + Sync + 'static {
     /// (a run claims before its first put).
     async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError>;
 
+    /// The thread's ownership epoch now (the last claim's), or `None` when it was never claimed
+    /// or was deleted since. Reading it changes nothing.
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError>;
+
+    /// Takes ownership of the thread as [`Checkpointer::claim`] does, but only if its epoch is
+    /// still `expected` (`None`: it has none), and stores `writes` against checkpoint `id` of
+    /// namespace `ns` in the same atomic step. When another claim came first, nothing changes
+    /// and the result is [`CheckpointError::Superseded`].
+    ///
+    /// This is how one of several processes answering the same question wins without fencing
+    /// the winner: each reads the epoch, checks that the question is still open, then claims
+    /// from that epoch with its answer. Exactly one claim succeeds; the others read the thread
+    /// again and find the question answered.
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError>;
+
     /// Stores a checkpoint and the blobs of the channels it changed, all or nothing.
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError>;
 
@@ -766,6 +804,16 @@ pub trait Checkpointer: Send + Sync + 'static {
     /// Deletes every checkpoint, blob and write of the thread in every namespace. Deleting a
     /// thread that does not exist is not an error.
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError>;
+
+    /// Deletes the thread as [`Checkpointer::delete_thread`] does, but only if its epoch is still
+    /// `expected` (`None`: it has none), in one atomic step. When a run claimed it since,
+    /// nothing changes and the result is [`CheckpointError::Superseded`]: a sweep that decided
+    /// on what it read never deletes a thread that was resumed meanwhile.
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError>;
 
     /// Copies every checkpoint, blob and write of thread `from` (all namespaces, ids kept) to
     /// thread `to`, which must have none. Copying a thread that does not exist copies nothing.
@@ -811,6 +859,25 @@ impl CheckpointError {
                 current,
             }),
             _ => Ok(()),
+        }
+    }
+
+    /// Whether a conditional change decided on epoch `expected` may go ahead on thread
+    /// `thread_id`, whose epoch is now `current`: it may when they are equal, and is
+    /// [`CheckpointError::Superseded`] otherwise. Every backend decides with this.
+    pub fn check_expected(
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        current: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        if expected == current {
+            Ok(())
+        } else {
+            Err(CheckpointError::Superseded {
+                thread_id: thread_id.clone(),
+                expected,
+                current,
+            })
         }
     }
 
@@ -900,6 +967,19 @@ impl<C: Checkpointer + ?Sized> Checkpointer for std::sync::Arc<C> {
     async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
         (**self).claim(thread_id).await
     }
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        (**self).epoch(thread_id).await
+    }
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        (**self).claim_if(thread_id, expected, ns, id, writes).await
+    }
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         (**self).put(checkpoint).await
     }
@@ -915,6 +995,13 @@ impl<C: Checkpointer + ?Sized> Checkpointer for std::sync::Arc<C> {
     }
     async fn delete_thread(&self, thread_id: &ThreadId) -> Result<(), CheckpointError> {
         (**self).delete_thread(thread_id).await
+    }
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        (**self).delete_thread_if(thread_id, expected).await
     }
     async fn copy_thread(&self, from: &ThreadId, to: &ThreadId) -> Result<(), CheckpointError> {
         (**self).copy_thread(from, to).await

@@ -23,9 +23,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     ) -> Result<(), GraphError> {
         let mut waiting: Vec<Interrupt> = interrupt::open(&head.pending)
             .into_iter()
-            .filter(|i| {
-                i.index == PAUSE && !interrupt::is_answered(&head.pending, i.task_id, PAUSE)
-            })
+            .filter(|i| i.index == PAUSE)
             .collect();
         let mut new = Vec::new();
         for &node in &head.next {

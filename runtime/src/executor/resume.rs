@@ -27,10 +27,17 @@ pub(crate) struct Command<S: State> {
 }
 
 /// One task's interrupt and the answers given to its calls: call number, question, answer.
-type TaskAnswers<'a> = (&'a Interrupt, Vec<(u32, InterruptId, serde_json::Value)>);
+type TaskAnswers = (Interrupt, Vec<(u32, InterruptId, serde_json::Value)>);
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Answers the thread's pending interrupts with `resume` and runs on.
+    ///
+    /// Answering is decided on what was read: the thread's epoch, then its open questions.
+    /// The answers (and the command) are stored with a claim from that epoch in one atomic
+    /// step ([`Checkpointer::claim_if`](crate::Checkpointer::claim_if)), so of several
+    /// resumers racing on one question exactly one stores its answer and runs the step; a
+    /// loser claims nothing, so it never fences the winner, and reads the thread again to say
+    /// what happened.
     pub(crate) async fn resume_with(
         &self,
         resume: Resume,
@@ -38,64 +45,46 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     ) -> Result<S, GraphError> {
         let p = self.persistence.as_ref().expect("answers need a thread");
         let thread_id = p.thread_id.clone();
-        let epoch = p.saver.claim(&thread_id).await?;
-        let Some(tuple) = p.saver.get(&thread_id, &p.ns, None).await? else {
-            return Err(GraphError::NothingToResume(thread_id));
-        };
-        super::refuse_expired(&tuple)?;
-        let pending = interrupt::open(&tuple.pending_writes);
-        if pending.is_empty() {
-            return Err(GraphError::NothingPending(thread_id));
-        }
-        let mut chosen: BTreeMap<InterruptId, serde_json::Value> = BTreeMap::new();
+        let mut given = Vec::with_capacity(resume.answers.len());
         for (id, answer) in resume.answers {
             let answer = answer.map_err(|source| GraphError::Encode {
                 node: "__resume__",
                 field: "answer",
                 source,
             })?;
-            let target = match id {
-                Some(id) => pending.iter().find(|i| i.id == id).ok_or_else(|| {
-                    GraphError::UnknownInterrupt {
-                        thread_id: thread_id.clone(),
-                        id,
-                        pending: pending.clone(),
-                    }
-                })?,
-                None if pending.len() == 1 => &pending[0],
-                None => {
-                    return Err(GraphError::AmbiguousResume { thread_id, pending });
-                }
+            given.push((id, answer));
+        }
+        let mut attempts = 0;
+        let (epoch, at) = loop {
+            let expected = p.saver.epoch(&thread_id).await?;
+            let Some(tuple) = p.saver.get(&thread_id, &p.ns, None).await? else {
+                return Err(GraphError::NothingToResume(thread_id));
             };
-            if chosen.insert(target.id, answer).is_some() {
-                return Err(GraphError::AmbiguousResume { thread_id, pending });
+            super::refuse_expired(&tuple)?;
+            let by_task = choose(&thread_id, &tuple.pending_writes, &given)?;
+            let at = tuple.checkpoint.id;
+            let step = tuple.checkpoint.metadata.step + 1;
+            let mut writes: Vec<PendingWrite> = by_task
+                .into_values()
+                .flat_map(|(asked, answers)| {
+                    interrupt::answers_write(&asked, &tuple.pending_writes, answers)
+                })
+                .collect();
+            writes.extend(self.command_writes(&command, at, step)?);
+            match p
+                .saver
+                .claim_if(&thread_id, expected, &p.ns, at, writes)
+                .await
+            {
+                Ok(epoch) => break (epoch, at),
+                // Another run claimed the thread since it was read: read it again, and say
+                // what happened (the question answered, the step run on) or answer again.
+                Err(CheckpointError::Superseded { .. }) if attempts < CLAIM_ATTEMPTS => {
+                    attempts += 1;
+                }
+                Err(error) => return Err(error.into()),
             }
-        }
-        let mut by_task: BTreeMap<TaskId, TaskAnswers<'_>> = BTreeMap::new();
-        for (id, answer) in chosen {
-            let asked = pending.iter().find(|i| i.id == id).expect("chosen above");
-            by_task
-                .entry(asked.task_id)
-                .or_insert_with(|| (asked, Vec::new()))
-                .1
-                .push((asked.index, asked.id, answer));
-        }
-        let at = tuple.checkpoint.id;
-        let step = tuple.checkpoint.metadata.step + 1;
-        let command_writes = self.command_writes(command, at, step)?;
-        let writes = by_task.into_values().map(|(asked, answers)| {
-            interrupt::answers_write(asked, &tuple.pending_writes, answers)
-        });
-        for task_writes in writes {
-            p.saver
-                .put_writes(&thread_id, &p.ns, at, task_writes.to_vec(), Some(epoch))
-                .await?;
-        }
-        if !command_writes.is_empty() {
-            p.saver
-                .put_writes(&thread_id, &p.ns, at, command_writes, Some(epoch))
-                .await?;
-        }
+        };
         let tuple = p
             .saver
             .get(&thread_id, &p.ns, Some(at))
@@ -105,6 +94,64 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         self.emit_values(&head).await;
         self.run(head).await
     }
+}
+
+/// How many times a resume reads the thread again after another run claimed it in between,
+/// before it gives up with [`CheckpointError::Superseded`].
+const CLAIM_ATTEMPTS: usize = 5;
+
+/// The answers `given` matched to the open questions among `pending`, by the task that asked:
+/// each must name an open question (or be the one answer to the only one); an error otherwise,
+/// before anything is written.
+fn choose(
+    thread_id: &ThreadId,
+    pending: &[PendingWrite],
+    given: &[(Option<InterruptId>, serde_json::Value)],
+) -> Result<BTreeMap<TaskId, TaskAnswers>, GraphError> {
+    let open = interrupt::open(pending);
+    if open.is_empty() {
+        return Err(if interrupt::raised(pending).is_empty() {
+            GraphError::NothingPending(thread_id.clone())
+        } else {
+            GraphError::AlreadyAnswered(thread_id.clone())
+        });
+    }
+    let mut chosen: BTreeMap<InterruptId, serde_json::Value> = BTreeMap::new();
+    for (id, answer) in given {
+        let target =
+            match id {
+                Some(id) => open.iter().find(|i| i.id == *id).ok_or_else(|| {
+                    GraphError::UnknownInterrupt {
+                        thread_id: thread_id.clone(),
+                        id: *id,
+                        pending: open.clone(),
+                    }
+                })?,
+                None if open.len() == 1 => &open[0],
+                None => {
+                    return Err(GraphError::AmbiguousResume {
+                        thread_id: thread_id.clone(),
+                        pending: open,
+                    });
+                }
+            };
+        if chosen.insert(target.id, answer.clone()).is_some() {
+            return Err(GraphError::AmbiguousResume {
+                thread_id: thread_id.clone(),
+                pending: open,
+            });
+        }
+    }
+    let mut by_task: BTreeMap<TaskId, TaskAnswers> = BTreeMap::new();
+    for (id, answer) in chosen {
+        let asked = open.iter().find(|i| i.id == id).expect("chosen above");
+        by_task
+            .entry(asked.task_id)
+            .or_insert_with(|| (asked.clone(), Vec::new()))
+            .1
+            .push((asked.index, asked.id, answer));
+    }
+    Ok(by_task)
 }
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
@@ -117,16 +164,15 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// The pending writes saving `command` for `step` from checkpoint `at`.
     fn command_writes(
         &self,
-        command: Command<S>,
+        command: &Command<S>,
         at: CheckpointId,
         step: i64,
     ) -> Result<Vec<PendingWrite>, GraphError> {
         let task_id = self.command_task(at, step);
         let mut writes = Vec::new();
-        if let Some(update) = command.update {
-            for (idx, (channel, value)) in encode_writes::<S>(&update, COMMAND)?
-                .into_iter()
-                .enumerate()
+        if let Some(update) = &command.update {
+            for (idx, (channel, value)) in
+                encode_writes::<S>(update, COMMAND)?.into_iter().enumerate()
             {
                 writes.push(PendingWrite {
                     task_id,

@@ -125,14 +125,19 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
                 .collect();
             return ended(Err(TaskFailure::Interrupt(question)), records);
         }
-        Some(Raised::WrongType { id, message }) => {
+        Some(Raised::WrongType {
+            id,
+            message,
+            withdrawn,
+        }) => {
             let error = GraphError::ResumeValue {
                 thread_id: thread_id.expect("answers need a checkpointer"),
                 node: name,
                 interrupt: id,
                 message,
             };
-            return ended(Err(TaskFailure::Graph(error)), Vec::new());
+            // The answer is withdrawn, so the question is open again for the right one.
+            return ended(Err(TaskFailure::Graph(error)), withdrawn.to_vec());
         }
         None => {}
     }

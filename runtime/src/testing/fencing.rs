@@ -223,3 +223,251 @@ pub async fn concurrent_claims_are_distinct<C: Checkpointer + ?Sized>(saver: &C)
     epochs.dedup();
     assert_eq!(epochs.len(), claimed, "every claim got its own epoch");
 }
+
+#[track_caller]
+fn expect_superseded<T: std::fmt::Debug>(
+    result: Result<T, CheckpointError>,
+    expected: Option<Epoch>,
+    current: Option<Epoch>,
+    what: &str,
+) {
+    match result {
+        Err(CheckpointError::Superseded {
+            expected: got_expected,
+            current: got_current,
+            ..
+        }) => {
+            assert_eq!(
+                got_expected, expected,
+                "{what}: the error names the epoch it was decided on"
+            );
+            assert_eq!(
+                got_current, current,
+                "{what}: the error names the thread's epoch"
+            );
+        }
+        other => {
+            panic!("{what} should be refused with CheckpointError::Superseded, got {other:?}")
+        }
+    }
+}
+
+async fn epoch_ok<C: Checkpointer + ?Sized>(saver: &C, t: &crate::ThreadId) -> Option<Epoch> {
+    saver
+        .epoch(t)
+        .await
+        .unwrap_or_else(|e| panic!("epoch of thread `{t}` should be readable, but failed: {e}"))
+}
+
+/// `epoch` reads the last claim's epoch without changing it: none before the first claim and
+/// after a delete.
+pub async fn epoch_reads_the_last_claim<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("fence-read");
+    assert_eq!(epoch_ok(saver, &t).await, None, "a thread never claimed");
+    checkpoint(&t, "").put_ok(saver).await;
+    assert_eq!(epoch_ok(saver, &t).await, None, "a put does not claim");
+    let first = claim_ok(saver, &t).await;
+    assert_eq!(epoch_ok(saver, &t).await, Some(first));
+    assert_eq!(
+        epoch_ok(saver, &t).await,
+        Some(first),
+        "reading changes nothing"
+    );
+    let second = claim_ok(saver, &t).await;
+    assert_eq!(epoch_ok(saver, &t).await, Some(second));
+    saver.delete_thread(&t).await.unwrap();
+    assert_eq!(epoch_ok(saver, &t).await, None, "a deleted thread has none");
+}
+
+/// A claim from the thread's epoch takes it over — a greater epoch, which fences the old one —
+/// and stores its writes with it; a thread never claimed is claimed from none.
+pub async fn claim_if_from_the_current_epoch_stores_its_writes<C: Checkpointer + ?Sized>(
+    saver: &C,
+) {
+    let t = thread("fence-if");
+    let root = checkpoint(&t, "").put_ok(saver).await;
+    let answer = task();
+    let first = saver
+        .claim_if(
+            &t,
+            None,
+            "",
+            root.id,
+            vec![write(answer, -3, "__resume__", json!({"0": "yes"}))],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a claim from no epoch on an unclaimed thread: {e}"));
+    assert_eq!(epoch_ok(saver, &t).await, Some(first));
+    let got = must_get(saver, &t, "", None).await;
+    assert_eq!(
+        writes(&got),
+        vec![(answer, -3, "__resume__".to_owned(), json!({"0": "yes"}))],
+        "the writes are stored with the claim"
+    );
+    let second = saver
+        .claim_if(
+            &t,
+            Some(first),
+            "",
+            root.id,
+            vec![write(answer, 0, "count", json!(2))],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a claim from the current epoch: {e}"));
+    assert!(
+        second > first,
+        "epoch {second} should be greater than {first}"
+    );
+    let got = must_get(saver, &t, "", None).await;
+    assert_eq!(got.pending_writes.len(), 2, "both claims' writes are kept");
+    expect_fenced(
+        child(&root).epoch(first).put(saver).await,
+        first,
+        Some(second),
+        "a put with the epoch the conditional claim replaced",
+    );
+    child(&root).epoch(second).put_ok(saver).await;
+    let empty = saver
+        .claim_if(&t, Some(second), "", root.id, Vec::new())
+        .await
+        .unwrap_or_else(|e| panic!("a claim without writes: {e}"));
+    assert!(empty > second);
+}
+
+/// A claim from an epoch that is no longer the thread's (or from none, on a claimed thread)
+/// is refused with `Superseded`, naming both epochs, and changes nothing: no writes, same epoch.
+pub async fn claim_if_from_another_epoch_changes_nothing<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("fence-if-stale");
+    let root = checkpoint(&t, "").put_ok(saver).await;
+    let old = claim_ok(saver, &t).await;
+    let new = claim_ok(saver, &t).await;
+    expect_superseded(
+        saver
+            .claim_if(
+                &t,
+                Some(old),
+                "",
+                root.id,
+                vec![write(task(), 0, "count", json!(9))],
+            )
+            .await,
+        Some(old),
+        Some(new),
+        "a claim from a replaced epoch",
+    );
+    expect_superseded(
+        saver
+            .claim_if(
+                &t,
+                None,
+                "",
+                root.id,
+                vec![write(task(), 0, "count", json!(9))],
+            )
+            .await,
+        None,
+        Some(new),
+        "a claim from no epoch on a claimed thread",
+    );
+    assert_eq!(
+        epoch_ok(saver, &t).await,
+        Some(new),
+        "the epoch did not change"
+    );
+    let got = must_get(saver, &t, "", None).await;
+    assert!(got.pending_writes.is_empty(), "no refused write was stored");
+    let other = thread("fence-if-none");
+    expect_superseded(
+        saver
+            .claim_if(&other, Some(new), "", root.id, Vec::new())
+            .await,
+        Some(new),
+        None,
+        "a claim from an epoch on a thread never claimed",
+    );
+    assert_eq!(epoch_ok(saver, &other).await, None);
+}
+
+/// Many writers claim from the same epoch at once, each with its own write: exactly one
+/// succeeds, and only its write is stored.
+pub async fn racing_conditional_claims_exactly_one_wins<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("fence-if-race");
+    let root = checkpoint(&t, "").put_ok(saver).await;
+    let from = claim_ok(saver, &t).await;
+    let outcomes = futures::future::join_all((0..8).map(|i| {
+        let t = t.clone();
+        async move {
+            let mine = write(task(), 0, "answer", json!(i));
+            saver
+                .claim_if(&t, Some(from), "", root.id, vec![mine.clone()])
+                .await
+                .map(|e| (e, mine))
+        }
+    }))
+    .await;
+    let mut won = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Ok(win) => won.push(win),
+            Err(CheckpointError::Superseded { .. }) => {}
+            Err(other) => panic!("a losing claim should be superseded, got {other}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one claim from one epoch succeeds");
+    let (epoch, mine) = won.pop().expect("one winner");
+    assert_eq!(epoch_ok(saver, &t).await, Some(epoch));
+    let got = must_get(saver, &t, "", None).await;
+    assert_eq!(
+        got.pending_writes,
+        vec![mine],
+        "only the winner's write is stored"
+    );
+}
+
+/// A delete decided on an epoch happens only while the thread still has it: after another
+/// claim it is refused with `Superseded` and the thread stays whole.
+pub async fn delete_thread_if_only_from_the_current_epoch<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("fence-delete-if");
+    let root = checkpoint(&t, "").put_ok(saver).await;
+    saver
+        .delete_thread_if(&t, Some(Epoch::next_after(None)))
+        .await
+        .expect_err("a delete from an epoch the thread never had is refused");
+    assert!(
+        get_ok(saver, &t, "", None).await.is_some(),
+        "the thread stays"
+    );
+    let seen = claim_ok(saver, &t).await;
+    let later = claim_ok(saver, &t).await;
+    child(&root).epoch(later).put_ok(saver).await;
+    expect_superseded(
+        saver.delete_thread_if(&t, Some(seen)).await,
+        Some(seen),
+        Some(later),
+        "a delete decided before another claim",
+    );
+    expect_superseded(
+        saver.delete_thread_if(&t, None).await,
+        None,
+        Some(later),
+        "a delete from no epoch on a claimed thread",
+    );
+    let kept = list_ok(saver, &ListQuery::thread(t.clone())).await;
+    assert_eq!(kept.len(), 2, "nothing of the thread was deleted");
+    saver
+        .delete_thread_if(&t, Some(later))
+        .await
+        .unwrap_or_else(|e| panic!("a delete from the current epoch: {e}"));
+    assert!(
+        get_ok(saver, &t, "", None).await.is_none(),
+        "the thread is gone"
+    );
+    assert_eq!(epoch_ok(saver, &t).await, None);
+    let never = thread("fence-delete-if-none");
+    checkpoint(&never, "").put_ok(saver).await;
+    saver
+        .delete_thread_if(&never, None)
+        .await
+        .unwrap_or_else(|e| panic!("a delete from no epoch on a thread never claimed: {e}"));
+    assert!(get_ok(saver, &never, "", None).await.is_none());
+}

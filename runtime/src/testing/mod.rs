@@ -99,6 +99,8 @@ macro_rules! __checkpointer_conformance_cases {
                 created_at_round_trips,
                 created_at_is_not_restamped,
                 large_value_round_trips,
+                id_not_after_parent_is_refused,
+                history_follows_parents_when_a_parent_is_ahead,
             }
             put_writes {
                 basic,
@@ -259,6 +261,11 @@ macro_rules! __checkpointer_conformance_cases {
                 copy_does_not_carry_the_owner,
                 racing_owners_exactly_one_wins,
                 concurrent_claims_are_distinct,
+                epoch_reads_the_last_claim,
+                claim_if_from_the_current_epoch_stores_its_writes,
+                claim_if_from_another_epoch_changes_nothing,
+                racing_conditional_claims_exactly_one_wins,
+                delete_thread_if_only_from_the_current_epoch,
             }
             concurrency {
                 puts_to_many_threads,

@@ -42,6 +42,48 @@ local function fenced(base, epoch)
   return current or ''
 end
 
+-- Nil if the thread's epoch is `expected` ('' = none), else its epoch ('' if it has none): a
+-- conditional change decided on an epoch that another claim has since replaced.
+local function superseded(base, expected)
+  local current = redis.call('GET', base .. ':epoch') or ''
+  if current == expected then
+    return nil
+  end
+  return current
+end
+
+-- Takes ownership of a thread: its epoch becomes max(epoch + 1, now), returned as text.
+local function claim_epoch(base, now, ttl_ms)
+  local key = base .. ':epoch'
+  local epoch = tonumber(now)
+  local current = tonumber(redis.call('GET', key) or '')
+  if current and current + 1 > epoch then
+    epoch = current + 1
+  end
+  local text = string.format('%.0f', epoch)
+  redis.call('SET', key, text)
+  if ttl_ms > 0 then
+    redis.call('PEXPIRE', key, ttl_ms)
+  end
+  return text
+end
+
+-- Stores one task's writes, given as field/value/replace triples from ARGV[first] on:
+-- insert-or-ignore, except error writes (replace = '1').
+local function store_writes(base, ns, ttl_ms, first)
+  local writes, wix = base .. ':writes:' .. ns, base .. ':wix:' .. ns
+  for i = first, #ARGV, 3 do
+    if ARGV[i + 2] == '1' then
+      redis.call('HSET', writes, ARGV[i], ARGV[i + 1])
+    else
+      redis.call('HSETNX', writes, ARGV[i], ARGV[i + 1])
+    end
+    redis.call('ZADD', wix, 0, ARGV[i])
+  end
+  redis.call('SADD', base .. ':nss', ns)
+  expire_thread(base, ttl_ms)
+end
+
 local function latest(base, ns)
   return redis.call('ZREVRANGEBYLEX', base .. ':ord:' .. ns, '+', '-', 'LIMIT', 0, 1)[1]
 end

@@ -69,6 +69,28 @@ impl Checkpointer for TempSaver {
     async fn claim(&self, thread_id: &ThreadId) -> Result<Epoch, CheckpointError> {
         self.saver.claim(thread_id).await
     }
+    async fn epoch(&self, thread_id: &ThreadId) -> Result<Option<Epoch>, CheckpointError> {
+        self.saver.epoch(thread_id).await
+    }
+    async fn claim_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+        ns: &str,
+        id: CheckpointId,
+        writes: Vec<PendingWrite>,
+    ) -> Result<Epoch, CheckpointError> {
+        self.saver
+            .claim_if(thread_id, expected, ns, id, writes)
+            .await
+    }
+    async fn delete_thread_if(
+        &self,
+        thread_id: &ThreadId,
+        expected: Option<Epoch>,
+    ) -> Result<(), CheckpointError> {
+        self.saver.delete_thread_if(thread_id, expected).await
+    }
     async fn put(&self, checkpoint: NewCheckpoint) -> Result<(), CheckpointError> {
         self.saver.put(checkpoint).await
     }
