@@ -141,6 +141,7 @@ async fn durable<G: GraphDef<State = Draft>>(graph: CompiledGraph<G, Durable>) -
                 .thread(id.as_str())
                 .invoke(DraftUpdate::new())
                 .await
+                .and_then(stategraph::Outcome::into_finished)
                 .unwrap();
             assert!(done.reviewed);
             graph
@@ -178,11 +179,13 @@ async fn checkpoints_written(saver: Arc<dyn Checkpointer>) -> (usize, usize) {
     fine.thread(a.as_str())
         .invoke(DraftUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     coarse
         .thread(b.as_str())
         .invoke(DraftUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let count = |id: String| {
         let saver = saver.clone();

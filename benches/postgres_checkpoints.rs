@@ -127,6 +127,7 @@ async fn growth(schema: &str, held: usize) -> (f64, f64, f64) {
     thread
         .invoke(ChatUpdate::new().messages(history).limit(1))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let mut runs = Vec::new();
     let mut count = 1;
@@ -134,7 +135,11 @@ async fn growth(schema: &str, held: usize) -> (f64, f64, f64) {
         let before_wal = wal_position();
         let start = Instant::now();
         count += steps;
-        let out = thread.invoke(ChatUpdate::new().limit(count)).await.unwrap();
+        let out = thread
+            .invoke(ChatUpdate::new().limit(count))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         runs.push((
             start.elapsed().as_secs_f64() * 1e6,
             (wal_position() - before_wal) as f64,

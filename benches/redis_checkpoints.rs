@@ -188,6 +188,7 @@ async fn put_latency(server: &Server) -> ([Duration; 3], usize) {
         .thread("source")
         .invoke(loop_graph::input(STEPS))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let mut history = saver
         .list(&ListQuery::thread(ThreadId::new("source")))
@@ -237,6 +238,7 @@ async fn growth(server: &Server, held: u32) -> (f64, f64, f64) {
     thread
         .invoke(ChatUpdate::new().limit(1).messages(prefill))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let mut runs = Vec::new();
     let mut count = 1;
@@ -245,7 +247,11 @@ async fn growth(server: &Server, held: u32) -> (f64, f64, f64) {
         let bytes_before = server.aof_bytes();
         let start = Instant::now();
         count += steps;
-        let out = thread.invoke(ChatUpdate::new().limit(count)).await.unwrap();
+        let out = thread
+            .invoke(ChatUpdate::new().limit(count))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         let elapsed = start.elapsed().as_secs_f64() * 1e6;
         assert_eq!(out.messages.len() as u32, held + count);
         tokio::time::sleep(Duration::from_millis(50)).await;

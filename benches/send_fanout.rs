@@ -83,6 +83,7 @@ async fn median(items: u32, saver: Option<Arc<dyn Checkpointer>>) -> f64 {
                     .thread(id.as_str())
                     .invoke(BatchUpdate::new().items(items))
                     .await
+                    .and_then(stategraph::Outcome::into_finished)
                     .unwrap();
                 saver.delete_thread(&id.into()).await.unwrap();
                 done

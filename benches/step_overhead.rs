@@ -46,7 +46,11 @@ fn step_overhead(c: &mut Criterion) {
                     let id = ThreadId::new(format!("bench-{i}"));
                     let thread = durable.thread(id.clone());
                     let start = Instant::now();
-                    let out = thread.invoke(input(STEPS)).await.unwrap();
+                    let out = thread
+                        .invoke(input(STEPS))
+                        .await
+                        .and_then(stategraph::Outcome::into_finished)
+                        .unwrap();
                     total += start.elapsed();
                     assert_eq!(out.count, STEPS);
                     saver.delete_thread(&id).await.unwrap();

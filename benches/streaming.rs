@@ -96,7 +96,11 @@ async fn drain(stream: stategraph::RunStream<Counter>, events: usize) {
         seen += 1;
     }
     assert_eq!(seen, events);
-    stream.output().await.unwrap();
+    stream
+        .output()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
 }
 
 fn main() {
@@ -127,7 +131,11 @@ fn main() {
         let invoke = median(|i| {
             let thread = durable.thread(format!("invoke-{i}"));
             async move {
-                thread.invoke(CounterUpdate::new()).await.unwrap();
+                thread
+                    .invoke(CounterUpdate::new())
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+                    .unwrap();
             }
         })
         .await;

@@ -121,6 +121,7 @@ async fn measure<G: GraphDef<State = Draft>>(
             .thread(id.as_str())
             .invoke(DraftUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
         assert!(done.reviewed && done.tokens.len() == TOKENS);

@@ -53,7 +53,8 @@ async fn run(dir: &std::path::Path) -> Result<Seen, Box<dyn std::error::Error>> 
     let first = one
         .thread(id.clone())
         .invoke(ResearchStateUpdate::new().query("agent memory"))
-        .await?;
+        .await?
+        .into_finished()?;
     println!(
         "worker one: verdict {:?} after {} retries",
         first.review_verdict, first.retry_count
@@ -72,7 +73,8 @@ async fn run(dir: &std::path::Path) -> Result<Seen, Box<dyn std::error::Error>> 
     );
     let second = thread
         .invoke(ResearchStateUpdate::new().query("checkpoint retention"))
-        .await?;
+        .await?
+        .into_finished()?;
     let before_prune = saver.list(&ListQuery::thread(id.clone())).await?.len();
     saver
         .prune(std::slice::from_ref(&id), Prune::KeepLatest)

@@ -110,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "3. this process (pid {}) resumes the same thread id:",
         std::process::id()
     );
-    let done = thread.resume().await?;
+    let done = thread.resume().await?.into_finished()?;
     println!("4. finished: {} steps", done.done);
     for line in &done.log {
         println!("   {line}");
@@ -121,6 +121,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn run(db: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let saver = SqliteSaver::open(db).await?;
     let graph = job::graph().checkpointer(saver).compile()?;
-    graph.thread(THREAD).invoke(JobUpdate::new()).await?;
+    graph
+        .thread(THREAD)
+        .invoke(JobUpdate::new())
+        .await?
+        .into_finished()?;
     Ok(())
 }

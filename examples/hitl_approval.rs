@@ -17,8 +17,8 @@ use stategraph::sqlite::SqliteSaver;
 use std::time::{Duration, SystemTime};
 
 use stategraph::{
-    AfterExpiry, Checkpointer, ExpirePaused, GraphError, NodeContext, NodeResult, Resume, State,
-    ThreadId, ThreadQuery, ThreadStatus, expire_paused,
+    AfterExpiry, Checkpointer, ExpirePaused, GraphError, NodeContext, NodeResult, Outcome, Resume,
+    State, ThreadId, ThreadQuery, ThreadStatus, expire_paused,
 };
 
 /// What the reviewer sees.
@@ -141,25 +141,19 @@ pub mod approval {
 }
 
 /// Opens the graph on the database, as each process does.
-async fn open(
-    db: &str,
-) -> Result<
-    stategraph::CompiledGraph<approval::Graph, stategraph::Durable>,
-    Box<dyn std::error::Error>,
-> {
+async fn open(db: &str) -> Result<approval::Compiled, Box<dyn std::error::Error>> {
     Ok(approval::graph()
         .checkpointer(SqliteSaver::open(db).await?)
         .compile()?)
 }
 
-/// Runs until the thread pauses, and returns the question it waits on.
-fn waiting(
-    result: Result<Post, GraphError>,
-) -> Result<stategraph::Interrupt, Box<dyn std::error::Error>> {
-    match result {
-        Err(GraphError::Interrupted { mut interrupts, .. }) => Ok(interrupts.remove(0)),
-        Err(other) => Err(other.into()),
-        Ok(post) => Err(format!("expected a pause, the post finished: {:?}", post.log).into()),
+/// The question a run that paused waits on.
+fn waiting(outcome: Outcome<Post>) -> Result<stategraph::Interrupt, Box<dyn std::error::Error>> {
+    match outcome {
+        Outcome::Paused(mut paused) => Ok(paused.interrupts.remove(0)),
+        Outcome::Finished(post) => {
+            Err(format!("expected a pause, the post finished: {:?}", post.log).into())
+        }
     }
 }
 
@@ -186,7 +180,7 @@ async fn run(db: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
                 .thread(id.clone())
                 .with_metadata("desk", "blog")
                 .invoke(PostUpdate::new().topic("durable agents"))
-                .await,
+                .await?,
         )?;
         let request: ReviewRequest = asked.payload_as()?;
         println!(
@@ -225,7 +219,7 @@ async fn run(db: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
                     asked.id,
                     Decision::Reject("name the crates".into()),
                 ))
-                .await,
+                .await?,
         )?;
         let request: ReviewRequest = again.payload_as()?;
         println!(
@@ -241,7 +235,8 @@ async fn run(db: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
         .resume_with(Resume::value(Decision::Edit(
             "Durable agents in Rust: stategraph and tokio.".into(),
         )))
-        .await?;
+        .await?
+        .into_finished()?;
     println!("process 3: {}", done.log.join(" → "));
 
     // A second post waits for a review nobody gives; a week later the expiry policy runs.
@@ -250,7 +245,7 @@ async fn run(db: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
         graph
             .thread(forgotten.clone())
             .invoke(PostUpdate::new().topic("a forgotten idea"))
-            .await,
+            .await?,
     )?;
     let saver = graph.checkpointer();
     let a_week_later = SystemTime::now() + Duration::from_secs(8 * 24 * 3600);

@@ -98,7 +98,8 @@ async fn run(db: &str) -> Result<Report, Box<dyn std::error::Error>> {
     let thread = graph.thread("report-2026-11");
     let done = thread
         .start_or_resume(ReportUpdate::new().text(TEXT.to_owned()))
-        .await?;
+        .await?
+        .into_finished()?;
     println!(
         "{} sections summarized in one step; {} checkpoints on the thread",
         done.sections.len(),

@@ -164,13 +164,21 @@ async fn run(db: &str) -> Result<(Layers, Layers), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let graph = coarse::graph().checkpointer(saver.clone()).compile()?;
     let thread = format!("coarse-{job}");
-    let draft = graph.thread(thread.as_str()).invoke(input()).await?;
+    let draft = graph
+        .thread(thread.as_str())
+        .invoke(input())
+        .await?
+        .into_finished()?;
     let coarse = layers(&saver, &thread, started, draft).await?;
 
     let started = Instant::now();
     let graph = fine::graph().checkpointer(saver.clone()).compile()?;
     let thread = format!("fine-{job}");
-    let draft = graph.thread(thread.as_str()).invoke(input()).await?;
+    let draft = graph
+        .thread(thread.as_str())
+        .invoke(input())
+        .await?
+        .into_finished()?;
     let fine = layers(&saver, &thread, started, draft).await?;
     Ok((coarse, fine))
 }

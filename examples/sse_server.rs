@@ -22,7 +22,7 @@ use axum::routing::get;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use stategraph::sqlite::SqliteSaver;
-use stategraph::{CompiledGraph, Durable, NodeContext, NodeResult, State, StreamMode};
+use stategraph::{NodeContext, NodeResult, State, StreamMode};
 
 #[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
 struct Chat {
@@ -57,7 +57,7 @@ struct Turn {
 
 /// One turn of `thread`, streamed as Server-Sent Events.
 async fn turn(
-    Shared(graph): Shared<Arc<CompiledGraph<chat::Graph, Durable>>>,
+    Shared(graph): Shared<Arc<chat::Compiled>>,
     Query(turn): Query<Turn>,
 ) -> impl IntoResponse {
     let input = ChatUpdate::new().question(turn.q);
@@ -73,15 +73,13 @@ async fn turn(
 }
 
 /// The server's routes over `graph`.
-fn app(graph: CompiledGraph<chat::Graph, Durable>) -> Router {
+fn app(graph: chat::Compiled) -> Router {
     Router::new()
         .route("/chat", get(turn))
         .with_state(Arc::new(graph))
 }
 
-async fn graph(
-    db: &str,
-) -> Result<CompiledGraph<chat::Graph, Durable>, Box<dyn std::error::Error>> {
+async fn graph(db: &str) -> Result<chat::Compiled, Box<dyn std::error::Error>> {
     Ok(chat::graph()
         .checkpointer(SqliteSaver::open(db).await?)
         .compile()?)

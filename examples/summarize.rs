@@ -163,7 +163,12 @@ async fn run(db: &str, turns: u32) -> Result<Report, Box<dyn std::error::Error>>
     let mut state = None;
     for turn in 1..=turns {
         let question = format!("question {turn}: how do checkpoints stay small?");
-        state = Some(thread.invoke(ChatUpdate::new().question(question)).await?);
+        state = Some(
+            thread
+                .invoke(ChatUpdate::new().question(question))
+                .await?
+                .into_finished()?,
+        );
         let size = thread.size().await?.ok_or("the thread has a checkpoint")?;
         largest_state = largest_state.max(size.total);
     }

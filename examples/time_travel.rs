@@ -36,7 +36,8 @@ async fn run(db: &str) -> Result<graph::ResearchState, Box<dyn std::error::Error
 
     let first = thread
         .invoke(ResearchStateUpdate::new().query("agent memory"))
-        .await?;
+        .await?
+        .into_finished()?;
     println!(
         "first run: {} retries, verdict {:?}",
         first.retry_count, first.review_verdict
@@ -63,7 +64,7 @@ async fn run(db: &str) -> Result<graph::ResearchState, Box<dyn std::error::Error
         corrected.parent_id, corrected.next, corrected.metadata.user["edited_by"]
     );
 
-    let second = thread.resume().await?;
+    let second = thread.resume().await?.into_finished()?;
     println!(
         "run on from the fork: {} retries, synthesis: {}",
         second.retry_count,
@@ -71,7 +72,7 @@ async fn run(db: &str) -> Result<graph::ResearchState, Box<dyn std::error::Error
     );
 
     // Replay: run again from a checkpoint, exactly as it was.
-    let replayed = thread.replay(past.checkpoint_id).await?;
+    let replayed = thread.replay(past.checkpoint_id).await?.into_finished()?;
     println!(
         "replayed from step {}: verdict {:?}",
         past.metadata.step, replayed.review_verdict

@@ -212,14 +212,14 @@ struct Saved(std::sync::Arc<dyn Checkpointer>, Durability);
 impl Saved {
     /// Waits (up to 30 s, then goes on and lets the scenario's counts report it) until
     /// `fetch_a` and `fetch_b` have saved their writes against the step's checkpoint — in
-    /// `Sync` mode; the other modes keep a step's writes until it ends.
+    /// `Sync` and `Async` mode; `Exit` mode keeps a step's writes until it ends.
     async fn siblings(&self, ctx: &NodeContext<Saved>, round: u32) {
         let (Some(thread), Some(checkpoint)) = (ctx.thread_id(), ctx.checkpoint_id()) else {
             return;
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        if self.1 != Durability::Sync {
-            // Those modes save a step's writes when it ends: wait until the siblings ran.
+        if self.1 == Durability::Exit {
+            // That mode saves a step's writes when it ends: wait until the siblings ran.
             let Ok(log) = std::env::var("STATEGRAPH_CRASH_LOG") else {
                 return;
             };
@@ -578,15 +578,20 @@ mod fanout {
     }
 }
 
-/// A child of the fan-out scenario: runs the fan-out graph, or resumes it.
-async fn fanout_child(backend: Backend, dir: &Path, thread_id: &str) {
+/// A child of the fan-out scenario: runs the fan-out graph, or resumes it, in `durability`.
+async fn fanout_child(backend: Backend, dir: &Path, thread_id: &str, durability: Durability) {
     let saver = backend.saver(dir).await.unwrap();
-    let graph = fanout::graph(Saved(saver.clone(), Durability::Sync))
+    let graph = fanout::graph(Saved(saver.clone(), durability))
         .checkpointer(saver)
+        .durability(durability)
         .compile()
         .unwrap();
     let thread = graph.thread(thread_id);
-    let done = thread.start_or_resume(BatchUpdate::new()).await.unwrap();
+    let done = thread
+        .start_or_resume(BatchUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     println!("FINAL {}", serde_json::to_string(&done).unwrap());
 }
 
@@ -605,7 +610,10 @@ async fn stream_child(mode: &str, backend: Backend, dir: &Path, thread_id: &str)
                 Some(_) => thread.stream_resume(options),
                 None => thread.stream(DraftUpdate::new(), options),
             };
-            run.output().await.unwrap()
+            run.output()
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap()
         }
         "coarse" => draft_to_end(coarse::graph().checkpointer(saver), thread_id).await,
         _ => draft_to_end(stream::graph().checkpointer(saver), thread_id).await,
@@ -620,8 +628,16 @@ async fn draft_to_end<G: stategraph::GraphDef<State = Draft>>(
 ) -> Draft {
     let thread = builder.compile().unwrap().thread(thread_id);
     match thread.state().await.unwrap() {
-        Some(_) => thread.resume().await.unwrap(),
-        None => thread.invoke(DraftUpdate::new()).await.unwrap(),
+        Some(_) => thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap(),
+        None => thread
+            .invoke(DraftUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap(),
     }
 }
 
@@ -633,11 +649,23 @@ async fn review_child(mode: &str, backend: Backend, dir: &Path, thread_id: &str)
     let thread = graph.thread(thread_id);
     let outcome = match mode {
         "review-ask" => match thread.state().await.unwrap() {
-            Some(_) => thread.resume().await,
-            None => thread.invoke(ReviewUpdate::new()).await,
+            Some(_) => thread
+                .resume()
+                .await
+                .and_then(stategraph::Outcome::into_finished),
+            None => thread
+                .invoke(ReviewUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished),
         },
-        "review-answer" => thread.resume_with(Resume::value(true)).await,
-        _ => thread.resume().await,
+        "review-answer" => thread
+            .resume_with(Resume::value(true))
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+        _ => thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished),
     };
     match outcome {
         Ok(done) => println!("FINAL {}", serde_json::to_string(&done).unwrap()),
@@ -657,7 +685,10 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
         return stream_child(mode, backend, dir, thread_id).await;
     }
     if mode == "fanout" {
-        return fanout_child(backend, dir, thread_id).await;
+        return fanout_child(backend, dir, thread_id, Durability::Sync).await;
+    }
+    if mode == "fanout-async" {
+        return fanout_child(backend, dir, thread_id, Durability::Async).await;
     }
     let durability = match std::env::var("STATEGRAPH_CRASH_DURABILITY").as_deref() {
         Ok("async") => Durability::Async,
@@ -672,11 +703,23 @@ async fn child(mode: &str, backend: Backend, dir: &Path, thread_id: &str) {
         .unwrap();
     let thread = graph.thread(thread_id);
     let done = match mode {
-        "run" => thread.invoke(JobUpdate::new()).await.unwrap(),
+        "run" => thread
+            .invoke(JobUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap(),
         // A kill before the input checkpoint was saved leaves nothing to resume: start over.
         _ => match thread.state().await.unwrap() {
-            Some(_) => thread.resume().await.unwrap(),
-            None => thread.invoke(JobUpdate::new()).await.unwrap(),
+            Some(_) => thread
+                .resume()
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap(),
+            None => thread
+                .invoke(JobUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap(),
         },
     };
     println!("FINAL {}", serde_json::to_string(&done).unwrap());
@@ -857,6 +900,7 @@ fn reference() -> Job {
             .thread("reference")
             .invoke(JobUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap()
     })
 }
@@ -1010,12 +1054,13 @@ fn durability_scenarios<'a>(
                         expect_runs(&s, node, earlier, 1)?;
                     }
                 }
-                // The running step's finished tasks were not saved; the step before may not be.
-                expect_runs_in(&s, "plan", round, 1..=2)?;
-                for node in ["fetch_a", "fetch_b", "fetch_c"] {
-                    expect_runs(&s, node, round, 2)?;
+                // A parallel step waits for the checkpoint in flight, then saves each task's
+                // writes as it finishes: only the task that was running runs again.
+                expect_runs(&s, "plan", round, 1)?;
+                for node in ["fetch_a", "fetch_b"] {
+                    expect_runs(&s, node, round, 1)?;
                 }
-                Ok(())
+                expect_runs(&s, "fetch_c", round, 2)
             }),
         ));
     }
@@ -1086,25 +1131,28 @@ fn durability_scenarios<'a>(
         }
     }
 
-    // Mid fan-out: seven of eight sent tasks saved their writes; only the eighth runs again.
-    all.push((
-        "mid fan-out, with seven of eight sent tasks saved".to_owned(),
-        Box::new(move || {
-            let s = Scenario::new(backend, "fanout");
-            assert_killed(s.crash_in("fanout", "item:5"))?;
-            let done: Batch = s.finish("fanout");
-            let results: Vec<u32> = (0..ITEMS).map(|i| i * 10).collect();
-            if done.results != results || !done.done {
-                return Err(format!("unexpected final batch: {done:?}"));
-            }
-            expect_runs(&s, "plan", 0, 1)?;
-            for i in (0..ITEMS).filter(|&i| i != 5) {
-                expect_runs(&s, "item", i, 1)?;
-            }
-            expect_runs(&s, "item", 5, 2)?;
-            expect_runs(&s, "finish", 0, 1)
-        }),
-    ));
+    // Mid fan-out: seven of eight sent tasks saved their writes; only the eighth runs again —
+    // in `Async` durability too.
+    for mode in ["fanout", "fanout-async"] {
+        all.push((
+            format!("mid fan-out, with seven of eight sent tasks saved ({mode})"),
+            Box::new(move || {
+                let s = Scenario::new(backend, mode);
+                assert_killed(s.crash_in(mode, "item:5"))?;
+                let done: Batch = s.finish(mode);
+                let results: Vec<u32> = (0..ITEMS).map(|i| i * 10).collect();
+                if done.results != results || !done.done {
+                    return Err(format!("unexpected final batch: {done:?}"));
+                }
+                expect_runs(&s, "plan", 0, 1)?;
+                for i in (0..ITEMS).filter(|&i| i != 5) {
+                    expect_runs(&s, "item", i, 1)?;
+                }
+                expect_runs(&s, "item", 5, 2)?;
+                expect_runs(&s, "finish", 0, 1)
+            }),
+        ));
+    }
 
     // Steps of `checkpoint = false` nodes: a kill inside the stretch re-runs it from the last
     // checkpoint (`prepare`'s), and exactly its tokens so far run twice.

@@ -119,6 +119,7 @@ async fn a_thread_can_carry_its_own_deps_and_they_are_never_persisted() {
         .with_deps(double.clone())
         .invoke(EssayUpdate::new().topic("tests"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(out.drafts, ["TESTS #0", "TESTS #1"]);
     assert_eq!(double.calls.load(Ordering::SeqCst), 2);
@@ -140,6 +141,7 @@ async fn a_thread_can_carry_its_own_deps_and_they_are_never_persisted() {
         .thread("essay-2")
         .invoke(EssayUpdate::new().topic("x"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(other.drafts, ["echo: x #0"]);
 }

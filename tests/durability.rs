@@ -248,7 +248,11 @@ async fn each_mode_reaches_the_same_state_and_writes_what_it_promises() {
             let graph = flat_graph(lab.clone(), &saver, mode);
             let id = format!("{thread_id}-{mode:?}");
             let thread = graph.thread(id.as_str());
-            let done = thread.invoke(WorkUpdate::new()).await.unwrap();
+            let done = thread
+                .invoke(WorkUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap();
             assert_eq!(done, expected_flat(), "{id}");
             let stored = checkpoints(&saver, &id).await;
             // Sync and Async: the input and each of the three steps; Exit: the end only.
@@ -295,7 +299,11 @@ async fn an_error_stores_the_state_it_stopped_at_and_a_resume_reruns_only_the_fa
             let graph = flat_graph(lab.clone(), &saver, mode);
             let id = format!("{thread_id}-{mode:?}");
             let thread = graph.thread(id.as_str());
-            let error = thread.invoke(WorkUpdate::new()).await.unwrap_err();
+            let error = thread
+                .invoke(WorkUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err();
             assert!(
                 matches!(error, GraphError::Node { node: "b", .. }),
                 "{id}: {error}"
@@ -307,7 +315,11 @@ async fn an_error_stores_the_state_it_stopped_at_and_a_resume_reruns_only_the_fa
             assert_eq!(state.errors[0].node, "b", "{id}");
             let expected = if mode == Durability::Exit { 1 } else { 2 };
             assert_eq!(checkpoints(&saver, &id).await.len(), expected, "{id}");
-            let done = thread.resume().await.unwrap();
+            let done = thread
+                .resume()
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap();
             assert_eq!(done, expected_flat(), "{id}");
             let runs = lab.runs();
             assert_eq!(
@@ -331,7 +343,11 @@ async fn a_question_stores_the_state_it_was_asked_at_in_every_mode() {
             let graph = flat_graph(lab.clone(), &saver, mode);
             let id = format!("{thread_id}-{mode:?}");
             let thread = graph.thread(id.as_str());
-            let asked = thread.invoke(WorkUpdate::new()).await.unwrap_err();
+            let asked = thread
+                .invoke(WorkUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err();
             let GraphError::Interrupted { checkpoint, .. } = asked else {
                 panic!("{id}: expected a question, got {asked}");
             };
@@ -345,6 +361,7 @@ async fn a_question_stores_the_state_it_was_asked_at_in_every_mode() {
                 .thread(id.as_str())
                 .resume_with(Resume::value(true))
                 .await
+                .and_then(stategraph::Outcome::into_finished)
                 .unwrap();
             assert!(done.approved, "{id}");
             assert_eq!(done.total, 1111, "{id}");
@@ -362,13 +379,21 @@ async fn a_pause_before_a_node_stores_the_state_in_exit_mode() {
     let lab = Arc::new(Lab::default());
     let graph = flat_graph(lab.clone(), &saver, Durability::Exit);
     let thread = graph.thread("paused").interrupt_before([flat::Node::D]);
-    let paused = thread.invoke(WorkUpdate::new()).await.unwrap_err();
+    let paused = thread
+        .invoke(WorkUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(paused, GraphError::Interrupted { .. }), "{paused}");
     assert_eq!(checkpoints(&saver, "paused").await.len(), 1);
     let state = thread.state().await.unwrap().unwrap();
     assert_eq!(state.next, [flat::Node::D]);
     assert_eq!(state.values.total, 111);
-    let done = thread.resume_with(Resume::value(())).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done, expected_flat());
 }
 
@@ -380,12 +405,14 @@ async fn a_handle_overrides_the_graph_mode() {
         .thread("exit")
         .invoke(WorkUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     graph
         .thread("sync")
         .durability(Durability::Sync)
         .invoke(WorkUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(checkpoints(&saver, "exit").await.len(), 1);
     assert_eq!(checkpoints(&saver, "sync").await.len(), 4);
@@ -403,6 +430,7 @@ async fn a_write_refused_in_async_mode_fails_the_run() {
             .thread("stolen")
             .invoke(WorkUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err();
         assert!(
             matches!(
@@ -446,6 +474,7 @@ async fn uncheckpointed_steps_are_saved_with_the_next_checkpointed_one() {
             .thread(id.as_str())
             .invoke(WorkUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
         assert_eq!(done, expected_stream(), "{id}");
         let stored = checkpoints(&saver, &id).await;
@@ -495,7 +524,11 @@ async fn an_error_inside_an_uncheckpointed_stretch_stores_the_state_before_it() 
             .compile()
             .unwrap();
         let thread = graph.thread(id.as_str());
-        let error = thread.invoke(WorkUpdate::new()).await.unwrap_err();
+        let error = thread
+            .invoke(WorkUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err();
         assert!(
             matches!(
                 error,
@@ -514,7 +547,11 @@ async fn an_error_inside_an_uncheckpointed_stretch_stores_the_state_before_it() 
         );
         assert_eq!(state.metadata.step, 2, "{id}");
         assert_eq!(state.status, ThreadStatus::Errored, "{id}");
-        let done = thread.resume().await.unwrap();
+        let done = thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(done, expected_stream(), "{id}");
         let runs = lab.runs();
         let twice: Vec<&String> = runs

@@ -140,7 +140,11 @@ async fn a_failure_goes_to_its_handler_which_routes_back_for_another_try() {
         .compile()
         .unwrap();
     let thread = graph.thread("recovers");
-    let done = thread.invoke(ResearchUpdate::new()).await.unwrap();
+    let done = thread
+        .invoke(ResearchUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(
         done.log,
         [
@@ -168,7 +172,11 @@ async fn a_node_that_keeps_failing_ends_the_run_through_the_hard_exit() {
         .compile()
         .unwrap();
     let thread = graph.thread("gives-up");
-    let done = thread.invoke(ResearchUpdate::new()).await.unwrap();
+    let done = thread
+        .invoke(ResearchUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.retry_count, 3);
     assert_eq!(done.summary, None);
     assert_eq!(searches.search_runs.load(Ordering::SeqCst), 6);
@@ -199,6 +207,7 @@ async fn the_failure_survives_a_new_process_on_every_backend() {
             .interrupt_before([research::Node::Recover])
             .invoke(ResearchUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err();
         assert!(
             matches!(paused, GraphError::Interrupted { .. }),
@@ -211,7 +220,11 @@ async fn the_failure_survives_a_new_process_on_every_backend() {
         let thread = later.thread(id.as_str());
         let state = thread.state().await.unwrap().unwrap();
         assert_eq!(state.metadata.failures[0].node, "search", "{backend}");
-        let done = thread.resume_with(Resume::value(())).await.unwrap();
+        let done = thread
+            .resume_with(Resume::value(()))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(
             done.log,
             [
@@ -243,6 +256,7 @@ async fn a_sibling_that_succeeded_keeps_its_writes_and_runs_once() {
                     .thread("parallel")
                     .invoke(ResearchUpdate::new())
                     .await
+                    .and_then(stategraph::Outcome::into_finished)
                     .unwrap()
             }
             None => parallel::graph(searches.clone())
@@ -275,9 +289,17 @@ async fn a_failure_saved_in_a_paused_step_is_not_run_again_on_resume() {
         .unwrap();
     // `side` pauses the step; `search`'s failure is saved as its task's result meanwhile.
     let thread = graph.thread("paused-step");
-    let paused = thread.invoke(ResearchUpdate::new()).await.unwrap_err();
+    let paused = thread
+        .invoke(ResearchUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(paused, GraphError::Interrupted { .. }), "{paused}");
-    let done = thread.resume_with(Resume::value(())).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(
         done.log,
         [
@@ -354,6 +376,7 @@ async fn failing_sent_tasks_go_to_the_handler_together_and_the_rest_merge() {
                 .thread("batch")
                 .invoke(BatchUpdate::new())
                 .await
+                .and_then(stategraph::Outcome::into_finished)
                 .unwrap()
         } else {
             batch::graph()

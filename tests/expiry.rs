@@ -42,12 +42,18 @@ async fn paused_threads_past_their_ttl_expire_and_cannot_be_resumed() {
     let saver = Arc::new(MemorySaver::new());
     let graph = ask::graph().checkpointer(saver.clone()).compile().unwrap();
     for id in ["keep", "prune", "delete", "answered"] {
-        graph.thread(id).invoke(AskUpdate::new()).await.unwrap_err();
+        graph
+            .thread(id)
+            .invoke(AskUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err();
     }
     graph
         .thread("answered")
         .resume_with(Resume::value(true))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let policy = ExpirePaused::after(3 * DAY);
 
@@ -64,19 +70,13 @@ async fn paused_threads_past_their_ttl_expire_and_cannot_be_resumed() {
     let names: Vec<&str> = would.iter().map(|t| t.as_str()).collect();
     assert_eq!(names, ["delete", "keep", "prune"]);
     let still = saver
-        .list_threads(&ThreadQuery {
-            status: Some(ThreadStatus::Interrupted),
-            ..ThreadQuery::default()
-        })
+        .list_threads(&ThreadQuery::default().status(ThreadStatus::Interrupted))
         .await
         .unwrap();
     assert_eq!(still.len(), 3, "a dry run changes nothing");
 
     // Each policy on its own thread: one batch at a time, the oldest names first.
-    let one = |then| ExpirePaused {
-        batch: 1,
-        ..policy.then(then)
-    };
+    let one = |then| policy.then(then).batch(1);
     let deleted = expire_paused(&*saver, &one(AfterExpiry::Delete), later, false)
         .await
         .unwrap();
@@ -126,10 +126,26 @@ async fn paused_threads_past_their_ttl_expire_and_cannot_be_resumed() {
     // An expired thread cannot be resumed or given input; its history can still be read.
     let thread = graph.thread("keep");
     for err in [
-        thread.resume_with(Resume::value(true)).await.unwrap_err(),
-        thread.resume().await.unwrap_err(),
-        thread.invoke(AskUpdate::new()).await.unwrap_err(),
-        thread.start_or_resume(AskUpdate::new()).await.unwrap_err(),
+        thread
+            .resume_with(Resume::value(true))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+        thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+        thread
+            .invoke(AskUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+        thread
+            .start_or_resume(AskUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
     ] {
         assert!(
             matches!(err, GraphError::Expired(ref t) if t.as_str() == "keep"),
@@ -168,10 +184,18 @@ async fn the_ttl_counts_from_when_the_open_question_was_asked() {
         .compile()
         .unwrap();
     let thread = graph.thread("asked-twice");
-    thread.invoke(AskUpdate::new()).await.unwrap_err();
+    thread
+        .invoke(AskUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let step_began = thread.state().await.unwrap().unwrap().created_at;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    thread.resume_with(Resume::value(true)).await.unwrap_err();
+    thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let state = thread.state().await.unwrap().unwrap();
     assert_eq!(state.created_at, step_began, "no checkpoint was written");
     let asked = state.interrupts[0].raised_at;
@@ -193,6 +217,10 @@ async fn the_ttl_counts_from_when_the_open_question_was_asked() {
     let after = asked + Duration::from_millis(1) + DAY;
     let expired = expire_paused(&*saver, &policy, after, false).await.unwrap();
     assert_eq!(expired, ["asked-twice".into()]);
-    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    let err = thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(err, GraphError::Expired(_)), "{err:?}");
 }

@@ -81,7 +81,11 @@ async fn a_fork_resumes_from_an_old_checkpoint_and_keeps_the_later_history() {
         .compile()
         .unwrap();
     let thread = graph.thread("fork-me").with_metadata("run", "first");
-    thread.invoke(TallyUpdate::new()).await.unwrap();
+    thread
+        .invoke(TallyUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let history = thread.history().await.unwrap();
     assert_eq!(history.len(), 5, "the input and four steps");
     let at_step_1 = history.iter().find(|s| s.metadata.step == 1).unwrap();
@@ -96,7 +100,11 @@ async fn a_fork_resumes_from_an_old_checkpoint_and_keeps_the_later_history() {
     assert_eq!(head.values.n, 2);
     assert_eq!(head.next, [counting::Node::Bump]);
 
-    let out = thread.resume().await.unwrap();
+    let out = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(
         out.seen,
         [0, 1, 2, 3],
@@ -145,11 +153,17 @@ async fn a_writer_whose_thread_was_taken_over_is_fenced_and_the_history_has_no_f
     let second = graph.thread("race");
 
     HOLD.store(true, Ordering::SeqCst);
-    let slow = tokio::spawn(async move { first.invoke(TallyUpdate::new()).await });
+    let slow = tokio::spawn(async move {
+        first
+            .invoke(TallyUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+    });
     ENTERED.notified().await; // the slow run read the head and is inside its first step
     second
         .resume()
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .expect("the other writer runs to the end");
     RELEASE.notify_one();
 

@@ -92,6 +92,7 @@ fn to(edge: &Edge<Flow>) -> Target {
         Edge::To(target) => *target,
         Edge::Route { name, .. } => panic!("expected a plain edge, found route `{name}`"),
         Edge::Send { name, .. } => panic!("expected a plain edge, found send `{name}`"),
+        _ => panic!("expected a plain edge"),
     }
 }
 
@@ -202,6 +203,32 @@ async fn a_generated_graph_runs() {
     let mut state = graph.invoke(FlowUpdate::new()).await.unwrap();
     state.visited[1..3].sort();
     assert_eq!(state.visited, ["plan", "left", "right", "merge"]);
+}
+
+/// A helper takes a compiled graph by its generated name: `Compiled` with a checkpointer,
+/// `Compiled<Ephemeral>` without one.
+async fn visited(graph: &research::Compiled, thread: &str) -> Vec<String> {
+    let thread = graph.thread(thread);
+    let done = thread.invoke(FlowUpdate::new().approved(true)).await;
+    done.unwrap().into_finished().unwrap().visited
+}
+
+async fn visited_without_saving(graph: &fan::Compiled<stategraph::Ephemeral>) -> usize {
+    graph.invoke(FlowUpdate::new()).await.unwrap().visited.len()
+}
+
+#[tokio::test]
+async fn a_compiled_graph_is_named_by_its_generated_alias() {
+    let durable: research::Compiled = research::graph()
+        .checkpointer(stategraph::MemorySaver::new())
+        .compile()
+        .unwrap();
+    assert_eq!(
+        visited(&durable, "t").await,
+        ["search", "synthesize", "review"]
+    );
+    let ephemeral = fan::graph().compile().unwrap();
+    assert_eq!(visited_without_saving(&ephemeral).await, 4);
 }
 
 #[test]

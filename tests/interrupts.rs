@@ -137,6 +137,7 @@ async fn a_node_asks_the_run_pauses_and_an_answer_resumes_it() {
         thread
             .invoke(DocUpdate::new().draft("essay"))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
     assert_eq!(asked.len(), 1);
@@ -156,13 +157,23 @@ async fn a_node_asks_the_run_pauses_and_an_answer_resumes_it() {
     assert_eq!(paused.next, [approval::Node::Review]);
 
     // New input is refused rather than dropped; a plain resume asks again, the same question.
-    let err = thread.invoke(DocUpdate::new()).await.unwrap_err();
+    let err = thread
+        .invoke(DocUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(&err, GraphError::ThreadInterrupted { interrupts, .. } if *interrupts == asked),
         "{err:?}"
     );
     assert!(err.to_string().contains(&question.id.to_string()), "{err}");
-    let again = interrupted(thread.resume().await.unwrap_err());
+    let again = interrupted(
+        thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
     assert_eq!(again[0].id, question.id, "the same question keeps its id");
 
     // Rejected with an edit: the graph writes again and asks again (a new question).
@@ -172,6 +183,7 @@ async fn a_node_asks_the_run_pauses_and_an_answer_resumes_it() {
             edit: Some("better essay".into()),
         }))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     let second = interrupted(err);
     assert_ne!(second[0].id, question.id);
@@ -188,6 +200,7 @@ async fn a_node_asks_the_run_pauses_and_an_answer_resumes_it() {
             },
         ))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert!(done.approved);
     assert_eq!(done.log, ["reviewed essay v1", "reviewed better essay v2"]);
@@ -227,7 +240,13 @@ async fn several_pending_questions_are_answered_by_id_and_strictly() {
         .compile()
         .unwrap();
     let thread = graph.thread("counted-panel");
-    let asked = interrupted(thread.invoke(DocUpdate::new()).await.unwrap_err());
+    let asked = interrupted(
+        thread
+            .invoke(DocUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
     let nodes: Vec<&str> = asked.iter().map(|i| i.node.as_str()).collect();
     assert_eq!(nodes.len(), 2);
     assert!(nodes.contains(&"legal") && nodes.contains(&"brand"));
@@ -238,17 +257,23 @@ async fn several_pending_questions_are_answered_by_id_and_strictly() {
     // A bare value with two pending, an unknown id, two answers to one: refused, nothing
     // written.
     let head = thread.state().await.unwrap().unwrap();
-    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    let err = thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(err, GraphError::AmbiguousResume { ref pending, .. } if pending.len() == 2));
     let unknown = other_interrupt_id().await;
     let err = thread
         .resume_with(Resume::answer(unknown, true))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(matches!(err, GraphError::UnknownInterrupt { id, .. } if id == unknown));
     let err = thread
         .resume_with(Resume::answer(legal, true).and(legal, false))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(matches!(err, GraphError::AmbiguousResume { .. }));
     let after = thread.state().await.unwrap().unwrap();
@@ -259,6 +284,7 @@ async fn several_pending_questions_are_answered_by_id_and_strictly() {
     let err = thread
         .resume_with(Resume::answer(legal, true).and(brand, "warm"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     let second = interrupted(err);
     assert_eq!(second.len(), 1);
@@ -269,6 +295,7 @@ async fn several_pending_questions_are_answered_by_id_and_strictly() {
     let err = thread
         .resume_with(Resume::value("not a bool"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     match &err {
         GraphError::ResumeValue {
@@ -283,7 +310,11 @@ async fn several_pending_questions_are_answered_by_id_and_strictly() {
         !err.to_string().contains("not a bool"),
         "the message never quotes the answer: {err}"
     );
-    let done = thread.resume_with(Resume::value(true)).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let mut log = done.log.clone();
     log[..3].sort();
     assert_eq!(log, ["brand warm true", "legal true", "work", "published"]);
@@ -305,6 +336,7 @@ async fn other_interrupt_id() -> stategraph::InterruptId {
             .thread("elsewhere")
             .invoke(DocUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
     asked[0].id
@@ -317,18 +349,31 @@ async fn resuming_without_a_pending_question_is_an_error() {
         .compile()
         .unwrap();
     let empty = graph.thread("empty");
-    let err = empty.resume_with(Resume::value(true)).await.unwrap_err();
+    let err = empty
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(err, GraphError::NothingToResume(_)), "{err:?}");
     let thread = graph.thread("answered");
-    thread.invoke(DocUpdate::new()).await.unwrap_err();
+    thread
+        .invoke(DocUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     thread
         .resume_with(Resume::value(Approval {
             approved: true,
             edit: None,
         }))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
-    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    let err = thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(err, GraphError::NothingPending(_)), "{err:?}");
 }
 
@@ -358,6 +403,7 @@ async fn two_answers_to_one_question_at_once_exactly_one_wins() {
             .thread(id.as_str())
             .invoke(DocUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err();
         let (a, b) = (graph.thread(id.as_str()), graph.thread(id.as_str()));
         let answer = || Approval {
@@ -365,8 +411,16 @@ async fn two_answers_to_one_question_at_once_exactly_one_wins() {
             edit: None,
         };
         let (ra, rb) = tokio::join!(
-            tokio::spawn(async move { a.resume_with(Resume::value(answer())).await }),
-            tokio::spawn(async move { b.resume_with(Resume::value(answer())).await }),
+            tokio::spawn(async move {
+                a.resume_with(Resume::value(answer()))
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+            }),
+            tokio::spawn(async move {
+                b.resume_with(Resume::value(answer()))
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+            }),
         );
         let outcomes = [ra.unwrap(), rb.unwrap()];
         let won = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -396,13 +450,20 @@ async fn after_a_restart_only_the_open_questions_remain_and_answered_work_is_kep
         .compile()
         .unwrap();
     let thread = graph.thread("saved-answer");
-    let asked = interrupted(thread.invoke(DocUpdate::new()).await.unwrap_err());
+    let asked = interrupted(
+        thread
+            .invoke(DocUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
     let legal = asked.iter().find(|i| i.node == "legal").unwrap().id;
     // Only legal answered: it finishes and its writes are saved; brand asks again.
     interrupted(
         thread
             .resume_with(Resume::answer(legal, false))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
     // A new handle (as after a restart) sees only brand's question.
@@ -413,22 +474,34 @@ async fn after_a_restart_only_the_open_questions_remain_and_answered_work_is_kep
     let err = fresh
         .resume_with(Resume::answer(legal, true))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(
         matches!(err, GraphError::UnknownInterrupt { .. }),
         "legal was answered"
     );
     // A plain resume asks brand again; legal does not run again.
-    let again = interrupted(fresh.resume().await.unwrap_err());
+    let again = interrupted(
+        fresh
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
     assert_eq!(again, pending);
     let brand = pending[0].id;
     interrupted(
         fresh
             .resume_with(Resume::answer(brand, "bold"))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
-    let done = fresh.resume_with(Resume::value(false)).await.unwrap();
+    let done = fresh
+        .resume_with(Resume::value(false))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let legal_runs = done.log.iter().filter(|l| l.starts_with("legal")).count();
     assert_eq!(legal_runs, 1);
     assert!(done.log.contains(&"legal false".to_owned()));
@@ -448,6 +521,7 @@ async fn a_question_waits_in_sqlite_and_another_saver_on_the_file_answers_it() {
                 .thread("hitl")
                 .invoke(DocUpdate::new().draft("memo"))
                 .await
+                .and_then(stategraph::Outcome::into_finished)
                 .unwrap_err(),
         )
     };
@@ -466,6 +540,7 @@ async fn a_question_waits_in_sqlite_and_another_saver_on_the_file_answers_it() {
             },
         ))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.draft, "final memo");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -481,6 +556,7 @@ async fn an_answer_can_carry_an_update_and_a_goto_applied_with_its_step() {
     thread
         .invoke(DocUpdate::new().draft("memo"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     // Approved, with a note from the reviewer, and back to `write` for a last pass.
     let again = interrupted(
@@ -492,6 +568,7 @@ async fn an_answer_can_carry_an_update_and_a_goto_applied_with_its_step() {
             .update(DocUpdate::new().push_log("note from ops"))
             .goto(approval::Node::Write)
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
     assert_eq!(
@@ -511,6 +588,7 @@ async fn an_answer_can_carry_an_update_and_a_goto_applied_with_its_step() {
             edit: None,
         }))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(
         done.log,
@@ -525,7 +603,13 @@ async fn a_command_survives_a_step_that_pauses_again() {
         .compile()
         .unwrap();
     let thread = graph.thread("command-kept");
-    let asked = interrupted(thread.invoke(DocUpdate::new()).await.unwrap_err());
+    let asked = interrupted(
+        thread
+            .invoke(DocUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
     let legal = asked.iter().find(|i| i.node == "legal").unwrap().id;
     // Only legal answered: the step pauses again on brand, the command waits with it.
     interrupted(
@@ -533,10 +617,21 @@ async fn a_command_survives_a_step_that_pauses_again() {
             .resume_with(Resume::answer(legal, true))
             .update(DocUpdate::new().push_log("command"))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
-    interrupted(thread.resume_with(Resume::value("calm")).await.unwrap_err());
-    let done = thread.resume_with(Resume::value(false)).await.unwrap();
+    interrupted(
+        thread
+            .resume_with(Resume::value("calm"))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
+    let done = thread
+        .resume_with(Resume::value(false))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log.iter().filter(|l| *l == "command").count(), 1);
     assert_eq!(done.log.last().unwrap(), "published");
 }
@@ -574,6 +669,7 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
         .thread("status-paused")
         .invoke(DocUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     let failing = failing::graph()
         .checkpointer(saver.clone())
@@ -583,6 +679,7 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
         .thread("status-failed")
         .invoke(DocUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(
         matches!(err, GraphError::Node { node: "broken", .. }),
@@ -622,11 +719,12 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
         .unwrap();
     assert_eq!(failed.status, ThreadStatus::Errored);
     assert_eq!(
-        failed.errors,
-        [stategraph::TaskError {
-            node: "broken".into(),
-            message: "the service is down".into()
-        }]
+        failed
+            .errors
+            .iter()
+            .map(|e| (e.node.as_str(), e.message.as_str()))
+            .collect::<Vec<_>>(),
+        [("broken", "the service is down")]
     );
     assert!(failed.interrupts.is_empty());
     graph
@@ -636,6 +734,7 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
             edit: None,
         }))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(status("status-paused").await, ThreadStatus::Finished);
     let done = graph
@@ -647,10 +746,7 @@ async fn threads_are_listed_as_interrupted_errored_or_finished() {
     assert_eq!(done.status, ThreadStatus::Finished);
     assert!(done.interrupts.is_empty() && done.errors.is_empty());
     let waiting = saver
-        .list_threads(&ThreadQuery {
-            status: Some(ThreadStatus::Interrupted),
-            ..ThreadQuery::default()
-        })
+        .list_threads(&ThreadQuery::default().status(ThreadStatus::Interrupted))
         .await
         .unwrap();
     assert!(waiting.is_empty());
@@ -663,7 +759,11 @@ async fn a_replay_asks_the_question_again() {
         .compile()
         .unwrap();
     let thread = graph.thread("replayed");
-    let paused_at = match thread.invoke(DocUpdate::new().draft("note")).await {
+    let paused_at = match thread
+        .invoke(DocUpdate::new().draft("note"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+    {
         Err(GraphError::Interrupted { checkpoint, .. }) => checkpoint,
         other => panic!("expected a question, got {other:?}"),
     };
@@ -675,16 +775,27 @@ async fn a_replay_asks_the_question_again() {
     thread
         .resume_with(Resume::value(approve.clone()))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     // Replaying the paused checkpoint forks it: the question is asked again, as a new one.
-    let again = interrupted(thread.replay(paused_at).await.unwrap_err());
+    let again = interrupted(
+        thread
+            .replay(paused_at)
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err(),
+    );
     assert_eq!(again.len(), 1);
     assert_ne!(again[0].id, first[0].id, "the fork's question is its own");
     assert_eq!(
         again[0].payload_as::<Question>().unwrap(),
         first[0].payload_as::<Question>().unwrap()
     );
-    let done = thread.resume_with(Resume::value(approve)).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(approve))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert!(done.approved);
 }
 
@@ -702,6 +813,7 @@ async fn a_waiting_thread_moves_to_another_saver_and_is_answered_there() {
             .thread("moving")
             .invoke(DocUpdate::new().draft("plan"))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     );
     let sqlite = Arc::new(
@@ -728,6 +840,7 @@ async fn a_waiting_thread_moves_to_another_saver_and_is_answered_there() {
             },
         ))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.draft, "moved plan");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -161,9 +161,21 @@ async fn bad_thread_ids_and_metadata_never_reach_the_backend() {
     for id in ["", "job\0one", long.as_str()] {
         let thread = graph.thread(id);
         let errors = [
-            thread.invoke(DocUpdate::new()).await.unwrap_err(),
-            thread.resume().await.unwrap_err(),
-            thread.start_or_resume(DocUpdate::new()).await.unwrap_err(),
+            thread
+                .invoke(DocUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err(),
+            thread
+                .resume()
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err(),
+            thread
+                .start_or_resume(DocUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err(),
             thread.state().await.unwrap_err(),
             thread.history().await.unwrap_err(),
             thread.fork(CheckpointId::new()).await.unwrap_err(),
@@ -176,7 +188,13 @@ async fn bad_thread_ids_and_metadata_never_reach_the_backend() {
     }
     let thread = graph.thread("job-1").with_metadata("approved_by", "ana\0");
     assert!(matches!(
-        limit(thread.invoke(DocUpdate::new()).await.unwrap_err()),
+        limit(
+            thread
+                .invoke(DocUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err()
+        ),
         LimitError::Nul { .. }
     ));
     assert_eq!(
@@ -194,6 +212,7 @@ async fn a_write_too_deep_to_read_back_is_refused_at_its_step_and_the_thread_sta
     let ok = thread
         .invoke(DocUpdate::new().depth(MAX_JSON_DEPTH - 1))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .expect("a value at the limit is saved");
     let before = thread.state().await.unwrap().unwrap();
     assert_eq!(before.values.tree, ok.tree);
@@ -201,6 +220,7 @@ async fn a_write_too_deep_to_read_back_is_refused_at_its_step_and_the_thread_sta
     let err = thread
         .invoke(DocUpdate::new().depth(200))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     match &err {
         GraphError::Limit {
@@ -246,6 +266,7 @@ async fn a_long_node_error_is_stored_cut_to_one_kib() {
     let error = thread
         .invoke(DocUpdate::new().depth(1024))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     let GraphError::Node { source, .. } = &error else {
         panic!("expected the node's error, got {error}");

@@ -83,11 +83,19 @@ async fn a_cached_node_runs_once_per_input_until_its_entry_expires_on_every_back
         let word = |w: &str| format!("{w}-{backend}-{run}");
         let text = ["cats", "and", "dogs", "owls", "eels"].map(word).join(" ");
         let thread = |n: u32| graph.thread(format!("cache-{backend}-{run}-{n}"));
-        let first = thread(1).invoke(input(&text)).await.unwrap();
+        let first = thread(1)
+            .invoke(input(&text))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 1, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 5, "{backend}");
         // Another thread, the same input: every node's result comes from the cache.
-        let second = thread(2).invoke(input(&text)).await.unwrap();
+        let second = thread(2)
+            .invoke(input(&text))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(second, first, "{backend}: a hit gives the same state");
         assert_eq!(calls.embed.load(Ordering::SeqCst), 1, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 5, "{backend}");
@@ -95,12 +103,17 @@ async fn a_cached_node_runs_once_per_input_until_its_entry_expires_on_every_back
         thread(3)
             .invoke(input(&format!("{text} {}", word("bats"))))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 2, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 6, "{backend}");
         // Past `embed`'s time-to-live it runs again; `lookup`'s entries live longer.
         tokio::time::sleep(Duration::from_millis(3200)).await;
-        thread(4).invoke(input(&text)).await.unwrap();
+        thread(4)
+            .invoke(input(&text))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(calls.embed.load(Ordering::SeqCst), 3, "{backend}");
         assert_eq!(calls.lookup.load(Ordering::SeqCst), 6, "{backend}");
         for n in 1..=4 {
@@ -131,7 +144,12 @@ async fn an_entry_that_no_longer_decodes_is_a_miss_not_an_error() {
         .checkpointer(saver.clone())
         .compile()
         .unwrap();
-    graph.thread("a").invoke(input("word")).await.unwrap();
+    graph
+        .thread("a")
+        .invoke(input("word"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     // Overwrite every entry `lookup` wrote with something that is not a result.
     let key = |hash: &str| format!("search/lookup/v1/{hash}");
     use sha2::Digest;
@@ -143,7 +161,12 @@ async fn an_entry_that_no_longer_decodes_is_a_miss_not_an_error() {
         .cache_put(&key(&hash), b"not a result".to_vec(), None)
         .await
         .unwrap();
-    let done = graph.thread("b").invoke(input("word")).await.unwrap();
+    let done = graph
+        .thread("b")
+        .invoke(input("word"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.found, ["word!"]);
     assert_eq!(
         calls.lookup.load(Ordering::SeqCst),

@@ -115,21 +115,40 @@ async fn walk_two_questions(
     thread_id: &str,
 ) {
     let thread = graph.thread(thread_id);
-    let q = asked(thread.invoke(IncidentUpdate::new()).await);
+    let q = asked(
+        thread
+            .invoke(IncidentUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    );
     assert_eq!((q.round, q.reference), (1, 100));
     assert_eq!(counts(desk), (1, 0));
     // Asked again on a plain resume: the ticket is not opened again.
-    let q = asked(thread.resume().await);
+    let q = asked(
+        thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    );
     assert_eq!((q.round, q.reference), (1, 100));
     assert_eq!(
         counts(desk),
         (1, 0),
         "a resume must not open a second ticket"
     );
-    let q = asked(thread.resume_with(Resume::value(true)).await);
+    let q = asked(
+        thread
+            .resume_with(Resume::value(true))
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    );
     assert_eq!((q.round, q.reference), (2, 200));
     assert_eq!(counts(desk), (1, 1));
-    let done = thread.resume_with(Resume::value(true)).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!((done.ticket, done.page, done.approved), (100, 200, true));
     assert_eq!(counts(desk), (1, 1), "each side effect ran once");
 }
@@ -191,7 +210,8 @@ async fn a_saved_result_survives_a_new_saver_on_the_file() {
             graph
                 .thread("incident-1")
                 .invoke(IncidentUpdate::new())
-                .await,
+                .await
+                .and_then(stategraph::Outcome::into_finished),
         );
     }
     // Another process: new saver, new graph, new deps.
@@ -204,7 +224,8 @@ async fn a_saved_result_survives_a_new_saver_on_the_file() {
         graph
             .thread("incident-1")
             .resume_with(Resume::value(true))
-            .await,
+            .await
+            .and_then(stategraph::Outcome::into_finished),
     );
     assert_eq!((q.round, q.reference), (2, 200));
     assert_eq!(
@@ -223,9 +244,18 @@ async fn results_are_kept_when_the_task_fails_after_them() {
         .compile()
         .unwrap();
     let thread = graph.thread("incident-1");
-    asked(thread.invoke(IncidentUpdate::new()).await);
+    asked(
+        thread
+            .invoke(IncidentUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    );
     desk.fail_after_paging.store(true, Ordering::SeqCst);
-    let err = thread.resume_with(Resume::value(true)).await.unwrap_err();
+    let err = thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -245,7 +275,12 @@ async fn results_are_kept_when_the_task_fails_after_them() {
     assert_eq!(failed.errors[0].node, "escalate");
     assert_eq!(failed.errors[0].message, "the node failed after paging");
     // Run again after the failure: the answer, the ticket and the page are all kept.
-    let q = asked(thread.resume().await);
+    let q = asked(
+        thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    );
     assert_eq!((q.round, q.reference), (2, 200));
     assert_eq!(
         counts(&desk),
@@ -255,7 +290,11 @@ async fn results_are_kept_when_the_task_fails_after_them() {
     let waiting = thread.state().await.unwrap().unwrap();
     assert_eq!(waiting.status, ThreadStatus::Interrupted);
     // Answered, the task finishes: nothing failed or waits any more.
-    thread.resume_with(Resume::value(true)).await.unwrap();
+    thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let done = thread.state().await.unwrap().unwrap();
     assert_eq!(done.status, ThreadStatus::Finished);
     assert!(done.errors.is_empty() && done.interrupts.is_empty());
@@ -270,10 +309,19 @@ async fn an_error_is_not_saved_and_the_work_runs_again() {
         .compile()
         .unwrap();
     let thread = graph.thread("incident-1");
-    let err = thread.invoke(IncidentUpdate::new()).await.unwrap_err();
+    let err = thread
+        .invoke(IncidentUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(err.to_string().contains("ticket service is down"), "{err}");
     assert_eq!(counts(&desk), (0, 0));
-    let q = asked(thread.resume().await);
+    let q = asked(
+        thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    );
     assert_eq!((q.round, q.reference), (1, 100));
     assert_eq!(counts(&desk), (1, 0));
 }
@@ -314,13 +362,19 @@ async fn a_saved_result_of_another_type_is_a_clear_error() {
         before
             .thread("incident-1")
             .invoke(IncidentUpdate::new())
-            .await,
+            .await
+            .and_then(stategraph::Outcome::into_finished),
     );
     let after = changed::graph(Arc::new(Desk::default()))
         .checkpointer(saver)
         .compile()
         .unwrap();
-    let err = after.thread("incident-1").resume().await.unwrap_err();
+    let err = after
+        .thread("incident-1")
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let GraphError::Node { source, .. } = &err else {
         panic!("expected the node to fail, got {err:?}");
     };

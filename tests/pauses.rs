@@ -79,6 +79,7 @@ async fn declared_pauses_stop_after_and_before_their_nodes_until_answered() {
     let err = thread
         .invoke(PostUpdate::new().text("hi"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert_eq!(
         paused_at(err),
@@ -90,10 +91,18 @@ async fn declared_pauses_stop_after_and_before_their_nodes_until_answered() {
     assert_eq!(at.next, [gated::Node::Check]);
     assert_eq!(at.interrupts.len(), 1);
     // A plain resume waits on the same pause.
-    let again = thread.resume().await.unwrap_err();
+    let again = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(again).0, "draft");
 
-    let err = thread.resume_with(Resume::value(())).await.unwrap_err();
+    let err = thread
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(
         paused_at(err),
         (
@@ -106,7 +115,11 @@ async fn declared_pauses_stop_after_and_before_their_nodes_until_answered() {
     assert_eq!(at.values.ran, ["draft", "check"]);
     assert_eq!(at.next, [gated::Node::Publish]);
 
-    let done = thread.resume_with(Resume::value(())).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.ran, ["draft", "check", "publish"]);
     assert_eq!(done.text, "hi!");
 }
@@ -121,7 +134,11 @@ async fn a_threads_pauses_are_saved_and_survive_a_new_handle() {
     let thread = graph
         .thread("set-on-thread")
         .interrupt_before([plain::Node::Publish]);
-    let err = thread.invoke(PostUpdate::new()).await.unwrap_err();
+    let err = thread
+        .invoke(PostUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(err).0, "publish");
     let head = thread.state().await.unwrap().unwrap();
     assert_eq!(head.metadata.pauses.before, ["publish"]);
@@ -129,21 +146,51 @@ async fn a_threads_pauses_are_saved_and_survive_a_new_handle() {
     // Another process: a graph and handle that know nothing of the pause.
     let other = plain::graph().checkpointer(saver).compile().unwrap();
     let fresh = other.thread("set-on-thread");
-    assert_eq!(paused_at(fresh.resume().await.unwrap_err()).0, "publish");
-    let done = fresh.resume_with(Resume::value(())).await.unwrap();
+    assert_eq!(
+        paused_at(
+            fresh
+                .resume()
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+                .unwrap_err()
+        )
+        .0,
+        "publish"
+    );
+    let done = fresh
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.ran, ["draft", "publish"]);
 
     // The next run still pauses; a handle with an empty list clears the pause.
-    let err = fresh.invoke(PostUpdate::new()).await.unwrap_err();
+    let err = fresh
+        .invoke(PostUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(err).0, "publish");
     let cleared = fresh.interrupt_before([]);
-    let err = cleared.invoke(PostUpdate::new()).await.unwrap_err();
+    let err = cleared
+        .invoke(PostUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(err, GraphError::ThreadInterrupted { .. }),
         "{err:?}"
     );
-    cleared.resume_with(Resume::value(())).await.unwrap();
-    let done = cleared.invoke(PostUpdate::new()).await.unwrap();
+    cleared
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    let done = cleared
+        .invoke(PostUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.ran.len(), 6, "no pause after clearing");
 }
 
@@ -172,11 +219,16 @@ async fn an_answered_pause_is_never_open_again_when_another_fires_at_its_checkpo
         .thread("both-per-thread")
         .interrupt_after([plain::Node::Draft])
         .interrupt_before([plain::Node::Publish]);
-    let err = plain_thread.invoke(PostUpdate::new()).await.unwrap_err();
+    let err = plain_thread
+        .invoke(PostUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(err).1, serde_json::json!({ "after": "draft" }));
     let err = plain_thread
         .resume_with(Resume::value(()))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert_eq!(paused_at(err).1, serde_json::json!({ "before": "publish" }));
     let state = plain_thread.state().await.unwrap().unwrap();
@@ -186,20 +238,40 @@ async fn an_answered_pause_is_never_open_again_when_another_fires_at_its_checkpo
         serde_json::json!({ "before": "publish" })
     );
     assert_eq!(state.status, stategraph::ThreadStatus::Interrupted);
-    let done = plain_thread.resume_with(Resume::value(())).await.unwrap();
+    let done = plain_thread
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.ran, ["draft", "publish"]);
 
     let declared = declared_after
         .thread("declared-after")
         .interrupt_before([gated::Node::Check]);
-    let err = declared.invoke(PostUpdate::new()).await.unwrap_err();
+    let err = declared
+        .invoke(PostUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(err).1, serde_json::json!({ "after": "draft" }));
-    let err = declared.resume_with(Resume::value(())).await.unwrap_err();
+    let err = declared
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(err).1, serde_json::json!({ "before": "check" }));
     let state = declared.state().await.unwrap().unwrap();
     assert_eq!(state.interrupts.len(), 1, "{:?}", state.interrupts);
-    let err = declared.resume_with(Resume::value(())).await.unwrap_err();
+    let err = declared
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(paused_at(err).1, serde_json::json!({ "before": "publish" }));
-    let done = declared.resume_with(Resume::value(())).await.unwrap();
+    let done = declared
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.ran, ["draft", "check", "publish"]);
 }

@@ -8,16 +8,14 @@
 //! The child processes are this test binary itself, run with `RACE_CHILD` set so that only
 //! `child_process` does anything.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[path = "support/backends.rs"]
+mod backends;
 
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use backends::{Backend, pair, run_child, run_name, start_soon, tempdir, wait_until};
 use serde::{Deserialize, Serialize};
-use stategraph::object_store::ObjectStoreSaver;
-use stategraph::postgres::PostgresSaver;
-use stategraph::redis::RedisSaver;
-use stategraph::sqlite::SqliteSaver;
 use stategraph::{
     AfterExpiry, CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ExpirePaused,
     GraphError, ListQuery, MemorySaver, NewCheckpoint, NodeContext, NodeResult, PendingWrite,
@@ -51,117 +49,12 @@ const RACE_PLACE: &str = "STATEGRAPH_RACE_PLACE";
 const RACE_START: &str = "STATEGRAPH_RACE_START_MICROS";
 const RACE_RUN: &str = "STATEGRAPH_RACE_RUN";
 
-/// Where a backend keeps the race: a file, a schema, a key prefix or a directory.
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-    Redis,
-    ObjectStore,
-}
-
-impl Backend {
-    const ALL: [Backend; 4] = [
-        Backend::Sqlite,
-        Backend::Postgres,
-        Backend::Redis,
-        Backend::ObjectStore,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-            Backend::Redis => "redis",
-            Backend::ObjectStore => "object-store",
-        }
-    }
-
-    fn from_name(name: &str) -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|b| b.name() == name)
-            .expect("a backend name")
-    }
-
-    /// A saver of its own (its own connection, pool or cache) on the shared `place`.
-    async fn open(self, place: &str) -> Result<Arc<dyn Checkpointer>, String> {
-        let pg_url = std::env::var("STATEGRAPH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let redis_url = std::env::var("STATEGRAPH_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let saver: Arc<dyn Checkpointer> = match self {
-            Backend::Sqlite => Arc::new(SqliteSaver::open(place).await.map_err(show)?),
-            Backend::Postgres => Arc::new(
-                PostgresSaver::builder(pg_url)
-                    .schema(place)
-                    .pool_size(2)
-                    .connect()
-                    .await
-                    .map_err(show)?,
-            ),
-            Backend::Redis => Arc::new(
-                RedisSaver::builder(&redis_url)
-                    .key_prefix(place)
-                    .allow_volatile(true)
-                    .connect()
-                    .await
-                    .map_err(show)?,
-            ),
-            Backend::ObjectStore => Arc::new(ObjectStoreSaver::local(place).await.map_err(show)?),
-        };
-        Ok(saver)
-    }
-
-    /// Where the race is kept: a file or a directory under `dir`, or a schema or key prefix
-    /// every run shares (each run's thread ids are its own, and are deleted after).
-    fn place(self, dir: &Path) -> String {
-        match self {
-            Backend::Sqlite => dir.join("race.db").display().to_string(),
-            Backend::Postgres => "sg_race_test".to_owned(),
-            Backend::Redis => "sg-race-test".to_owned(),
-            Backend::ObjectStore => dir.join("bucket").display().to_string(),
-        }
-    }
-}
-
 /// The thread of round `round` of run `run` on `backend`.
 fn thread_id(run: &str, backend: &str, round: usize) -> String {
     format!("{backend}-race-{run}-{round}")
 }
 
-/// A name for this run of a test, so runs sharing a database never share a thread.
-fn run_name() -> String {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        .to_string()
-}
-
-fn show(error: impl std::fmt::Display) -> String {
-    format!("{error:.300}")
-}
-
-/// Two savers on `backend`, or `None` (skipped, or a failure under
-/// `STATEGRAPH_REQUIRE_SERVICES`) when its server is unreachable.
-async fn pair(backend: Backend, place: &str) -> Option<[Arc<dyn Checkpointer>; 2]> {
-    match (backend.open(place).await, backend.open(place).await) {
-        (Ok(first), Ok(second)) => Some([first, second]),
-        (first, second) => {
-            let why = format!("{:?} / {:?}", first.err(), second.err());
-            assert!(
-                std::env::var_os("STATEGRAPH_REQUIRE_SERVICES").is_none(),
-                "{} is required: {why}",
-                backend.name()
-            );
-            eprintln!("SKIPPED: {} unreachable: {why}", backend.name());
-            None
-        }
-    }
-}
-
-type Graph = stategraph::CompiledGraph<asking::Graph, stategraph::Durable>;
+type Graph = asking::Compiled;
 
 fn graph(saver: Arc<dyn Checkpointer>) -> Graph {
     asking::graph().checkpointer(saver).compile().unwrap()
@@ -169,7 +62,11 @@ fn graph(saver: Arc<dyn Checkpointer>) -> Graph {
 
 /// Pauses thread `id` at its question.
 async fn pause(graph: &Graph, id: &str) {
-    let asked = graph.thread(id).invoke(AskUpdate::new()).await;
+    let asked = graph
+        .thread(id)
+        .invoke(AskUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished);
     assert!(
         matches!(asked, Err(GraphError::Interrupted { .. })),
         "{id}: {asked:?}"
@@ -229,8 +126,16 @@ async fn race_in_one_process(backend_name: &str, savers: [Arc<dyn Checkpointer>;
         pause(&first, &id).await;
         let (a, b) = (first.thread(id.as_str()), second.thread(id.as_str()));
         let (ra, rb) = tokio::join!(
-            tokio::spawn(async move { a.resume_with(Resume::value("ana")).await }),
-            tokio::spawn(async move { b.resume_with(Resume::value("ben")).await }),
+            tokio::spawn(async move {
+                a.resume_with(Resume::value("ana"))
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+            }),
+            tokio::spawn(async move {
+                b.resume_with(Resume::value("ben"))
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+            }),
         );
         let outcomes = [outcome(ra.unwrap()), outcome(rb.unwrap())];
         judge(&first, &id, &outcomes).await;
@@ -274,18 +179,14 @@ fn child_process() {
         .unwrap()
         .block_on(async {
             let graph = graph(backend.open(&place).await.unwrap());
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_micros();
-            let wait = u64::try_from(start.saturating_sub(now)).unwrap();
-            tokio::time::sleep(Duration::from_micros(wait)).await;
+            wait_until(start).await;
             for round in 0..ROUNDS {
                 let id = thread_id(&run, backend.name(), round);
                 let result = graph
                     .thread(id.as_str())
                     .resume_with(Resume::value(&name))
-                    .await;
+                    .await
+                    .and_then(stategraph::Outcome::into_finished);
                 println!("RESULT {round} {:?}", outcome(result));
             }
         });
@@ -305,45 +206,21 @@ async fn two_processes_answering_one_pause_exactly_one_wins_on_every_backend() {
         for round in 0..ROUNDS {
             pause(&parent, &thread_id(&run, backend.name(), round)).await;
         }
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_micros()
-            + 2_000_000;
-        let children: Vec<_> = ["ana", "ben"]
-            .into_iter()
-            .map(|name| {
-                Command::new(std::env::current_exe().unwrap())
-                    .args([
-                        "child_process",
-                        "--exact",
-                        "--nocapture",
-                        "--test-threads=1",
-                    ])
-                    .env(RACE_CHILD, name)
-                    .env(RACE_BACKEND, backend.name())
-                    .env(RACE_PLACE, &place)
-                    .env(RACE_RUN, &run)
-                    .env(RACE_START, start.to_string())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let start = start_soon();
+        let children = ["ana", "ben"].map(|name| {
+            run_child(
+                "child_process",
+                vec![
+                    (RACE_CHILD, name.to_owned()),
+                    (RACE_BACKEND, backend.name().to_owned()),
+                    (RACE_PLACE, place.clone()),
+                    (RACE_RUN, run.clone()),
+                    (RACE_START, start.to_string()),
+                ],
+            )
+        });
         let mut outcomes = vec![Vec::new(); ROUNDS];
-        for child in children {
-            let done = tokio::task::spawn_blocking(move || child.wait_with_output())
-                .await
-                .unwrap()
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&done.stdout);
-            assert!(
-                done.status.success(),
-                "{}: a child failed: {stdout}\n{}",
-                backend.name(),
-                String::from_utf8_lossy(&done.stderr)
-            );
+        for stdout in futures::future::join_all(children).await {
             // The first result shares its line with the harness's "test child_process ...".
             for line in stdout
                 .lines()
@@ -377,16 +254,6 @@ async fn two_processes_answering_one_pause_exactly_one_wins_on_every_backend() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-fn tempdir(label: &str) -> PathBuf {
-    let nonce = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("stategraph-race-{label}-{nonce}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A checkpointer that answers a paused thread in the middle of an expiry sweep: when the
 /// sweep reads thread `target`, it is given what it asked for as it was, and then the thread
 /// is resumed to its end behind the sweep's back.
@@ -414,7 +281,8 @@ impl Checkpointer for ResumedDuringSweep {
             let done = graph
                 .thread(thread_id.clone())
                 .resume_with(Resume::value("late"))
-                .await;
+                .await
+                .and_then(stategraph::Outcome::into_finished);
             assert_eq!(done.unwrap().answer, "late");
         }
         Ok(read)

@@ -20,6 +20,7 @@ async fn the_stand_ins_reach_a_pass_after_a_new_search_and_a_revision() {
         .thread("research-test")
         .invoke(ResearchStateUpdate::new().query("q"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.review_verdict, Some(Verdict::Pass));
     assert_eq!(done.retry_count, 2);

@@ -52,6 +52,7 @@ async fn threads(saver: Arc<dyn Checkpointer>, prefix: &str) {
             .thread(format!("{prefix}-done-{n}"))
             .invoke(WorkUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
     }
     for n in 0..2 {
@@ -60,6 +61,7 @@ async fn threads(saver: Arc<dyn Checkpointer>, prefix: &str) {
             .recursion_limit(2)
             .invoke(WorkUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err();
     }
 }
@@ -85,11 +87,10 @@ async fn checkpoints(saver: &dyn Checkpointer, thread: &str) -> usize {
 
 async fn retention_on(saver: Arc<dyn Checkpointer>, prefix: &str) {
     threads(saver.clone(), prefix).await;
-    let policy = Retention {
-        delete_finished_after: Some(30 * DAY),
-        keep_latest_after: Some(7 * DAY),
-        batch: 2,
-    };
+    let policy = Retention::new()
+        .delete_finished_after(30 * DAY)
+        .keep_latest_after(7 * DAY)
+        .batch(2);
     let now = SystemTime::now();
 
     // Nothing is a week old yet.
@@ -124,6 +125,7 @@ async fn retention_on(saver: Arc<dyn Checkpointer>, prefix: &str) {
         .thread(format!("{prefix}-open-1"))
         .resume()
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.steps, 3);
 
@@ -155,10 +157,7 @@ async fn a_background_task_sweeps_until_stopped() {
     let saver: Arc<dyn Checkpointer> = Arc::new(MemorySaver::new());
     threads(saver.clone(), "bg").await;
     // Every finished thread is "older" than zero seconds.
-    let policy = Retention {
-        delete_finished_after: Some(Duration::ZERO),
-        ..Retention::default()
-    };
+    let policy = Retention::new().delete_finished_after(Duration::ZERO);
     let stop = CancellationToken::new();
     let task = spawn_retention(
         saver.clone(),

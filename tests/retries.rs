@@ -155,7 +155,11 @@ async fn a_flaky_node_is_retried_and_its_attempts_are_recorded_on_every_backend(
             .unwrap();
         let id = format!("retries-{backend}-{run}");
         let thread = graph.thread(id.as_str());
-        let asked = thread.invoke(JobUpdate::new()).await.unwrap_err();
+        let asked = thread
+            .invoke(JobUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_err();
         assert!(
             matches!(asked, GraphError::Interrupted { .. }),
             "{backend}: {asked}"
@@ -197,6 +201,7 @@ async fn a_flaky_node_is_retried_and_its_attempts_are_recorded_on_every_backend(
         let done = thread
             .resume_with(stategraph::Resume::value(true))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
         assert_eq!(done.log, ["fetched", "parsed", "slow"], "{backend}");
         assert!(done.approved, "{backend}");
@@ -215,7 +220,11 @@ async fn a_node_that_keeps_failing_fails_the_run_after_its_attempts() {
         .compile()
         .unwrap();
     let thread = graph.thread("exhausted");
-    let error = thread.invoke(JobUpdate::new()).await.unwrap_err();
+    let error = thread
+        .invoke(JobUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let GraphError::Node { node, source, .. } = &error else {
         panic!("expected the node's error, got {error}");
     };
@@ -231,7 +240,11 @@ async fn a_node_that_keeps_failing_fails_the_run_after_its_attempts() {
         .unwrap();
     assert_eq!(attempts_in(&tuple.pending_writes, "fetch").len(), 2);
     // A resume starts a fresh round of attempts: two more failures, then success.
-    let asked = thread.resume().await.unwrap_err();
+    let asked = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(asked, GraphError::Interrupted { .. }), "{asked}");
     assert_eq!(lab.fetch_runs.load(Ordering::SeqCst), 6);
 }
@@ -247,6 +260,7 @@ async fn an_error_the_policy_does_not_name_is_not_retried() {
         .thread("bad")
         .invoke(JobUpdate::new().push_log("bad"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(
         matches!(&error, GraphError::Node { node: "parse", source, .. } if source.is::<BadAnswer>()),
@@ -265,7 +279,11 @@ async fn an_attempt_past_its_time_limit_is_cut_and_retried() {
         .compile()
         .unwrap();
     let thread = graph.thread("slow");
-    let asked = thread.invoke(JobUpdate::new()).await.unwrap_err();
+    let asked = thread
+        .invoke(JobUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(asked, GraphError::Interrupted { .. }), "{asked}");
     assert_eq!(lab.slow_runs.load(Ordering::SeqCst), 2);
     let history = thread.history().limit(10).await.unwrap();

@@ -138,8 +138,16 @@ fn saver() -> std::sync::Arc<MemorySaver> {
 async fn an_older_thread_is_read_and_continued_through_every_version_in_between() {
     let saver = saver();
     let old = v1::graph().checkpointer(saver.clone()).compile().unwrap();
-    old.thread("t").invoke(NotesV1Update::new()).await.unwrap();
-    old.thread("t").invoke(NotesV1Update::new()).await.unwrap();
+    old.thread("t")
+        .invoke(NotesV1Update::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    old.thread("t")
+        .invoke(NotesV1Update::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
 
     let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
     let thread = new.thread("t");
@@ -164,7 +172,11 @@ async fn an_older_thread_is_read_and_continued_through_every_version_in_between(
         ]
     );
     // Running on writes version 3, every field whole.
-    let done = thread.invoke(NotesV3Update::new()).await.unwrap();
+    let done = thread
+        .invoke(NotesV3Update::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.count, 3);
     assert_eq!(done.entries.len(), 3);
     let latest = thread.state().await.unwrap().unwrap();
@@ -183,7 +195,11 @@ async fn an_older_thread_is_read_and_continued_through_every_version_in_between(
 async fn a_checkpoint_of_a_newer_version_is_a_clear_error() {
     let saver = saver();
     let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
-    new.thread("t").invoke(NotesV3Update::new()).await.unwrap();
+    new.thread("t")
+        .invoke(NotesV3Update::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let old = v2::graph().checkpointer(saver.clone()).compile().unwrap();
     let error = old.thread("t").state().await.unwrap_err();
     assert!(
@@ -202,6 +218,7 @@ async fn a_checkpoint_of_a_newer_version_is_a_clear_error() {
         .thread("t")
         .invoke(NotesV2Update::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(error.to_string().contains("version 3"), "{error}");
 }
@@ -221,6 +238,7 @@ async fn a_migration_that_fails_or_panics_is_a_typed_error_and_changes_nothing()
                 text: word.into(),
             }))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
         let before = thread.state().await.unwrap().unwrap().checkpoint_id;
         let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
@@ -228,6 +246,7 @@ async fn a_migration_that_fails_or_panics_is_a_typed_error_and_changes_nothing()
             .thread("t")
             .invoke(NotesV3Update::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err();
         let GraphError::Checkpoint(CheckpointError::Migration {
             from,
@@ -252,7 +271,11 @@ async fn migrate_threads_migrates_every_thread_now_and_then_has_nothing_to_do() 
     let saver = saver();
     let old = v1::graph().checkpointer(saver.clone()).compile().unwrap();
     for id in ["a", "b", "c"] {
-        old.thread(id).invoke(NotesV1Update::new()).await.unwrap();
+        old.thread(id)
+            .invoke(NotesV1Update::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
     }
     let new = v3::graph().checkpointer(saver.clone()).compile().unwrap();
     let report = new.migrate_threads().await.unwrap();
@@ -376,6 +399,7 @@ async fn a_paused_thread_resumes_after_a_migration_and_reruns_only_what_it_canno
         .thread("paused")
         .invoke(StepV1Update::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(matches!(asked, GraphError::Interrupted { .. }), "{asked}");
     assert_eq!(
@@ -387,7 +411,11 @@ async fn a_paused_thread_resumes_after_a_migration_and_reruns_only_what_it_canno
         .compile()
         .unwrap();
     let thread = new.thread("paused");
-    let done = thread.resume_with(Resume::value("Ada")).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value("Ada"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(
         LOGGED.load(Ordering::SeqCst),
         1,
@@ -462,6 +490,7 @@ async fn migrate_threads_migrates_per_thread_subgraph_state_too() {
         old.thread("keeper")
             .invoke(OuterUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
     }
     let stored = |saver: std::sync::Arc<MemorySaver>| async move {
@@ -486,7 +515,11 @@ async fn migrate_threads_migrates_per_thread_subgraph_state_too() {
     let again = new.migrate_threads().await.unwrap();
     assert_eq!(again.subgraphs, 0, "nothing left to migrate");
     let thread = new.thread("keeper");
-    thread.invoke(OuterUpdate::new()).await.unwrap();
+    thread
+        .invoke(OuterUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let notes = thread
         .subgraph::<v2::Graph>("notes")
         .unwrap()

@@ -136,6 +136,7 @@ async fn the_inputs_are_stored_with_the_checkpoint_and_survive_a_new_process_on_
             .interrupt_before([jokes::Node::Joke])
             .invoke(subjects(&names))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err();
         assert!(
             matches!(paused, GraphError::Interrupted { .. }),
@@ -169,6 +170,7 @@ async fn the_inputs_are_stored_with_the_checkpoint_and_survive_a_new_process_on_
             .thread(id.as_str())
             .resume_with(Resume::value(()))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
         assert_eq!(done.jokes, expected(&names), "{backend}");
         assert_eq!(desk.runs.lock().unwrap().len(), 3, "{backend}");
@@ -195,12 +197,20 @@ async fn a_failed_task_runs_again_alone_on_resume() {
         .unwrap();
     let thread = graph.thread("flaky");
     let names = ["cats", "dogs", "owls"];
-    let error = thread.invoke(subjects(&names)).await.unwrap_err();
+    let error = thread
+        .invoke(subjects(&names))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(error, GraphError::Node { node: "joke", .. }),
         "{error}"
     );
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.jokes, expected(&names));
     let runs = desk.runs.lock().unwrap().clone();
     assert_eq!(
@@ -241,6 +251,7 @@ async fn a_thousand_tasks_fan_out_and_merge_in_order() {
                 .thread("thousand")
                 .invoke(subjects(&refs))
                 .await
+                .and_then(stategraph::Outcome::into_finished)
                 .unwrap(),
         };
         assert_eq!(done.jokes, expected(&refs));
@@ -305,7 +316,11 @@ async fn an_input_that_cannot_be_stored_fails_the_step_and_stores_nothing_of_it(
         .compile()
         .unwrap();
     let thread = graph.thread("unencodable");
-    let error = thread.invoke(CountsUpdate::new()).await.unwrap_err();
+    let error = thread
+        .invoke(CountsUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(
             error,

@@ -60,7 +60,12 @@ async fn a_stopped_run_finishes_its_step_and_resumes_later() {
     let thread = graph.thread("stopping");
     let run = {
         let thread = thread.clone();
-        tokio::spawn(async move { thread.invoke(CountUpdate::new()).await })
+        tokio::spawn(async move {
+            thread
+                .invoke(CountUpdate::new())
+                .await
+                .and_then(stategraph::Outcome::into_finished)
+        })
     };
     AT_THREE.notified().await;
     // SIGTERM arrives while step 3 runs: it still finishes and is saved.
@@ -85,6 +90,7 @@ async fn a_stopped_run_finishes_its_step_and_resumes_later() {
         .stop_on(CancellationToken::new())
         .resume()
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.steps, [0, 1, 2, 3, 4, 5, 6, 7]);
 }
@@ -98,7 +104,11 @@ async fn a_run_asked_to_stop_before_it_starts_saves_its_input_and_stops() {
         .compile()
         .unwrap();
     let thread = graph.thread("stopped-early").stop_on(stop);
-    let err = thread.invoke(CountUpdate::new().n(5)).await.unwrap_err();
+    let err = thread
+        .invoke(CountUpdate::new().n(5))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(err, GraphError::Stopped { .. }), "{err:?}");
     assert!(err.to_string().contains("resume()"), "{err}");
     let saved = thread.state().await.unwrap().unwrap();

@@ -72,6 +72,7 @@ async fn over_the_default_budget_a_warning_names_the_largest_fields_once_per_thr
         .thread("first")
         .invoke(ChatUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let seen = warnings(&recorder);
     assert_eq!(seen.len(), 1, "{seen:?}");
@@ -88,11 +89,13 @@ async fn over_the_default_budget_a_warning_names_the_largest_fields_once_per_thr
         .thread("second")
         .invoke(ChatUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     graph
         .thread("first")
         .invoke(ChatUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(warnings(&recorder).len(), 2);
 }
@@ -110,6 +113,7 @@ async fn off_means_no_warning() {
         .thread("quiet")
         .invoke(ChatUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert!(warnings(&recorder).is_empty());
 }
@@ -123,7 +127,11 @@ async fn in_strict_mode_the_step_fails_and_the_thread_stays_at_its_last_checkpoi
         .compile()
         .unwrap();
     let thread = strict.thread("strict");
-    let error = thread.invoke(ChatUpdate::new()).await.unwrap_err();
+    let error = thread
+        .invoke(ChatUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let GraphError::OverBudget {
         step,
         total,
@@ -149,7 +157,12 @@ async fn in_strict_mode_the_step_fails_and_the_thread_stays_at_its_last_checkpoi
         .size_budget(SizeBudget::strict(1024 * 1024))
         .compile()
         .unwrap();
-    let done = roomy.thread("strict").resume().await.unwrap();
+    let done = roomy
+        .thread("strict")
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.turns, 5);
 
     // Its size, field by field, largest first.
@@ -199,6 +212,7 @@ async fn a_subgraph_call_is_weighed_against_the_budget_too() {
         .thread("desk")
         .invoke(DeskUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.turns, 5);
     let seen = warnings(&recorder);
@@ -215,6 +229,7 @@ async fn a_subgraph_call_is_weighed_against_the_budget_too() {
         .thread("strict-desk")
         .invoke(DeskUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     let GraphError::Node { node, source, .. } = &error else {
         panic!("the subgraph node fails: {error}");

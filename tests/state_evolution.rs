@@ -176,8 +176,14 @@ async fn v1_thread(saver: &Arc<MemorySaver>, thread: &str) {
         .compile()
         .unwrap();
     let t = old.thread(thread);
-    t.invoke(v1::JobUpdate::new().title("spec")).await.unwrap();
-    t.invoke(v1::JobUpdate::new()).await.unwrap();
+    t.invoke(v1::JobUpdate::new().title("spec"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    t.invoke(v1::JobUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
 }
 
 #[tokio::test]
@@ -193,7 +199,11 @@ async fn a_declared_rename_keeps_the_value_and_is_stored_under_the_new_name() {
     assert_eq!(before.name, "spec");
     assert_eq!(before.log, ["drafted spec", "drafted spec"]);
 
-    let out = thread.invoke(renamed::JobUpdate::new()).await.unwrap();
+    let out = thread
+        .invoke(renamed::JobUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(out.log, ["drafted spec", "drafted spec", "drafted spec"]);
     // The new checkpoints store the channels under their new names only, and read back whole.
     let head = saver
@@ -234,6 +244,7 @@ async fn a_silent_rename_is_an_error_naming_thread_checkpoint_and_channel() {
         thread
             .invoke(renamed_silently::JobUpdate::new())
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap_err(),
     ] {
         match &err {
@@ -272,6 +283,7 @@ async fn a_declared_removal_drops_the_value_on_purpose() {
         .thread("job-removed")
         .invoke(removed::JobUpdate::new())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(out.title, "spec!");
     let head = saver
@@ -292,6 +304,7 @@ async fn an_added_field_reads_back_as_its_default() {
     old.thread("job-1")
         .invoke(v1::JobUpdate::new().title("spec"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
 
     let new = v2::flow::graph().checkpointer(saver).compile().unwrap();
@@ -310,6 +323,7 @@ async fn an_added_field_reads_back_as_its_default() {
     let out = thread
         .invoke(v2::JobUpdate::new().reviewer(Some("ana".to_owned())))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(out.notes, ["drafted spec", "drafted spec"]);
     assert_eq!(out.revisions, 1);
@@ -326,6 +340,7 @@ async fn an_incompatible_field_is_an_error_naming_thread_checkpoint_and_field() 
     old.thread("job-2")
         .invoke(v1::JobUpdate::new().title("spec"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let head = old
         .thread("job-2")
@@ -336,7 +351,12 @@ async fn an_incompatible_field_is_an_error_naming_thread_checkpoint_and_field() 
         .checkpoint_id;
 
     let changed = v3::flow::graph().checkpointer(saver).compile().unwrap();
-    let err = changed.thread("job-2").resume().await.unwrap_err();
+    let err = changed
+        .thread("job-2")
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     match &err {
         GraphError::Checkpoint(CheckpointError::Decode {
             thread_id,

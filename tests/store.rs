@@ -77,8 +77,16 @@ async fn nodes_and_subgraph_nodes_reach_the_store_given_to_the_builder() {
         .unwrap();
     let thread = graph.thread("notes-1");
     let input = || NotesUpdate::new().user("ada".to_owned());
-    thread.invoke(input()).await.unwrap();
-    let done = thread.invoke(input()).await.unwrap();
+    thread
+        .invoke(input())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    let done = thread
+        .invoke(input())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.archived, ["note-0", "note-1"]);
     assert_eq!(done.recalled, ["text of note-0", "text of note-1"]);
     // The content is in the store, not in the checkpoints.

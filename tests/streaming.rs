@@ -138,7 +138,13 @@ async fn collect(
             Err(error) => return (events, Err(error)),
         }
     }
-    (events, stream.output().await)
+    (
+        events,
+        stream
+            .output()
+            .await
+            .and_then(stategraph::Outcome::into_finished),
+    )
 }
 
 /// A line per event, for comparing sequences: `ns-depth kind node`.
@@ -160,6 +166,7 @@ fn outline(events: &[Event]) -> Vec<String> {
                 EventData::Retry { .. } => "retry",
                 EventData::Checkpoint(_) => "checkpoint",
                 EventData::Interrupt(_) => "interrupt",
+                other => panic!("an event this test does not know: {other:?}"),
             };
             format!("{depth} {kind} {}", e.node.as_deref().unwrap_or("-"))
         })
@@ -212,6 +219,7 @@ async fn updates_and_values_come_in_step_order_and_the_output_is_invokes() {
         .thread("invoked")
         .invoke(input())
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(output, invoked);
     // An update's JSON holds the channels it writes.
@@ -293,8 +301,8 @@ async fn every_mode_with_subgraphs_reports_tasks_checkpoints_tokens_and_the_ques
         .resume_with(Resume::value(true))
         .stream(StreamOptions::new(StreamMode::CUSTOM).subgraphs());
     let tokens: Vec<String> = resumed
-        .custom::<String>("speak")
-        .map(|t| t.unwrap())
+        .custom::<String>(voice::Node::Speak)
+        .map(|t| t.unwrap().value)
         .collect()
         .await;
     assert_eq!(tokens, ["tok0", "tok1"]);
@@ -377,7 +385,11 @@ async fn a_dropped_stream_stops_the_run_at_a_step_boundary_and_resume_finishes_i
     let stopped = thread.state().await.unwrap().unwrap();
     assert!(!stopped.next.is_empty(), "stopped before the end");
     assert!(stopped.values.loops < LOOPS);
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.loops, LOOPS);
     // Each step ran once: the one in flight when the stream was dropped was saved.
     let runs = desk.runs.lock().unwrap();
@@ -400,11 +412,11 @@ async fn a_slow_consumer_slows_the_run_instead_of_buffering_without_bound() {
         TalkUpdate::new(),
         StreamOptions::new(StreamMode::CUSTOM).buffer(BUFFER),
     );
-    let mut tokens = std::pin::pin!(stream.custom::<String>("speak"));
+    let mut tokens = std::pin::pin!(stream.custom::<String>(voice::Node::Speak));
     let mut read = 0;
     let mut most_ahead = 0;
     while let Some(token) = tokens.next().await {
-        assert_eq!(token.unwrap(), format!("tok{read}"));
+        assert_eq!(token.unwrap().value, format!("tok{read}"));
         read += 1;
         if read % 100 == 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -459,8 +471,14 @@ async fn streaming_stores_what_invoke_stores() {
         .stream(input(), StreamOptions::new(StreamMode::ALL).subgraphs())
         .output()
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
-    let invoked = graph.thread("invoked").invoke(input()).await.unwrap();
+    let invoked = graph
+        .thread("invoked")
+        .invoke(input())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(streamed, invoked);
     let count = |id: &str| {
         let saver = saver.clone();
@@ -489,7 +507,11 @@ async fn a_streamed_resume_starts_with_the_state_it_resumes_from() {
         .compile()
         .unwrap();
     let thread = graph.thread("resumed");
-    thread.invoke(TalkUpdate::new()).await.unwrap_err();
+    thread
+        .invoke(TalkUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let (events, output) = collect(
         thread
             .resume_with(Resume::value(true))
@@ -584,11 +606,18 @@ async fn server_sent_events_carry_each_event_then_the_end_or_the_error() {
     assert_eq!(data["node"], "speak");
     assert_eq!(data["ns"], "");
     assert!(lines[2].starts_with("event: update\n"));
-    assert!(
-        lines[3].starts_with("event: end\ndata: {\"output\":{"),
-        "{}",
+    assert!(lines[3].starts_with("event: end\ndata: {"), "{}", lines[3]);
+    let end: serde_json::Value = serde_json::from_str(
         lines[3]
-    );
+            .lines()
+            .nth(1)
+            .unwrap()
+            .strip_prefix("data: ")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(end["output"]["log"], serde_json::json!(["spoke"]));
+    assert_eq!(end["interrupts"], serde_json::json!([]), "it finished");
 
     // A question without a checkpointer fails the run: the last message says why.
     let graph = voice::graph(desk(0, true)).compile().unwrap();
@@ -600,6 +629,33 @@ async fn server_sent_events_carry_each_event_then_the_end_or_the_error() {
     let last = lines.last().unwrap();
     assert!(last.starts_with("event: error\n"), "{last}");
     assert!(last.contains("interrupts need a checkpointer"), "{last}");
+
+    // With one, the run pauses: the question, then `end` with the state and the question.
+    let graph = voice::graph(desk(0, true))
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap();
+    let lines: Vec<String> = graph
+        .thread("sse-paused")
+        .stream(TalkUpdate::new(), StreamMode::INTERRUPTS)
+        .sse()
+        .collect()
+        .await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("event: interrupt\n"), "{}", lines[0]);
+    let end: serde_json::Value = serde_json::from_str(
+        lines[1]
+            .lines()
+            .nth(1)
+            .unwrap()
+            .strip_prefix("data: ")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(lines[1].starts_with("event: end\n"), "{}", lines[1]);
+    assert_eq!(end["interrupts"][0]["payload"], "speak?");
+    assert_eq!(end["interrupts"][0]["node"], "speak");
+    assert_eq!(end["output"]["log"], serde_json::json!([]));
 }
 
 #[tokio::test]
@@ -694,6 +750,7 @@ fn rank(data: &EventData) -> u8 {
         EventData::Checkpoint(_) => 4,
         EventData::Values(_) => 5,
         EventData::Interrupt(_) => 6,
+        other => panic!("an event the order test does not know: {other:?}"),
     }
 }
 
@@ -707,6 +764,7 @@ fn mode_of(data: &EventData) -> StreamMode {
         | EventData::Retry { .. } => StreamMode::TASKS,
         EventData::Checkpoint(_) => StreamMode::CHECKPOINTS,
         EventData::Interrupt(_) => StreamMode::INTERRUPTS,
+        other => panic!("an event this test does not know: {other:?}"),
     }
 }
 
@@ -773,5 +831,117 @@ async fn every_mode_combination_reports_a_steps_events_in_one_order() {
                 "{durability:?}, modes {mask:06b}"
             );
         }
+    }
+}
+
+/// A node that emits string slices, as a model client might.
+#[stategraph::graph(state = Talk)]
+mod words {
+    use super::*;
+
+    #[node]
+    async fn say(_: &Talk, ctx: &NodeContext) -> NodeResult<Talk> {
+        for word in ["durable", "agents"] {
+            ctx.emit(word).await;
+        }
+        Ok(TalkUpdate::new())
+    }
+
+    edges! { START -> say -> END; }
+}
+
+#[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+struct Choir {
+    #[state(reducer = append)]
+    parts: Vec<String>,
+}
+
+fn to_voice(_: &Choir) -> TalkUpdate {
+    TalkUpdate::new()
+}
+
+fn from_voice(voice: &Talk) -> ChoirUpdate {
+    ChoirUpdate::new().parts(voice.log.clone())
+}
+
+/// Three calls of the voice subgraph in one step.
+#[stategraph::graph(state = Choir, deps = Desk)]
+mod chorus {
+    use super::*;
+
+    #[subgraph(input = to_voice, output = from_voice)]
+    type alto = super::voice::Graph;
+    #[subgraph(input = to_voice, output = from_voice)]
+    type bass = super::voice::Graph;
+    #[subgraph(input = to_voice, output = from_voice)]
+    type tenor = super::voice::Graph;
+
+    edges! { START -> [alto, bass, tenor] -> END; }
+}
+
+/// Tokens are never dropped in silence: a stream without `CUSTOM`, or without subgraph events
+/// for a subgraph's node, says so; a value emitted as `&str` reads as `String`, and one that
+/// does not read as the type asked for is an error item; each token keeps the namespace of
+/// the call it came from, so three calls of one subgraph do not run together.
+#[tokio::test]
+async fn custom_events_are_never_dropped_in_silence() {
+    let graph = voice::graph(desk(2, false)).compile().unwrap();
+    let run = graph.stream(TalkUpdate::new(), StreamMode::UPDATES);
+    let items: Vec<_> = run.custom::<String>(voice::Node::Speak).collect().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let error = items[0].as_ref().unwrap_err().to_string();
+    assert!(error.contains("StreamMode::CUSTOM"), "{error}");
+
+    let graph = outer::graph(desk(2, false)).compile().unwrap();
+    let run = graph.stream(input(), StreamMode::CUSTOM);
+    let items: Vec<_> = run.custom::<String>(voice::Node::Speak).collect().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let error = items[0].as_ref().unwrap_err().to_string();
+    assert!(
+        error.contains("subgraphs()") && error.contains("`voice`"),
+        "{error}"
+    );
+
+    let graph = words::graph().compile().unwrap();
+    let said: Vec<String> = graph
+        .stream(TalkUpdate::new(), StreamMode::CUSTOM)
+        .custom::<String>(words::Node::Say)
+        .map(|word| word.unwrap().value)
+        .collect()
+        .await;
+    assert_eq!(
+        said,
+        ["durable", "agents"],
+        "a &str emitted reads as a String"
+    );
+    let wrong: Vec<_> = graph
+        .stream(TalkUpdate::new(), StreamMode::CUSTOM)
+        .custom::<u32>(words::Node::Say)
+        .collect()
+        .await;
+    assert_eq!(wrong.len(), 2);
+    assert!(matches!(
+        wrong[0],
+        Err(GraphError::CustomValue { node: "say", .. })
+    ));
+
+    let graph = chorus::graph(desk(3, false)).compile().unwrap();
+    let tokens: Vec<stategraph::Custom<String>> = graph
+        .stream(
+            ChoirUpdate::new(),
+            StreamOptions::new(StreamMode::CUSTOM).subgraphs(),
+        )
+        .custom::<String>(voice::Node::Speak)
+        .map(|token| token.unwrap())
+        .collect()
+        .await;
+    let mut by_call: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for token in tokens {
+        assert_eq!(token.step, 0);
+        by_call.entry(token.ns).or_default().push(token.value);
+    }
+    assert_eq!(by_call.len(), 3, "one namespace per call: {by_call:?}");
+    for (ns, tokens) in &by_call {
+        assert_eq!(tokens, &["tok0", "tok1", "tok2"], "{ns}");
     }
 }

@@ -177,7 +177,11 @@ async fn each_call_checkpoints_in_its_own_namespace_recorded_by_the_outer_checkp
             .compile()
             .unwrap();
         let thread = graph.thread(id.as_str());
-        let done = thread.invoke(topic()).await.unwrap();
+        let done = thread
+            .invoke(topic())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(done.log, log(&ALL), "{backend}");
 
         // The root history holds only the root's steps: START, prepare, draft, review.
@@ -259,13 +263,21 @@ async fn a_failure_inside_a_call_resumes_inside_it_without_rerunning_finished_in
         .compile()
         .unwrap();
     let thread = graph.thread("flaky");
-    let error = thread.invoke(topic()).await.unwrap_err();
+    let error = thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(error, GraphError::Node { node: "draft", .. }),
         "the outer node failed: {error}"
     );
     assert!(error.to_string().contains("t2 failed"), "{error}");
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, log(&ALL));
     for node in ["prepare", "outline", "t1", "polish", "review"] {
         assert_eq!(desk.runs(node), 1, "{node} ran once");
@@ -289,7 +301,11 @@ async fn a_question_three_levels_down_pauses_the_thread_and_its_answers_resume_i
         .compile()
         .unwrap();
     let thread = graph.thread("asks");
-    let GraphError::Interrupted { interrupts, .. } = thread.invoke(topic()).await.unwrap_err()
+    let GraphError::Interrupted { interrupts, .. } = thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err()
     else {
         panic!("paused");
     };
@@ -307,6 +323,7 @@ async fn a_question_three_levels_down_pauses_the_thread_and_its_answers_resume_i
     let GraphError::Interrupted { interrupts, .. } = thread
         .resume_with(Resume::answer(first.id, "yes".to_owned()))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err()
     else {
         panic!("paused again");
@@ -320,6 +337,7 @@ async fn a_question_three_levels_down_pauses_the_thread_and_its_answers_resume_i
     let done = thread
         .resume_with(Resume::value("also".to_owned()))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.log, log(&ALL));
     assert_eq!(done.answers, ["yes", "also"]);
@@ -367,7 +385,11 @@ async fn a_correction_written_into_a_paused_call_is_where_it_continues() {
         .compile()
         .unwrap();
     let thread = graph.thread("corrected");
-    thread.invoke(topic()).await.unwrap_err();
+    thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
 
     // Walk down to the paused token call through the snapshots.
     let root = thread.state().await.unwrap().unwrap();
@@ -391,7 +413,11 @@ async fn a_correction_written_into_a_paused_call_is_where_it_continues() {
         .as_node(tokens::Node::T2)
         .await
         .unwrap();
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(
         done.log,
         log(&["prepare", "outline", "t1", "t2 by hand", "polish", "review"])
@@ -411,7 +437,11 @@ async fn time_travel_inside_a_paused_call_reruns_only_the_inner_steps_after_the_
         .compile()
         .unwrap();
     let thread = graph.thread("travel");
-    thread.invoke(topic()).await.unwrap_err();
+    thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let root = thread.state().await.unwrap().unwrap();
     let draft = thread
         .subgraph::<drafting::Graph>(&root.subgraphs[0].ns)
@@ -428,7 +458,11 @@ async fn time_travel_inside_a_paused_call_reruns_only_the_inner_steps_after_the_
         branch.state().await.unwrap().unwrap().next,
         [drafting::Node::Stream]
     );
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, log(&ALL));
     assert_eq!(desk.runs("outline"), 1, "before the fork: not run again");
     assert_eq!(desk.runs("t1"), 2, "after the fork: run again");
@@ -452,7 +486,11 @@ async fn time_travel_three_levels_down_into_a_finished_run_reruns_only_what_foll
             .compile()
             .unwrap();
         let thread = graph.thread(id.as_str());
-        thread.invoke(topic()).await.unwrap();
+        thread
+            .invoke(topic())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
 
         // Down to the finished token call, to the checkpoint after `t1`.
         let root = thread.history().await.unwrap();
@@ -484,7 +522,11 @@ async fn time_travel_three_levels_down_into_a_finished_run_reruns_only_what_foll
             [outer::Node::Draft],
             "{backend}: the root forked too"
         );
-        let done = thread.resume().await.unwrap();
+        let done = thread
+            .resume()
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(
             done.log,
             log(&["prepare", "outline", "t1 fixed", "t2", "polish", "review"]),
@@ -517,7 +559,11 @@ async fn a_call_inherits_its_thread_durability_mode() {
             .compile()
             .unwrap();
         let thread = graph.thread("modes");
-        let done = thread.invoke(topic()).await.unwrap();
+        let done = thread
+            .invoke(topic())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap();
         assert_eq!(done.log, log(&ALL), "{mode:?}");
         let all = saver
             .list(&ListQuery::thread("modes".into()))
@@ -551,7 +597,12 @@ async fn a_retried_subgraph_node_continues_its_call_where_the_failure_left_it() 
         .checkpointer(MemorySaver::new())
         .compile()
         .unwrap();
-    let done = graph.thread("retried").invoke(topic()).await.unwrap();
+    let done = graph
+        .thread("retried")
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, log(&["outline", "t1", "t2", "polish"]));
     assert_eq!(desk.runs("polish"), 2, "failed, then retried");
     assert_eq!(desk.runs("outline"), 1, "the retry continued the call");
@@ -593,13 +644,21 @@ async fn a_pause_declared_inside_a_subgraph_pauses_the_thread_until_answered() {
         .compile()
         .unwrap();
     let thread = graph.thread("gated");
-    let GraphError::Interrupted { interrupts, .. } = thread.invoke(topic()).await.unwrap_err()
+    let GraphError::Interrupted { interrupts, .. } = thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err()
     else {
         panic!("paused");
     };
     assert_eq!(interrupts[0].payload, serde_json::json!({"before": "t2"}));
     assert_eq!(desk.runs("t2"), 0);
-    let done = thread.resume_with(Resume::value(())).await.unwrap();
+    let done = thread
+        .resume_with(Resume::value(()))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, log(&["t1", "t2"]));
     assert_eq!(desk.runs("t1"), 1);
 }
@@ -687,8 +746,16 @@ async fn a_mapped_subgraph_per_call_starts_fresh_and_per_thread_keeps_its_state(
         .compile()
         .unwrap();
     let thread = fresh.thread("fresh");
-    thread.invoke(topic()).await.unwrap();
-    let done = thread.invoke(topic()).await.unwrap();
+    thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    let done = thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, ["tides#0", "tides#0"], "each call starts anew");
 
     let kept = per_thread::graph(Desk::default())
@@ -696,8 +763,16 @@ async fn a_mapped_subgraph_per_call_starts_fresh_and_per_thread_keeps_its_state(
         .compile()
         .unwrap();
     let thread = kept.thread("kept");
-    thread.invoke(topic()).await.unwrap();
-    let done = thread.invoke(topic()).await.unwrap();
+    thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    let done = thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(
         done.log,
         ["tides#0", "tides#0 tides#1"],
@@ -719,10 +794,15 @@ async fn a_per_thread_call_that_finished_is_not_run_again_when_its_step_is() {
         .compile()
         .unwrap();
     let thread = graph.thread("answered");
-    thread.invoke(topic()).await.unwrap_err();
+    thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     let done = thread
         .resume_with(Resume::value("go".to_owned()))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.log, ["tides#0"]);
     assert_eq!(desk.runs("speak"), 2);
@@ -739,8 +819,16 @@ async fn an_unchecked_subgraph_writes_nothing_reruns_whole_and_cannot_ask() {
         .compile()
         .unwrap();
     let thread = graph.thread("coarse");
-    thread.invoke(topic()).await.unwrap_err();
-    let done = thread.resume().await.unwrap();
+    thread
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, ["tides#0"]);
     assert_eq!(desk.runs("speak"), 2, "the whole call ran again");
     let inner = ListQuery::thread("coarse".into());
@@ -755,7 +843,12 @@ async fn an_unchecked_subgraph_writes_nothing_reruns_whole_and_cannot_ask() {
         .checkpointer(saver)
         .compile()
         .unwrap();
-    let error = graph.thread("asks").invoke(topic()).await.unwrap_err();
+    let error = graph
+        .thread("asks")
+        .invoke(topic())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         error.to_string().contains("interrupts need a checkpointer"),
         "{error}"

@@ -60,6 +60,7 @@ async fn start_or_resume_starts_continues_and_never_runs_a_finished_job_again() 
     let err = thread
         .start_or_resume(JobUpdate::new().input("q1"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(
         matches!(err, GraphError::Node { node: "report", .. }),
@@ -72,6 +73,7 @@ async fn start_or_resume_starts_continues_and_never_runs_a_finished_job_again() 
     let done = thread
         .start_or_resume(JobUpdate::new().input("ignored"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.input, "q1");
     assert_eq!(done.done, ["fetched q1", "reported q1"]);
@@ -81,12 +83,17 @@ async fn start_or_resume_starts_continues_and_never_runs_a_finished_job_again() 
     let again = thread
         .start_or_resume(JobUpdate::new().input("q2"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(again.done, done.done);
     assert_eq!(RUNS.load(Ordering::SeqCst), 0);
 
     // `invoke` is the call for a new input on a finished thread.
-    let next = thread.invoke(JobUpdate::new().input("q2")).await.unwrap();
+    let next = thread
+        .invoke(JobUpdate::new().input("q2"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(next.done.len(), 4);
 }
 
@@ -97,7 +104,11 @@ async fn state_at_reads_the_thread_at_any_checkpoint() {
         .compile()
         .unwrap();
     let thread = graph.thread("job-7");
-    thread.invoke(JobUpdate::new().input("x")).await.unwrap();
+    thread
+        .invoke(JobUpdate::new().input("x"))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let history = thread.history().await.unwrap();
     assert_eq!(history.len(), 3);
     for snapshot in &history {

@@ -106,6 +106,7 @@ async fn the_seeds_replay_with_modified_state(
     let first = thread
         .invoke(ResearchUpdate::new().query("rust"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(first.retry_count, 3);
 
@@ -131,7 +132,11 @@ async fn the_seeds_replay_with_modified_state(
     );
     assert_eq!(corrected.values.query, "durable rust");
 
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.retry_count, 3);
     assert_eq!(done.log.last().unwrap(), "review #2");
     assert!(done.log.iter().any(|l| l == "search rust #0"));
@@ -170,6 +175,7 @@ async fn an_update_as_a_node_goes_through_its_reducers_and_routes() {
     thread
         .invoke(ResearchUpdate::new().query("q"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     // As `review` on the finished thread: the append reducer adds, the route picks again.
     thread
@@ -186,7 +192,11 @@ async fn an_update_as_a_node_goes_through_its_reducers_and_routes() {
     assert_eq!(now.values.log.len(), 7);
     assert_eq!(now.next, [research::Node::Search]);
     assert_eq!(now.metadata.writes["review"], ["retry_count", "log"]);
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.retry_count, 3);
 
     // Without a node named, the node that wrote the checkpoint is taken: `review` again.
@@ -234,13 +244,21 @@ async fn an_update_as_one_side_of_a_join_waits_for_the_other() {
         .unwrap();
     let now = thread.state_at(id).await.unwrap().unwrap();
     assert_eq!(now.next, [pair::Node::Right], "merge waits for right");
-    let done = thread.resume().await.unwrap();
+    let done = thread
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.seen, ["left by hand", "right", "merge"]);
 
     // After a step where both ran, an update naming no node is ambiguous.
     let other = graph.thread("join-2");
     other.update(PairUpdate::new()).as_input().await.unwrap();
-    other.resume().await.unwrap();
+    other
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let history = other.history().await.unwrap();
     let both = history
         .iter()
@@ -264,8 +282,14 @@ async fn an_update_at_a_checkpoint_of_another_thread_is_refused() {
     let graph = research::graph().checkpointer(saver).compile().unwrap();
     let a = graph.thread("thread-a");
     let b = graph.thread("thread-b");
-    a.invoke(ResearchUpdate::new()).await.unwrap();
-    b.invoke(ResearchUpdate::new()).await.unwrap();
+    a.invoke(ResearchUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
+    b.invoke(ResearchUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let of_a = a.state().await.unwrap().unwrap().checkpoint_id;
     let err = b
         .update(ResearchUpdate::new().query("x"))
@@ -293,13 +317,18 @@ async fn replay_runs_again_from_a_past_checkpoint() {
     thread
         .invoke(ResearchUpdate::new().query("q"))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let runs = RUNS.swap(0, Ordering::SeqCst);
     assert_eq!(runs, 6);
     let history = thread.history().await.unwrap();
     // Two steps before the end: the last search and review run again.
     let past = &history[2];
-    let again = thread.replay(past.checkpoint_id).await.unwrap();
+    let again = thread
+        .replay(past.checkpoint_id)
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(again.retry_count, 3);
     assert_eq!(RUNS.load(Ordering::SeqCst), 2);
     let head = thread.state().await.unwrap().unwrap();
@@ -320,6 +349,7 @@ async fn a_long_history_is_walked_page_by_page() {
         thread
             .invoke(ResearchUpdate::new().retry_count(0))
             .await
+            .and_then(stategraph::Outcome::into_finished)
             .unwrap();
     }
     let listed = thread.history().await.unwrap();

@@ -53,8 +53,16 @@ async fn runs_steps_and_tasks_have_spans_and_retries_questions_and_writes_have_e
         .compile()
         .unwrap();
     let thread = graph.thread("traced");
-    thread.invoke(JobUpdate::new()).await.unwrap_err();
-    thread.resume_with(Resume::value(true)).await.unwrap();
+    thread
+        .invoke(JobUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
+    thread
+        .resume_with(Resume::value(true))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
 
     let spans = recorder.0.spans.lock().unwrap().clone();
     let runs = spans_named(&spans, "run");

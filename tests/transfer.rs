@@ -128,13 +128,19 @@ async fn a_thread_moves_across_every_backend_and_resumes_on_the_last() {
         .compile()
         .unwrap();
     let run = graph.thread(thread.clone());
-    run.invoke(WorkUpdate::new()).await.unwrap();
+    run.invoke(WorkUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     // A fork from an early checkpoint, then a run whose parallel step fails half way: `left`'s
     // write is pending, `right`'s error is recorded.
     let early = run.history().await.unwrap()[5].checkpoint_id;
     run.fork(early).await.unwrap();
     FAIL.store(true, Ordering::SeqCst);
-    run.resume().await.unwrap_err();
+    run.resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap_err();
     FAIL.store(false, Ordering::SeqCst);
     // A child namespace, as a subgraph writes one.
     checkpoint(&thread, "child:1")
@@ -162,16 +168,29 @@ async fn a_thread_moves_across_every_backend_and_resumes_on_the_last() {
 
     // On the last backend the pending run resumes to the state an uninterrupted run reaches.
     let moved = work::graph().checkpointer(from.clone()).compile().unwrap();
-    let done = moved.thread(thread.clone()).resume().await.unwrap();
+    let done = moved
+        .thread(thread.clone())
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let reference = work::graph()
         .checkpointer(MemorySaver::new())
         .compile()
         .unwrap()
         .thread("reference");
-    reference.invoke(WorkUpdate::new()).await.unwrap();
+    reference
+        .invoke(WorkUpdate::new())
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let early = reference.history().await.unwrap()[5].checkpoint_id;
     reference.fork(early).await.unwrap();
-    let expected = reference.resume().await.unwrap();
+    let expected = reference
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(done.log, expected.log);
     assert_eq!(done.rounds, expected.rounds);
     from.delete_thread(&thread).await.unwrap();

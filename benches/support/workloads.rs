@@ -24,10 +24,15 @@ pub async fn per_step(saver: impl Checkpointer, label: &str) -> f64 {
         .thread(format!("warm-up-{label}"))
         .invoke(loop_graph::input(20))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     let thread = graph.thread(format!("per-step-{label}"));
     let start = Instant::now();
-    let out = thread.invoke(loop_graph::input(STEPS)).await.unwrap();
+    let out = thread
+        .invoke(loop_graph::input(STEPS))
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     assert_eq!(out.count, STEPS);
     start.elapsed().as_secs_f64() * 1e6 / f64::from(STEPS)
 }
@@ -103,7 +108,13 @@ pub async fn concurrent(saver: impl Checkpointer, label: &str) -> Throughput {
     let runs: Vec<_> = (0..THREADS as u32)
         .map(|id| {
             let thread = graph.thread(format!("writer-{label}-{id}"));
-            tokio::spawn(async move { thread.invoke(TimedUpdate::new().id(id)).await.unwrap() })
+            tokio::spawn(async move {
+                thread
+                    .invoke(TimedUpdate::new().id(id))
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+                    .unwrap()
+            })
         })
         .collect();
     for run in runs {

@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let input = ResearchStateUpdate::new()
         .task_id(job_id.clone())
         .query("durable agent state in Rust");
-    let done = thread.start_or_resume(input).await?;
+    let done = thread.start_or_resume(input).await?.into_finished()?;
 
     let mut history = thread.history().await?;
     history.reverse();

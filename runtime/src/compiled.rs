@@ -1,7 +1,9 @@
 //! Building a graph: [`Builder`] and [`CompiledGraph`]. A durable graph runs through a
 //! [`Thread`](crate::Thread), in `thread.rs`.
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -11,7 +13,7 @@ use crate::checkpoint::Checkpointer;
 use crate::checkpoint::ThreadQuery;
 use crate::error::GraphError;
 use crate::executor::{Durability, Executor, Migrated, bounded};
-use crate::graph::{GraphDef, GraphSpec};
+use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::ThreadId;
 use crate::state::State;
 use crate::store::Store;
@@ -192,6 +194,7 @@ pub(crate) struct Inner<G: GraphDef> {
 
 /// What [`CompiledGraph::migrate_threads`] did.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct MigrationReport {
     /// Threads whose latest checkpoint was migrated.
     pub migrated: usize,
@@ -222,23 +225,48 @@ impl<G: GraphDef, M> Clone for CompiledGraph<G, M> {
     }
 }
 
-impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
+/// The mode of a compiled graph that runs without a thread: [`Ephemeral`], compiled without a
+/// checkpointer. A graph with one runs through [`CompiledGraph::thread`], so every run it
+/// saves belongs to a thread id; calling `invoke` on it is a compile error saying so.
+#[diagnostic::on_unimplemented(
+    message = "a graph with a checkpointer runs through a thread, so every run it saves has a thread id",
+    label = "this graph was compiled with a checkpointer",
+    note = "call `graph.thread(id).invoke(input)` (or `.stream(input, modes)`); to run without saving anything, compile the graph without `.checkpointer(…)`"
+)]
+pub trait RunsWithoutThread {}
+
+impl RunsWithoutThread for Ephemeral {}
+
+impl<G: GraphDef, M> CompiledGraph<G, M> {
     /// Runs the graph from START on a default state updated with `input`, and returns the
-    /// final state. Nothing is saved.
-    pub async fn invoke(&self, input: <G::State as State>::Update) -> Result<G::State, GraphError> {
-        Executor::new(
-            &self.inner.spec,
-            None,
-            self.inner.recursion_limit,
-            Arc::clone(&self.inner.deps),
-        )
-        .with_store(self.inner.store.clone())
-        .invoke(input)
-        .await
+    /// final state. Nothing is saved. Only a graph compiled without a checkpointer runs this
+    /// way; one with a checkpointer runs through [`CompiledGraph::thread`].
+    pub fn invoke(
+        &self,
+        input: <G::State as State>::Update,
+    ) -> Pin<Box<dyn Future<Output = Result<G::State, GraphError>> + Send + '_>>
+    where
+        M: RunsWithoutThread,
+    {
+        // A boxed future, not an `async fn`: a graph with a checkpointer is then one error,
+        // at the call, not one more at its `.await`.
+        let inner = &*self.inner;
+        Box::pin(async move {
+            Executor::new(
+                &inner.spec,
+                None,
+                inner.recursion_limit,
+                Arc::clone(&inner.deps),
+            )
+            .with_store(inner.store.clone())
+            .invoke(input)
+            .await?
+            .into_finished()
+        })
     }
 }
 
-impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
+impl<G: GraphDef, M> CompiledGraph<G, M> {
     /// Runs the graph as [`CompiledGraph::invoke`] does, streaming its events as
     /// [`Thread::stream`](crate::Thread::stream) does. Nothing is saved, so dropping the
     /// stream stops the run at its next step boundary and nothing of it is kept.
@@ -246,22 +274,30 @@ impl<G: GraphDef> CompiledGraph<G, Ephemeral> {
         &self,
         input: <G::State as State>::Update,
         options: impl Into<StreamOptions>,
-    ) -> RunStream<G::State> {
+    ) -> RunStream<G::State>
+    where
+        M: RunsWithoutThread,
+    {
         let inner = Arc::clone(&self.inner);
         let stop = CancellationToken::new();
-        RunStream::spawn(options.into(), stop.clone(), move |events| async move {
-            Executor::new(
-                &inner.spec,
-                None,
-                inner.recursion_limit,
-                Arc::clone(&inner.deps),
-            )
-            .stop_on(Some(stop))
-            .events(Some(events))
-            .with_store(inner.store.clone())
-            .invoke(input)
-            .await
-        })
+        RunStream::spawn(
+            options.into(),
+            <G::Node as NodeId>::GRAPH,
+            stop.clone(),
+            move |events| async move {
+                Executor::new(
+                    &inner.spec,
+                    None,
+                    inner.recursion_limit,
+                    Arc::clone(&inner.deps),
+                )
+                .stop_on(Some(stop))
+                .events(Some(events))
+                .with_store(inner.store.clone())
+                .invoke(input)
+                .await
+            },
+        )
     }
 }
 

@@ -8,6 +8,7 @@ use crate::node::NodeError;
 /// A graph run failed. Every variant names the thread, step, node or field involved; after
 /// any of them the thread's last checkpoint is intact.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GraphError {
     /// A node returned an error (or panicked).
     #[error(
@@ -89,7 +90,10 @@ pub enum GraphError {
         nodes: Vec<String>,
     },
     /// The run paused: nodes asked questions (`ctx.interrupt`) that wait for answers. Nothing
-    /// is lost: answer them with `thread.resume_with(Resume::…)`.
+    /// is lost: answer them with `thread.resume_with(Resume::…)`. A run returns a pause as
+    /// [`Outcome::Paused`](crate::Outcome::Paused), not as this error;
+    /// [`Outcome::into_finished`](crate::Outcome::into_finished) gives it to a caller that
+    /// treats a pause as a failure.
     #[error(
         "thread `{thread_id}` is waiting for {} answer(s) ({}) at checkpoint {checkpoint}; answer with `resume_with(Resume::answer(id, value))`",
         interrupts.len(),
@@ -207,9 +211,20 @@ pub enum GraphError {
         #[source]
         error: crate::checkpoint::limits::LimitError,
     },
-    /// A setting is out of range.
+    /// A setting is out of range, or a stream was asked for what it was not started with.
     #[error("invalid graph setting: {0}")]
     Config(String),
+    /// A value node `node` emitted does not read as the type a stream's
+    /// [`RunStream::custom`](crate::RunStream::custom) asked for, even through JSON.
+    #[error(
+        "node `{node}` emitted a value that does not read as `{expected}`; ask `custom::<T>` for the type it emits"
+    )]
+    CustomValue {
+        /// The node.
+        node: &'static str,
+        /// The type asked for.
+        expected: &'static str,
+    },
     /// A step's state is larger than the graph's strict checkpoint budget
     /// ([`SizeBudget::strict`](crate::SizeBudget::strict)); its checkpoint was not written.
     #[error(

@@ -37,6 +37,7 @@ impl Debug for Target {
 }
 
 /// An edge leaving a node (or START), in a graph over state `S` with dependencies `D`.
+#[non_exhaustive]
 pub enum Edge<S, D = ()> {
     /// Always go to the target.
     To(Target),
@@ -272,7 +273,14 @@ impl<S: State, D> GraphSpec<S, D> {
 ///
 /// It prints (`{}` and `{:?}`) as the node's name as written in the graph — `handle_revision`,
 /// not `HandleRevision` — the spelling checkpoints, metadata and errors use.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a node of a graph",
+    label = "name the node with its graph's generated enum",
+    note = "each `#[graph]` module generates `Node`, with a variant per node: `my_graph::Node::MyNode`; a misspelt name is then a compile error"
+)]
 pub trait NodeId: Copy + Eq + Hash + Debug + std::fmt::Display + Send + Sync + 'static {
+    /// The name of the graph the nodes belong to (its module's name).
+    const GRAPH: &'static str;
     /// Every node, in declaration order.
     const ALL: &'static [Self];
     /// The node's name as written in the graph.

@@ -56,7 +56,23 @@ impl FromStr for InterruptId {
     }
 }
 
-/// A question a node asked, waiting for an answer.
+/// A question a node asked (`ctx.interrupt(payload)`), or a pause before or after a node,
+/// waiting for an answer: [`Outcome::Paused`](crate::Outcome::Paused) and
+/// [`StateSnapshot::interrupts`](crate::StateSnapshot::interrupts) list them, and
+/// [`Resume::answer`] answers one by its id.
+///
+/// ```
+/// # async fn demo<G: stategraph_runtime::GraphDef>(thread: &stategraph_runtime::Thread<G>)
+/// # -> Result<(), Box<dyn std::error::Error>> {
+/// use stategraph_runtime::Resume;
+/// let snapshot = thread.state().await?.expect("the thread ran");
+/// for question in &snapshot.interrupts {
+///     let text: String = question.payload_as()?;    // the type the node asked with
+///     println!("{} asked {text:?} at {:?}", question.node, question.raised_at);
+///     thread.resume_with(Resume::answer(question.id, "approved")).await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interrupt {
     /// Its id, which a [`Resume`] names to answer it.
@@ -90,6 +106,7 @@ struct Record {
 /// Why `ctx.interrupt(…)` did not return an answer. Propagate it with `?`: the runtime knows
 /// what happened whatever the node returns after it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InterruptError {
     /// The question waits for an answer: the thread pauses once the step's other tasks finish.
     #[error("interrupt {0} waits for an answer")]

@@ -15,6 +15,7 @@ mod interrupt;
 mod lifecycle;
 mod node;
 mod once;
+mod outcome;
 mod policy;
 mod reducer;
 mod reducer_fn;
@@ -40,6 +41,7 @@ pub use checkpoint::{
 };
 pub use compiled::{
     Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, MigrationReport,
+    RunsWithoutThread,
 };
 pub use error::GraphError;
 pub use executor::Durability;
@@ -52,6 +54,7 @@ pub use lifecycle::{
 };
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use once::OnceError;
+pub use outcome::{Outcome, Paused};
 pub use policy::{Attempt, CachePolicy, NodeFailure, NodeTimeout, RetryPolicy};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
@@ -61,7 +64,7 @@ pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
 pub use store::{MemoryStore, Store, StoreError, StoreExt};
 pub use stream::{
-    CheckpointEvent, Event, EventData, Payload, RunStream, StreamMode, StreamOptions,
+    CheckpointEvent, Custom, Event, EventData, Payload, RunStream, StreamMode, StreamOptions,
 };
 pub use subgraph::{
     GraphName, SameDeps, SharesState, Subgraph, SubgraphCall, SubgraphCheckpoint, SubgraphInfo,

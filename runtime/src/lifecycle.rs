@@ -15,6 +15,7 @@ use crate::interrupt;
 
 /// What becomes of a paused thread that waited too long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AfterExpiry {
     /// It is marked expired and kept whole: its history stays for audits.
     Keep,
@@ -27,6 +28,7 @@ pub enum AfterExpiry {
 /// A TTL for paused threads: threads waiting for an answer (status
 /// [`ThreadStatus::Interrupted`]) whose latest checkpoint is older than `older_than`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExpirePaused {
     /// How long a thread may wait for an answer.
     pub older_than: Duration,
@@ -49,6 +51,12 @@ impl ExpirePaused {
     /// This policy, with `then` done to the expired threads.
     pub fn then(mut self, then: AfterExpiry) -> Self {
         self.then = then;
+        self
+    }
+
+    /// This policy, handling at most `threads` threads a sweep.
+    pub fn batch(mut self, threads: usize) -> Self {
+        self.batch = threads;
         self
     }
 }
@@ -90,7 +98,9 @@ pub async fn expire_paused<C: Checkpointer + ?Sized>(
                 ..ThreadQuery::default()
             })
             .await?;
-        after = page.last().map(|t| t.thread_id.clone());
+        // A page may be short while more follow (unreadable threads left out): on to an empty one.
+        let Some(last) = page.last() else { break };
+        after = Some(last.thread_id.clone());
         for info in &page {
             if expired.len() == batch {
                 break;
@@ -98,9 +108,6 @@ pub async fn expire_paused<C: Checkpointer + ?Sized>(
             if expire(saver, &info.thread_id, policy.then, now, cutoff, dry_run).await? {
                 expired.push(info.thread_id.clone());
             }
-        }
-        if page.len() < batch {
-            break;
         }
     }
     if policy.then == AfterExpiry::Prune && !dry_run && !expired.is_empty() {
@@ -164,6 +171,7 @@ const EXPIRED: &str = PendingWrite::EXPIRED;
 
 /// A retention policy: how long threads keep their history, and when finished ones go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Retention {
     /// Delete finished threads whose latest checkpoint is older than this.
     pub delete_finished_after: Option<Duration>,
@@ -184,8 +192,36 @@ impl Default for Retention {
     }
 }
 
+impl Retention {
+    /// A policy that changes nothing yet, 500 threads a batch; say what it does with the
+    /// methods below.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Deletes finished threads whose latest checkpoint is older than `age`.
+    pub fn delete_finished_after(mut self, age: Duration) -> Self {
+        self.delete_finished_after = Some(age);
+        self
+    }
+
+    /// Keeps only the latest checkpoint of threads whose latest checkpoint is older than
+    /// `age`.
+    pub fn keep_latest_after(mut self, age: Duration) -> Self {
+        self.keep_latest_after = Some(age);
+        self
+    }
+
+    /// Reads and changes at most `threads` threads a batch.
+    pub fn batch(mut self, threads: usize) -> Self {
+        self.batch = threads;
+        self
+    }
+}
+
 /// What a retention sweep did (or, for a dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetentionReport {
     /// Finished threads deleted.
     pub deleted: Vec<ThreadId>,
@@ -251,15 +287,15 @@ async fn sweep<C: Checkpointer + ?Sized>(
             })
             .await?;
         let ids: Vec<ThreadId> = page.iter().map(|t| t.thread_id.clone()).collect();
-        if let Some(policy) = change.filter(|_| !ids.is_empty()) {
+        // A page may be short while more follow (unreadable threads left out): on to an empty one.
+        let Some(last) = ids.last().cloned() else {
+            return Ok(all);
+        };
+        if let Some(policy) = change {
             saver.prune(&ids, policy).await?;
         }
-        after = ids.last().cloned();
-        let full = ids.len() == batch;
+        after = Some(last);
         all.extend(ids);
-        if !full {
-            return Ok(all);
-        }
     }
 }
 

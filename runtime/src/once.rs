@@ -22,6 +22,7 @@ use crate::node::NodeError;
 /// Why `ctx.once(…)` could not hand back a result. The message names the call only; the
 /// serde error (which may quote the stored value) is its `source`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OnceError {
     /// The result cannot be encoded as JSON, so it could not be saved.
     #[error("the result of `once` call {call} cannot be encoded as JSON")]

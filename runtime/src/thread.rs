@@ -22,11 +22,30 @@ use crate::executor::{
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{self, Interrupt, Resume};
+use crate::outcome::Outcome;
 use crate::state::State;
 use crate::stream::{RunStream, StreamOptions, Streamed};
 use crate::subgraph::SubgraphCall;
 
-/// A graph bound to one thread id. Cheap to clone.
+/// A graph bound to one thread id, through which every run, read, update and fork of that
+/// thread goes. Cheap to clone. A graph with a checkpointer runs only through one, so a run
+/// without a thread id cannot be written.
+///
+/// ```
+/// # async fn demo<G: stategraph_runtime::GraphDef>(
+/// #     graph: &stategraph_runtime::CompiledGraph<G, stategraph_runtime::Durable>,
+/// #     input: <G::State as stategraph_runtime::State>::Update,
+/// # ) -> Result<(), stategraph_runtime::GraphError> {
+/// let thread = graph.thread("research-42").with_metadata("tenant", "acme");
+/// let run = thread.invoke(input).await?;        // finished, or paused for an answer
+/// let now = thread.state().await?;              // values, next nodes, questions, status
+/// let last_five = thread.history().limit(5).await?;
+/// if let Some(earlier) = last_five.get(2) {
+///     thread.fork(earlier.checkpoint_id).await?; // go back on purpose
+///     thread.resume().await?;                    // and run on from there
+/// }
+/// # let _ = (run.is_finished(), now); Ok(()) }
+/// ```
 pub struct Thread<G: GraphDef> {
     inner: Arc<Inner<G>>,
     id: ThreadId,
@@ -280,25 +299,45 @@ impl<G: GraphDef> Thread<G> {
     }
 
     /// Starts a run from START: `input` is applied to the thread's latest state (or a default
-    /// one), then the graph runs until END. Returns the final state.
+    /// one), then the graph runs until END — or until a question or pause, which is not an
+    /// error: the [`Outcome`] says which, with the state either way. `?` propagates only real
+    /// failures.
+    ///
+    /// ```
+    /// # async fn demo<G: stategraph_runtime::GraphDef>(
+    /// #     thread: &stategraph_runtime::Thread<G>,
+    /// #     input: <G::State as stategraph_runtime::State>::Update,
+    /// # ) -> Result<(), stategraph_runtime::GraphError> {
+    /// use stategraph_runtime::Outcome;
+    /// match thread.invoke(input).await? {
+    ///     Outcome::Finished(state) => println!("{state:?}"),
+    ///     Outcome::Paused(paused) => println!("waiting on {} question(s)", paused.interrupts.len()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// Use it for each new input of a thread that lives across runs: the next message of a
     /// conversation, the next request of a session. To run a job exactly once, whatever
     /// happened to an earlier attempt, use [`Thread::start_or_resume`].
-    pub async fn invoke(&self, input: <G::State as State>::Update) -> Result<G::State, GraphError> {
+    pub async fn invoke(
+        &self,
+        input: <G::State as State>::Update,
+    ) -> Result<Outcome<G::State>, GraphError> {
         self.executor()?.invoke(input).await
     }
 
     /// Continues from the latest checkpoint: after a crash, a node error or the recursion
-    /// limit. Tasks of the interrupted step whose writes were saved are not run again.
-    pub async fn resume(&self) -> Result<G::State, GraphError> {
+    /// limit. Tasks of the interrupted step whose writes were saved are not run again. A
+    /// thread that waits for an answer pauses again ([`Outcome::Paused`]).
+    pub async fn resume(&self) -> Result<Outcome<G::State>, GraphError> {
         self.executor()?.resume().await
     }
 
     /// Runs the thread to END once, whatever state an earlier attempt left it in: a thread with
     /// no checkpoint starts with `input`; a thread whose run is pending (a crash, a node error,
     /// the recursion limit) continues without it, as [`Thread::resume`] does; a finished
-    /// thread returns its final state without running anything.
+    /// thread returns its final state without running anything; a thread waiting for an
+    /// answer returns its pause again.
     ///
     /// This is the call for a job worker that may be restarted: the same job id always leads
     /// to one completed run. For a new input on a thread that already finished (the next turn
@@ -306,7 +345,7 @@ impl<G: GraphDef> Thread<G> {
     pub async fn start_or_resume(
         &self,
         input: <G::State as State>::Update,
-    ) -> Result<G::State, GraphError> {
+    ) -> Result<Outcome<G::State>, GraphError> {
         self.executor()?.start_or_resume(input).await
     }
 
@@ -360,7 +399,7 @@ impl<G: GraphDef> Thread<G> {
 
     /// Runs the thread again from checkpoint `id`: forks there ([`Thread::fork`]), then
     /// resumes, so every node scheduled from that checkpoint on runs again.
-    pub async fn replay(&self, id: CheckpointId) -> Result<G::State, GraphError> {
+    pub async fn replay(&self, id: CheckpointId) -> Result<Outcome<G::State>, GraphError> {
         self.fork(id).await?;
         self.resume().await
     }
@@ -458,7 +497,7 @@ impl<G: GraphDef> ResumeWith<'_, G> {
 }
 
 impl<'t, G: GraphDef> IntoFuture for ResumeWith<'t, G> {
-    type Output = Result<G::State, GraphError>;
+    type Output = Result<Outcome<G::State>, GraphError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 't>>;
 
     fn into_future(self) -> Self::IntoFuture {
@@ -624,6 +663,7 @@ impl<'t, G: GraphDef> IntoFuture for History<'t, G> {
 }
 
 /// A thread's state at one checkpoint.
+#[non_exhaustive]
 pub struct StateSnapshot<G: GraphDef> {
     /// The state.
     pub values: G::State,
@@ -654,6 +694,7 @@ pub struct StateSnapshot<G: GraphDef> {
 
 /// A node's failure a checkpoint's pending writes record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TaskError {
     /// The node that failed.
     pub node: String,

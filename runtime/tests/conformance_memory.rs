@@ -101,13 +101,9 @@ impl Checkpointer for Mutant {
         match self.bug {
             Bug::ListIgnoresLimit => query.limit = None,
             Bug::ListOldestFirst => {
-                let mut all = self
-                    .inner
-                    .list(&ListQuery {
-                        limit: None,
-                        ..query.clone()
-                    })
-                    .await?;
+                let mut unlimited = query.clone();
+                unlimited.limit = None;
+                let mut all = self.inner.list(&unlimited).await?;
                 all.reverse();
                 all.truncate(query.limit.unwrap_or(usize::MAX));
                 return Ok(all);

@@ -23,6 +23,7 @@ impl std::fmt::Display for N {
     }
 }
 impl NodeId for N {
+    const GRAPH: &'static str = "executor";
     const ALL: &'static [Self] = &[N::Incr, N::Left, N::Right, N::Summarize];
     fn name(self) -> &'static str {
         match self {
@@ -114,6 +115,7 @@ async fn a_loop_runs_to_end_and_keeps_every_step() {
     let out = thread
         .invoke(CounterUpdate::default().count(1))
         .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
         .unwrap();
     assert_eq!(out.count, 5);
     assert_eq!(out.log, ["incr 1", "incr 2", "incr 3", "incr 4"]);
@@ -181,7 +183,11 @@ graph!(
 async fn fan_out_merges_in_node_order_and_the_join_waits_for_all() {
     let saver = Arc::new(MemorySaver::new());
     let thread = saver_graph::<FanOut>(saver).thread("fan");
-    let out = thread.invoke(CounterUpdate::default()).await.unwrap();
+    let out = thread
+        .invoke(CounterUpdate::default())
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap();
     assert_eq!(out.log, ["3 lines"]);
     let history = thread.history().await.unwrap();
     let before_summary = &history[1].values;
@@ -275,7 +281,11 @@ async fn the_recursion_limit_stops_a_run_that_resumes_with_a_higher_limit() {
         .compile()
         .unwrap();
     let thread = graph.thread("limited");
-    let err = thread.invoke(CounterUpdate::default()).await.unwrap_err();
+    let err = thread
+        .invoke(CounterUpdate::default())
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap_err();
     assert!(matches!(
         err,
         GraphError::RecursionLimit {
@@ -290,7 +300,12 @@ async fn the_recursion_limit_stops_a_run_that_resumes_with_a_higher_limit() {
         "{err}"
     );
     assert_eq!(thread.state().await.unwrap().unwrap().values.count, 2);
-    let out = thread.recursion_limit(10).resume().await.unwrap();
+    let out = thread
+        .recursion_limit(10)
+        .resume()
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap();
     assert_eq!(out.count, 5);
 }
 
@@ -323,7 +338,11 @@ graph!(
 async fn a_failed_branch_is_the_only_task_a_resume_runs_again() {
     let saver = Arc::new(MemorySaver::new());
     let thread = saver_graph::<Branches>(saver.clone()).thread("branches");
-    let err = thread.invoke(CounterUpdate::default()).await.unwrap_err();
+    let err = thread
+        .invoke(CounterUpdate::default())
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -356,7 +375,11 @@ async fn a_failed_branch_is_the_only_task_a_resume_runs_again() {
         "{channels:?}"
     );
 
-    let out = thread.resume().await.unwrap();
+    let out = thread
+        .resume()
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap();
     assert_eq!(out.log, ["flaky", "steady"]);
     assert_eq!(
         STEADY_CALLS.load(Ordering::SeqCst),
@@ -395,7 +418,11 @@ async fn a_panicking_node_is_an_error_not_a_crash() {
 #[tokio::test]
 async fn resume_without_a_checkpoint_says_how_to_start() {
     let thread = saver_graph::<Loop>(Arc::new(MemorySaver::new())).thread("empty");
-    let err = thread.resume().await.unwrap_err();
+    let err = thread
+        .resume()
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "thread `empty` has no checkpoint to resume; start it with `invoke(input)`"
@@ -412,6 +439,7 @@ async fn concurrent_threads_never_see_each_others_state() {
             let out = thread
                 .invoke(CounterUpdate::default().count(i % 5))
                 .await
+                .and_then(stategraph_runtime::Outcome::into_finished)
                 .unwrap();
             (i, out, thread.history().await.unwrap().len())
         })
@@ -432,10 +460,12 @@ async fn a_second_invoke_continues_from_the_threads_state() {
     thread
         .invoke(CounterUpdate::default().count(3))
         .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
         .unwrap();
     let out = thread
         .invoke(CounterUpdate::default().count(0))
         .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
         .unwrap();
     assert_eq!(
         out.log,
@@ -454,6 +484,7 @@ async fn append_channels_are_stored_as_deltas_and_rebuilt_exactly() {
     thread
         .invoke(CounterUpdate::default().count(-300))
         .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
         .unwrap_err();
     let head = saver
         .get(&ThreadId::new("deltas"), "", None)
@@ -503,6 +534,7 @@ async fn a_checkpointer_works_generically_and_as_a_trait_object() {
         .thread("dyn")
         .invoke(CounterUpdate::default().count(4))
         .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
         .unwrap();
     assert_eq!(latest_count(&shared, "dyn").await, Some(2));
     assert_eq!(latest_count(&*shared, "dyn").await, Some(2));

@@ -231,6 +231,9 @@ impl ObjectStoreSaver {
             Some(log) => log,
             None => guard.insert(self.logs.load(ctx, &key).await?),
         };
+        if log.is_new() {
+            self.logs.write_name(ctx, &key, thread_id).await?;
+        }
         loop {
             match decide(&log.view) {
                 Ok(Some(entry)) => {
@@ -258,14 +261,30 @@ impl ObjectStoreSaver {
         }
     }
 
-    /// Every thread's log, up to date, each through `visit`.
+    /// Every thread's log, up to date, each through `visit`. A thread whose log cannot be read
+    /// is left out and reported by its id ([`CheckpointError::report_skipped`]), or by its key
+    /// when its id cannot be read either.
     async fn each_thread(
         &self,
         ctx: Context<'_>,
         mut visit: impl FnMut(&View) -> Result<(), CheckpointError>,
     ) -> Result<(), CheckpointError> {
         for key in self.logs.thread_keys(ctx).await? {
-            let guard = self.read(ctx, &key).await?;
+            let guard = match self.read(ctx, &key).await {
+                Ok(guard) => guard,
+                Err(error) => {
+                    match self.logs.name(&key).await {
+                        Some(thread_id) => error.report_skipped(&thread_id),
+                        None => tracing::warn!(
+                            target: "stategraph::listing",
+                            key,
+                            %error,
+                            "a thread that cannot be read, whose id is not recorded, was left out of a listing"
+                        ),
+                    }
+                    continue;
+                }
+            };
             if let Some(log) = guard.as_ref() {
                 visit(&log.view)?;
             }

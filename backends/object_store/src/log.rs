@@ -43,6 +43,11 @@ impl Log {
     pub(crate) fn len(&self) -> u64 {
         self.tail.map_or(0, |t| t + 1)
     }
+
+    /// Whether the thread has never been written: no entry in any generation.
+    pub(crate) fn is_new(&self) -> bool {
+        self.generation == 0 && self.tail.is_none()
+    }
 }
 
 /// The logs of every thread under one root.
@@ -56,6 +61,10 @@ pub(crate) struct Logs {
 pub(crate) fn thread_key(thread_id: &ThreadId) -> String {
     crate::name::hashed(thread_id.as_str())
 }
+
+/// The name, within a thread's directory, of the object holding its id (never a number, so a
+/// listing of the log's entries passes it by).
+const NAME: &str = "id";
 
 fn number(n: u64) -> String {
     format!("{n:020}")
@@ -75,6 +84,39 @@ impl Logs {
 
     fn path(&self, key: &str, generation: u64, seq: u64) -> Path {
         self.dir(key).join(number(generation)).join(number(seq))
+    }
+
+    /// The object holding the id of the thread whose key is `key`: the key is the id's hash,
+    /// so a thread whose log cannot be read is still reported by its id.
+    fn name_path(&self, key: &str) -> Path {
+        self.dir(key).join(NAME)
+    }
+
+    /// Records `thread_id` as the id of the thread whose key is `key`, once (a thread's first
+    /// write).
+    pub(crate) async fn write_name(
+        &self,
+        ctx: Context<'_>,
+        key: &str,
+        thread_id: &ThreadId,
+    ) -> Result<(), CheckpointError> {
+        let bytes = thread_id.as_str().as_bytes().to_vec();
+        self.create(ctx, &self.name_path(key), bytes)
+            .await
+            .map(drop)
+    }
+
+    /// The id of the thread whose key is `key`, if it was recorded and can be read.
+    pub(crate) async fn name(&self, key: &str) -> Option<ThreadId> {
+        let bytes = self
+            .store
+            .get(&self.name_path(key))
+            .await
+            .ok()?
+            .bytes()
+            .await
+            .ok()?;
+        String::from_utf8(bytes.to_vec()).ok().map(ThreadId::new)
     }
 
     /// The keys of every thread that has a log.

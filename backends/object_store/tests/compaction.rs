@@ -18,7 +18,8 @@ fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
             let path = item.path();
             if path.is_dir() {
                 stack.push(path);
-            } else {
+            } else if path.file_name().is_some_and(|name| name != "id") {
+                // Log entries only: `id` names the thread.
                 found.push(path);
             }
         }

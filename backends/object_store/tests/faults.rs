@@ -124,11 +124,12 @@ async fn faulty_saver(dir: &std::path::Path) -> (ObjectStoreSaver, Arc<Mutex<Fau
     (saver, faults)
 }
 
-/// The number of objects under the thread's log.
+/// The number of objects in the thread's log (its generations; not the object naming it).
 fn objects(dir: &std::path::Path, t: &ThreadId) -> usize {
     let root = dir.join("stategraph").join(support::thread_dir(t));
     let mut count = 0;
-    for generation in std::fs::read_dir(root).unwrap().flatten() {
+    let generations = std::fs::read_dir(root).unwrap().flatten();
+    for generation in generations.filter(|g| g.path().is_dir()) {
         count += std::fs::read_dir(generation.path()).unwrap().count();
     }
     count
@@ -238,4 +239,38 @@ async fn a_failed_compaction_does_not_fail_the_put_before_it() {
         objects(&dir, &t) <= 2,
         "compacted into a base (and maybe one entry)"
     );
+}
+
+/// A thread whose log entries were overwritten with garbage is left out of every listing (and
+/// reported by its id, which the thread's `id` object keeps); the other threads are listed,
+/// and sweeps reach them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_whose_log_is_garbage_is_left_out_of_listings() {
+    let (_, dir) = support::local_saver().await;
+    // Nothing kept in memory: every listing reads the logs as another process would.
+    let saver = ObjectStoreSaver::local(&dir)
+        .await
+        .unwrap()
+        .with_cached_threads(0);
+    let reader = &saver;
+    stategraph_runtime::testing::threads::listing_skips_an_unreadable_thread(&saver, |t| {
+        let root = dir.join("stategraph").join(support::thread_dir(&t));
+        async move {
+            let id = std::fs::read_to_string(root.join("id")).unwrap();
+            assert_eq!(id, t.as_str(), "the thread's id is kept beside its log");
+            let mut damaged = 0;
+            for generation in std::fs::read_dir(&root).unwrap().flatten() {
+                if generation.path().is_dir() {
+                    for entry in std::fs::read_dir(generation.path()).unwrap().flatten() {
+                        std::fs::write(entry.path(), b"not a log entry").unwrap();
+                        damaged += 1;
+                    }
+                }
+            }
+            assert!(damaged > 0);
+            let read = reader.get(&t, "", None).await;
+            assert!(read.is_err(), "the damage is seen: {read:?}");
+        }
+    })
+    .await;
 }

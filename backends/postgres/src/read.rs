@@ -332,14 +332,25 @@ pub(crate) async fn list_threads(
     for row in &rows {
         let thread_id = ThreadId::new(row.get::<_, String>(0));
         let head = CheckpointId::from_uuid(row.get(1));
-        if !exact
-            && !query.filter_matches_stored(&thread_id, head, row.get::<_, JsonText<'_>>(5).0)?
-        {
-            continue;
-        }
-        let status: String = row.get(4);
-        let status = ThreadStatus::from_name(&status)
-            .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
+        let read = (|| {
+            let wanted = exact
+                || query.filter_matches_stored(
+                    &thread_id,
+                    head,
+                    row.get::<_, JsonText<'_>>(5).0,
+                )?;
+            let status = ThreadStatus::from_name(row.get(4))
+                .ok_or_else(|| context.other("a thread's stored status is unknown"))?;
+            Ok::<_, CheckpointError>((wanted, status))
+        })();
+        let status = match read {
+            Ok((true, status)) => status,
+            Ok((false, _)) => continue,
+            Err(error) => {
+                error.report_skipped(&thread_id);
+                continue;
+            }
+        };
         threads.push(ThreadInfo {
             thread_id,
             head,

@@ -112,6 +112,7 @@ async fn who_approved_what_and_when_and_run_status_are_sql_queries() {
         .with_metadata("run_id", "run-42")
         .invoke(ExpenseUpdate::new().amount(120u32))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
     assert_eq!(done.approval.unwrap().amount, 120);
     // Stopped after its first step: pending.
@@ -120,7 +121,8 @@ async fn who_approved_what_and_when_and_run_status_are_sql_queries() {
         .recursion_limit(1)
         .with_metadata("run_id", "run-42")
         .invoke(ExpenseUpdate::new().amount(75u32))
-        .await;
+        .await
+        .and_then(stategraph::Outcome::into_finished);
     assert!(stopped.is_err());
     graph
         .thread("claim-3")
@@ -128,6 +130,7 @@ async fn who_approved_what_and_when_and_run_status_are_sql_queries() {
         .with_metadata("approved_by", "bob")
         .invoke(ExpenseUpdate::new().amount(9u32))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
 
     let client = support::sql_client(&url).await;
@@ -181,6 +184,7 @@ async fn who_answered_which_question_and_what_it_changed_is_a_sql_query() {
         .thread("claim-9")
         .invoke(ExpenseUpdate::new().amount(300u32))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap_err();
     assert!(matches!(asked, GraphError::Interrupted { .. }), "{asked:?}");
     graph
@@ -191,6 +195,7 @@ async fn who_answered_which_question_and_what_it_changed_is_a_sql_query() {
             amount: 250,
         }))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap();
 
     let client = support::sql_client(&url).await;

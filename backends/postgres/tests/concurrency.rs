@@ -133,7 +133,8 @@ async fn two_pools_resuming_one_thread_exactly_one_wins_and_history_does_not_for
         .thread("contended")
         .recursion_limit(2)
         .invoke(input(5, 150))
-        .await;
+        .await
+        .and_then(stategraph::Outcome::into_finished);
     assert!(
         matches!(stopped, Err(GraphError::RecursionLimit { .. })),
         "{stopped:?}"
@@ -143,7 +144,9 @@ async fn two_pools_resuming_one_thread_exactly_one_wins_and_history_does_not_for
     let b = second.thread("contended");
     let (ra, rb) = tokio::join!(a.resume(), b.resume());
     let (won, lost) = match (ra, rb) {
-        (Ok(state), Err(error)) | (Err(error), Ok(state)) => (state, error),
+        (Ok(state), Err(error)) | (Err(error), Ok(state)) => {
+            (state.into_finished().unwrap(), error)
+        }
         (ra, rb) => panic!("exactly one resume should win: {ra:?} / {rb:?}"),
     };
     assert_eq!(won.count, 5);
@@ -253,7 +256,11 @@ async fn two_pools_answering_one_question_exactly_one_wins() {
         .unwrap();
     for round in 0..10 {
         let id = format!("asked-{round}");
-        let asked = first.thread(id.as_str()).invoke(AnswerUpdate::new()).await;
+        let asked = first
+            .thread(id.as_str())
+            .invoke(AnswerUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished);
         assert!(
             matches!(asked, Err(GraphError::Interrupted { .. })),
             "{asked:?}"
@@ -264,7 +271,9 @@ async fn two_pools_answering_one_question_exactly_one_wins() {
             b.resume_with(Resume::value("ben")),
         );
         let (won, lost) = match (ra, rb) {
-            (Ok(state), Err(error)) | (Err(error), Ok(state)) => (state, error),
+            (Ok(state), Err(error)) | (Err(error), Ok(state)) => {
+                (state.into_finished().unwrap(), error)
+            }
             (ra, rb) => panic!("round {round}: exactly one answer should win: {ra:?} / {rb:?}"),
         };
         assert!(["ana", "ben"].contains(&won.answer.as_str()));

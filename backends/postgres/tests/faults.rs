@@ -34,7 +34,12 @@ async fn ride_over(restart: fn(&PrivatePostgres)) {
     let runs: Vec<_> = (0..20)
         .map(|i| {
             let thread = graph.thread(format!("restarted-{i}"));
-            tokio::spawn(async move { thread.invoke(input(STEPS, 60)).await })
+            tokio::spawn(async move {
+                thread
+                    .invoke(input(STEPS, 60))
+                    .await
+                    .and_then(stategraph_runtime::Outcome::into_finished)
+            })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -86,7 +91,12 @@ async fn with_retries_off_a_restart_is_a_clear_error_and_resume_completes() {
     let thread = graph.thread("restarted");
     let run = {
         let thread = graph.thread("restarted");
-        tokio::spawn(async move { thread.invoke(input(STEPS, 60)).await })
+        tokio::spawn(async move {
+            thread
+                .invoke(input(STEPS, 60))
+                .await
+                .and_then(stategraph_runtime::Outcome::into_finished)
+        })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let server = tokio::task::spawn_blocking(move || {
@@ -107,7 +117,11 @@ async fn with_retries_off_a_restart_is_a_clear_error_and_resume_completes() {
                 text.contains("restarted"),
                 "the error names the thread: {text}"
             );
-            let state = thread.resume().await.unwrap();
+            let state = thread
+                .resume()
+                .await
+                .and_then(stategraph_runtime::Outcome::into_finished)
+                .unwrap();
             assert_eq!(state.log, uninterrupted());
             assert_eq!(state.count, STEPS);
         }
@@ -135,7 +149,12 @@ async fn a_server_down_past_the_deadline_fails_the_run_and_resume_completes_afte
     let thread = graph.thread("down");
     let run = {
         let thread = graph.thread("down");
-        tokio::spawn(async move { thread.invoke(input(STEPS, 60)).await })
+        tokio::spawn(async move {
+            thread
+                .invoke(input(STEPS, 60))
+                .await
+                .and_then(stategraph_runtime::Outcome::into_finished)
+        })
     };
     tokio::time::sleep(Duration::from_millis(400)).await;
     let server = tokio::task::spawn_blocking(move || {
@@ -156,7 +175,11 @@ async fn a_server_down_past_the_deadline_fails_the_run_and_resume_completes_afte
     })
     .await
     .unwrap();
-    let state = thread.resume().await.unwrap();
+    let state = thread
+        .resume()
+        .await
+        .and_then(stategraph_runtime::Outcome::into_finished)
+        .unwrap();
     assert_eq!(state.log, uninterrupted());
     drop(server);
 }

@@ -47,7 +47,11 @@ fn child_runs_the_held_thread() {
             .await
             .unwrap_or_else(|e| panic!("child connect failed: {e}"));
         let graph = slow::graph().checkpointer(saver).compile().unwrap();
-        let _ = graph.thread(THREAD).start_or_resume(input(STEPS, 50)).await;
+        let _ = graph
+            .thread(THREAD)
+            .start_or_resume(input(STEPS, 50))
+            .await
+            .and_then(stategraph::Outcome::into_finished);
     });
 }
 
@@ -123,8 +127,13 @@ async fn a_resume_never_loses_to_the_write_of_a_killed_process_held_by_a_lock() 
         .await
         .unwrap();
     let graph = slow::graph().checkpointer(saver).compile().unwrap();
-    let resumer =
-        tokio::spawn(async move { graph.thread(THREAD).start_or_resume(input(STEPS, 50)).await });
+    let resumer = tokio::spawn(async move {
+        graph
+            .thread(THREAD)
+            .start_or_resume(input(STEPS, 50))
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+    });
     // Let the resumer claim and read (or wait behind the orphan), then release the lock: the
     // orphaned write now runs to its end.
     tokio::time::sleep(Duration::from_millis(300)).await;

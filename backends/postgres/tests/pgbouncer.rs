@@ -135,7 +135,12 @@ async fn fifty_threads_of_twenty_steps_through_pgbouncer() {
     let runs: Vec<_> = (0..50)
         .map(|i| {
             let thread = graph.thread(format!("bouncer-{i}"));
-            tokio::spawn(async move { thread.invoke(CounterUpdate::new().limit(20)).await })
+            tokio::spawn(async move {
+                thread
+                    .invoke(CounterUpdate::new().limit(20))
+                    .await
+                    .and_then(stategraph::Outcome::into_finished)
+            })
         })
         .collect();
     for run in runs {

@@ -6,7 +6,7 @@ use futures::{StreamExt, TryStreamExt};
 use redis::Value;
 use stategraph_runtime::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointTuple, ListQuery,
-    ThreadId, ThreadInfo, ThreadQuery, limits,
+    PendingWrite, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
 
 use crate::RedisSaver;
@@ -278,17 +278,12 @@ impl RedisSaver {
                 .map_err(|e| ctx.redis(e))?;
             for ((thread, head), record) in with_head.into_iter().zip(records) {
                 let Some(record) = record else { continue };
-                let id = parse_id(head.as_bytes())
-                    .ok_or_else(|| ctx.other(format!("head `{head}` of `{thread}` is no id")))?;
-                let head = Record::decode(&record, thread, "", id)?;
-                // A pending head's writes tell whether it waits for an answer or failed.
-                let pending = if head.next.is_empty() {
-                    Vec::new()
-                } else {
-                    self.get_tuple(thread, "", Some(id))
-                        .await?
-                        .map(|tuple| tuple.pending_writes)
-                        .unwrap_or_default()
+                let (head, pending) = match self.head_of(thread, head, &record, ctx).await {
+                    Ok(read) => read,
+                    Err(error) => {
+                        error.report_skipped(thread);
+                        continue;
+                    }
                 };
                 let info = ThreadInfo::from_head(&head, &pending);
                 if query.matches(&info, &head.metadata) {
@@ -303,6 +298,30 @@ impl RedisSaver {
             }
         }
         Ok(out)
+    }
+
+    /// The head checkpoint of `thread` (id `head`, stored as `record`) and, when it is
+    /// pending, the writes saved against it, which tell whether it waits for an answer or
+    /// failed.
+    async fn head_of(
+        &self,
+        thread: &ThreadId,
+        head: &str,
+        record: &[u8],
+        ctx: Context<'_>,
+    ) -> Result<(Checkpoint, Vec<PendingWrite>), CheckpointError> {
+        let id = parse_id(head.as_bytes())
+            .ok_or_else(|| ctx.other("the thread's head id is malformed"))?;
+        let head = Record::decode(record, thread, "", id)?;
+        let pending = if head.next.is_empty() {
+            Vec::new()
+        } else {
+            self.get_tuple(thread, "", Some(id))
+                .await?
+                .map(|tuple| tuple.pending_writes)
+                .unwrap_or_default()
+        };
+        Ok((head, pending))
     }
 
     /// Drops `thread` from the registry if all its keys are gone (expired).

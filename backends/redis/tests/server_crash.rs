@@ -26,6 +26,7 @@ async fn uninterrupted() -> LoopState {
         .thread("clean")
         .invoke(loop_graph::input(STEPS))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .unwrap()
 }
 
@@ -53,6 +54,7 @@ async fn resumes_after_the_server_is_killed() {
         .thread(thread.clone())
         .invoke(loop_graph::input(STEPS))
         .await
+        .and_then(stategraph::Outcome::into_finished)
         .expect_err("the recursion limit stops the run partway");
     let before = saver
         .list(&ListQuery::thread(thread.clone()))
@@ -80,7 +82,12 @@ async fn resumes_after_the_server_is_killed() {
         "checkpoints lost by the server crash"
     );
     let graph = looping::graph().checkpointer(saver).compile().unwrap();
-    let resumed = graph.thread(thread).resume().await.unwrap();
+    let resumed = graph
+        .thread(thread)
+        .resume()
+        .await
+        .and_then(stategraph::Outcome::into_finished)
+        .unwrap();
     let clean = uninterrupted().await;
     assert_eq!(resumed.count, clean.count);
     assert_eq!(resumed.messages, clean.messages);
@@ -110,7 +117,8 @@ async fn without_aof_setup_refuses_before_anything_is_lost() {
     let _ = graph
         .thread("volatile")
         .invoke(loop_graph::input(STEPS))
-        .await;
+        .await
+        .and_then(stategraph::Outcome::into_finished);
     assert!(
         saver
             .get(&ThreadId::new("volatile"), "", None)

@@ -25,17 +25,10 @@ fn checkpoint(thread: &ThreadId, parent: Option<CheckpointId>, step: i64) -> New
             channel_versions: BTreeMap::from([("count".to_owned(), id)]),
             next: vec!["node".to_owned()],
             barriers: BTreeMap::new(),
-            metadata: CheckpointMetadata {
-                source: Source::Loop,
-                step,
-                parents: BTreeMap::new(),
-                writes: BTreeMap::new(),
-                pauses: Default::default(),
-                answers: Vec::new(),
-                failures: Vec::new(),
-                subgraphs: Default::default(),
-                state_version: 1,
-                user,
+            metadata: {
+                let mut metadata = CheckpointMetadata::new(Source::Loop, step);
+                metadata.user = user;
+                metadata
             },
         },
         blobs: vec![ChannelBlob {
@@ -117,7 +110,7 @@ async fn corrupt_values_are_errors_not_panics() {
     let Some(url) = support::shared_server_or_skip("corruption").await else {
         return;
     };
-    // Its own prefix: a corrupt thread makes listings across threads fail, as it should.
+    // Its own prefix: its corrupt threads stay out of the other tests' listings.
     let saver = RedisSaver::builder(&url)
         .key_prefix(format!("{}-corrupt", support::prefix()))
         .allow_volatile(true)
@@ -188,4 +181,42 @@ async fn corrupt_values_are_errors_not_panics() {
     );
     // Deleting needs no decoding, so corrupt threads can be cleaned up.
     saver.delete_thread(&thread).await.unwrap();
+}
+
+/// A thread whose head record is not JSON is left out of listings (and reported), instead of
+/// failing a listing of every thread and the sweeps built on it.
+#[tokio::test]
+async fn a_thread_whose_head_record_is_garbage_is_left_out_of_listings() {
+    let Some(url) = support::shared_server_or_skip("unreadable").await else {
+        return;
+    };
+    let saver = RedisSaver::builder(&url)
+        .key_prefix(format!("{}-unreadable", support::prefix()))
+        .allow_volatile(true)
+        .connect()
+        .await
+        .unwrap();
+    let conn = support::raw(&url).await;
+    let base = |t: &ThreadId| format!("{}:{{{}}}", saver.key_prefix(), t);
+    stategraph_runtime::testing::threads::listing_skips_an_unreadable_thread(&saver, |t| {
+        let (key, mut conn) = (format!("{}:cp:", base(&t)), conn.clone());
+        let saver = &saver;
+        async move {
+            let head = saver
+                .get(&t, "", None)
+                .await
+                .unwrap()
+                .unwrap()
+                .checkpoint
+                .id;
+            let _: () = redis::cmd("HSET")
+                .arg(key)
+                .arg(head.to_string())
+                .arg("{not json")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
 }

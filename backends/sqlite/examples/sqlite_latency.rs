@@ -43,19 +43,13 @@ fn step(thread: &ThreadId, parent: Option<CheckpointId>, i: usize) -> NewCheckpo
         channel_versions: Default::default(),
         next: vec!["review".to_owned()],
         barriers: Default::default(),
-        metadata: CheckpointMetadata {
-            source: Source::Loop,
-            step: i64::try_from(i).unwrap(),
-            parents: Default::default(),
-            writes: [("synthesize".to_owned(), vec!["messages".to_owned()])].into(),
-            pauses: Default::default(),
-            answers: Vec::new(),
-            failures: Vec::new(),
-            subgraphs: Default::default(),
-            state_version: 1,
-            user: [("run_id".to_owned(), json!("run-1"))]
+        metadata: {
+            let mut metadata = CheckpointMetadata::new(Source::Loop, i64::try_from(i).unwrap());
+            metadata.writes = [("synthesize".to_owned(), vec!["messages".to_owned()])].into();
+            metadata.user = [("run_id".to_owned(), json!("run-1"))]
                 .into_iter()
-                .collect(),
+                .collect();
+            metadata
         },
     };
     let blobs = values

@@ -333,13 +333,11 @@ pub(crate) fn list_threads(
         sql.push_str(" AND updated_at < ?");
         args.push(Value::Integer(micros_ceil(before)));
     }
-    let exact = FilterSql::push(&query.filter, "metadata", &mut sql, &mut args);
+    FilterSql::push(&query.filter, "metadata", &mut sql, &mut args);
     sql.push_str(" ORDER BY thread_id");
+    // No LIMIT in SQL: rows are read lazily until `limit` threads are listed, so a thread that
+    // cannot be read (left out) does not shorten the page.
     let limit = query.limit.unwrap_or(usize::MAX);
-    if exact && query.limit.is_some() {
-        sql.push_str(" LIMIT ?");
-        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    }
     let mut statement = conn.prepare_cached(&sql).map_err(sqlite)?;
     let mut rows = statement.query(params_from_iter(args)).map_err(sqlite)?;
     let mut threads = Vec::new();
@@ -356,22 +354,30 @@ pub(crate) fn list_threads(
         })()
         .map_err(sqlite)?;
         let thread_id = ThreadId::new(thread_id);
-        let head = head.parse::<CheckpointId>().map_err(|_| {
-            let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
-            CheckpointError::corrupt(
-                &thread_id,
-                nil,
-                format!("the thread's head id `{head}` is malformed"),
-            )
-        })?;
-        // Decoded even when SQL decided, so corrupt metadata is reported, not listed.
-        if let Some(metadata) = metadata
-            && !query.filter_matches_stored(&thread_id, head, metadata.as_bytes())?
-        {
-            continue;
-        }
-        let status = ThreadStatus::from_name(&status)
-            .ok_or_else(|| context.other(format!("unknown thread status `{status}`")))?;
+        let read = (|| {
+            let head = head.parse::<CheckpointId>().map_err(|_| {
+                let nil = CheckpointId::from_uuid(uuid::Uuid::nil());
+                CheckpointError::corrupt(&thread_id, nil, "the thread's head id is malformed")
+            })?;
+            // Decoded even when SQL decided, so corrupt metadata is reported, not listed.
+            let wanted = match metadata {
+                Some(metadata) => {
+                    query.filter_matches_stored(&thread_id, head, metadata.as_bytes())?
+                }
+                None => true,
+            };
+            let status = ThreadStatus::from_name(&status)
+                .ok_or_else(|| context.other("a thread's stored status is unknown"))?;
+            Ok::<_, CheckpointError>((head, wanted, status))
+        })();
+        let (head, status) = match read {
+            Ok((head, true, status)) => (head, status),
+            Ok((_, false, _)) => continue,
+            Err(error) => {
+                error.report_skipped(&thread_id);
+                continue;
+            }
+        };
         threads.push(ThreadInfo {
             thread_id,
             head,
@@ -564,17 +570,11 @@ mod tests {
                 .into(),
                 next: vec!["n".to_owned()],
                 barriers: BTreeMap::new(),
-                metadata: CheckpointMetadata {
-                    source: Source::Loop,
-                    step: i64::try_from(i).unwrap(),
-                    parents: BTreeMap::new(),
-                    writes: BTreeMap::new(),
-                    pauses: Default::default(),
-                    answers: Vec::new(),
-                    failures: Vec::new(),
-                    subgraphs: Default::default(),
-                    state_version: 1,
-                    user: [("run".to_owned(), json!("r"))].into_iter().collect(),
+                metadata: {
+                    let mut metadata =
+                        CheckpointMetadata::new(Source::Loop, i64::try_from(i).unwrap());
+                    metadata.user = [("run".to_owned(), json!("r"))].into_iter().collect();
+                    metadata
                 },
             };
             let encoded = EncodedCheckpoint::new(NewCheckpoint {

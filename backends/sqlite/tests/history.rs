@@ -428,20 +428,13 @@ async fn list_threads_pages_by_id_and_filters_status_and_age() {
     assert_eq!(all[0].updated_at, head.checkpoint.created_at);
 
     let page = saver
-        .list_threads(&ThreadQuery {
-            after: Some(ThreadId::new("a")),
-            limit: Some(2),
-            ..ThreadQuery::default()
-        })
+        .list_threads(&ThreadQuery::default().after(ThreadId::new("a")).limit(2))
         .await
         .unwrap();
     let names: Vec<_> = page.iter().map(|t| t.thread_id.as_str()).collect();
     assert_eq!(names, ["b", "c"]);
     let finished = saver
-        .list_threads(&ThreadQuery {
-            status: Some(ThreadStatus::Finished),
-            ..ThreadQuery::default()
-        })
+        .list_threads(&ThreadQuery::default().status(ThreadStatus::Finished))
         .await
         .unwrap();
     let names: Vec<_> = finished.iter().map(|t| t.thread_id.as_str()).collect();
@@ -450,10 +443,7 @@ async fn list_threads_pages_by_id_and_filters_status_and_age() {
     // updated_before is exclusive, at sub-microsecond precision.
     let c_time = all[2].updated_at;
     let exactly = saver
-        .list_threads(&ThreadQuery {
-            updated_before: Some(c_time),
-            ..ThreadQuery::default()
-        })
+        .list_threads(&ThreadQuery::default().updated_before(c_time))
         .await
         .unwrap();
     assert!(exactly.iter().all(|t| t.updated_at < c_time));
@@ -461,19 +451,13 @@ async fn list_threads_pages_by_id_and_filters_status_and_age() {
     let just_after = c_time + std::time::Duration::from_nanos(1);
     assert_eq!(from_micros(to_micros(just_after)), c_time);
     let after = saver
-        .list_threads(&ThreadQuery {
-            updated_before: Some(just_after),
-            ..ThreadQuery::default()
-        })
+        .list_threads(&ThreadQuery::default().updated_before(just_after))
         .await
         .unwrap();
     assert!(after.iter().any(|t| t.thread_id.as_str() == "c"));
     assert!(
         saver
-            .list_threads(&ThreadQuery {
-                limit: Some(0),
-                ..ThreadQuery::default()
-            })
+            .list_threads(&ThreadQuery::default().limit(0))
             .await
             .unwrap()
             .is_empty()

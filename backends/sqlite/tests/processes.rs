@@ -62,18 +62,10 @@ fn helper_process() {
                     channel_versions: [("i".to_owned(), id)].into(),
                     next: vec![],
                     barriers: Default::default(),
-                    metadata: stategraph_runtime::CheckpointMetadata {
-                        source: stategraph_runtime::Source::Loop,
-                        step: i64::try_from(i).unwrap(),
-                        parents: Default::default(),
-                        writes: Default::default(),
-                        pauses: Default::default(),
-                        answers: Vec::new(),
-                        failures: Vec::new(),
-                        subgraphs: Default::default(),
-                        state_version: 1,
-                        user: Default::default(),
-                    },
+                    metadata: stategraph_runtime::CheckpointMetadata::new(
+                        stategraph_runtime::Source::Loop,
+                        i64::try_from(i).unwrap(),
+                    ),
                 };
                 let blob = stategraph_runtime::ChannelBlob {
                     channel: "i".to_owned(),

@@ -29,9 +29,10 @@ const SEND: &str = "send";
 const SUBGRAPH: &str = "subgraph";
 const EDGES: &str = "edges";
 /// Names the macro generates in the module.
-pub(crate) const RESERVED: [(&str, &str); 3] = [
+pub(crate) const RESERVED: [(&str, &str); 4] = [
     ("Node", "the node enum"),
     ("Graph", "the graph type"),
+    ("Compiled", "the compiled graph's type"),
     ("graph", "the builder function"),
 ];
 

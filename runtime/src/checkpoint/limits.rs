@@ -43,6 +43,7 @@ pub const MAX_JSON_DEPTH: usize = 100;
 
 /// What a limit applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Subject {
     /// A thread id.
     ThreadId,
@@ -83,6 +84,7 @@ impl std::fmt::Display for Subject {
 /// A value outside the limits of the checkpointer contract. It never quotes the value itself,
 /// which may be of any size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LimitError {
     /// The value is empty where something is required.
     #[error("{0} is empty; it needs at least one character")]

@@ -67,6 +67,7 @@ pub enum Source {
 
 /// What a checkpoint says about itself, for history listings and audits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CheckpointMetadata {
     /// Why it was written.
     pub source: Source,
@@ -107,6 +108,24 @@ pub struct CheckpointMetadata {
 }
 
 impl CheckpointMetadata {
+    /// The metadata of a checkpoint written for `source` at `step`, with nothing else recorded
+    /// (no parents, node writes, pauses, answers, failures, subgraph calls or user keys) and
+    /// the first state version; set the other fields on it as needed.
+    pub fn new(source: Source, step: i64) -> Self {
+        Self {
+            source,
+            step,
+            parents: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            pauses: Pauses::default(),
+            answers: Vec::new(),
+            failures: Vec::new(),
+            subgraphs: BTreeMap::new(),
+            state_version: first_version(),
+            user: serde_json::Map::new(),
+        }
+    }
+
     /// The keys stategraph writes itself; user metadata may not use them.
     pub const RESERVED_KEYS: &'static [&'static str] = &[
         "source",
@@ -342,6 +361,7 @@ pub struct CheckpointTuple {
 /// Which checkpoints [`Checkpointer::list`] returns: all that match every field set, newest
 /// first.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListQuery {
     /// Only this thread; `None` for every thread.
     pub thread_id: Option<ThreadId>,
@@ -403,6 +423,7 @@ impl ListQuery {
 /// Where a thread is, from its latest root checkpoint and the writes saved against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ThreadStatus {
     /// The run reached END: nothing is scheduled (idle).
     Finished,
@@ -504,10 +525,13 @@ impl ThreadInfo {
 
 /// Which threads [`Checkpointer::list_threads`] returns, ordered by thread id.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ThreadQuery {
     /// Only threads whose id sorts after this one (the last id of the previous page).
     pub after: Option<ThreadId>,
-    /// At most this many.
+    /// At most this many. A thread that cannot be read, left out of the listing
+    /// ([`CheckpointError::report_skipped`]), does not count: a page holds fewer only when the
+    /// listing ended.
     pub limit: Option<usize>,
     /// Only threads in this status.
     pub status: Option<ThreadStatus>,
@@ -529,6 +553,12 @@ impl ThreadQuery {
     /// Only threads whose latest root checkpoint's metadata has `key` equal to `value`.
     pub fn filter(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         self.filter.insert(key.into(), value.into());
+        self
+    }
+
+    /// Only threads whose latest checkpoint is older than `time`.
+    pub fn updated_before(mut self, time: SystemTime) -> Self {
+        self.updated_before = Some(time);
         self
     }
 
@@ -587,6 +617,7 @@ pub enum Prune {
 
 /// A checkpointer failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     /// The storage backend failed (connection, I/O, constraint).
     #[error("checkpoint storage failed: {0}")]
@@ -824,7 +855,8 @@ pub trait Checkpointer: Send + Sync + 'static {
     async fn prune(&self, thread_ids: &[ThreadId], policy: Prune) -> Result<(), CheckpointError>;
 
     /// The threads matching `query`, by thread id, each described by its latest root
-    /// checkpoint.
+    /// checkpoint. A thread that cannot be read (a corrupt row or object) is left out and
+    /// reported ([`CheckpointError::report_skipped`]), never an error of the whole listing.
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError>;
 
     /// A node's cached result stored under `key` (see [`CachePolicy`](crate::CachePolicy)),
@@ -879,6 +911,18 @@ impl CheckpointError {
                 current,
             })
         }
+    }
+
+    /// Reports, as a `tracing` warning (target `stategraph::listing`) naming the thread, that a
+    /// listing skipped thread `thread_id` because of this error: one unreadable thread must not
+    /// break a listing of all of them, nor the retention and expiry sweeps built on it.
+    pub fn report_skipped(&self, thread_id: &ThreadId) {
+        tracing::warn!(
+            target: "stategraph::listing",
+            thread = %thread_id,
+            error = %self,
+            "a thread that cannot be read was left out of a listing"
+        );
     }
 
     /// A stored value of checkpoint `checkpoint` of `thread_id` that cannot be read back:

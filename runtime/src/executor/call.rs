@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::{Durability, Executor, Head, Persistence, take_state};
+use super::{Durability, Ended, Executor, Head, Persistence, take_state};
 use crate::budget::Budget;
 use crate::error::GraphError;
 use crate::ids::{CheckpointId, Epoch, TaskId};
@@ -59,11 +59,11 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    /// Where the events of the call of node `node` go: the stream's, under the call's
-    /// namespace, when the stream includes subgraphs.
-    pub(crate) fn events(&self, node: &str) -> Option<Emitter> {
+    /// Where the events of the call of node `node`, which runs graph `graph`, go: the
+    /// stream's, under the call's namespace, when the stream includes subgraphs.
+    pub(crate) fn events(&self, node: &str, graph: &'static str) -> Option<Emitter> {
         let events = self.events.as_ref()?;
-        events.nested(call_ns(events.ns(), node, self.task_id))
+        events.nested(call_ns(events.ns(), node, self.task_id), graph)
     }
 
     /// Where the call of node `node` keeps its checkpoints: its own namespace per call
@@ -116,8 +116,13 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     ) -> Result<(S, Option<CheckpointId>), GraphError> {
         let Some(p) = &self.persistence else {
             let head = self.begin(None, None, begin, parents).await?;
-            let head = self.drive(head).await?;
-            return Ok((take_state(head.state), None));
+            return match self.drive(head).await? {
+                Ended::Finished(head) => Ok((take_state(head.state), None)),
+                // Without a checkpointer a question or a pause is an error, never a pause.
+                Ended::Paused(..) => Err(GraphError::RunAborted(
+                    "a subgraph without a checkpointer paused".to_owned(),
+                )),
+            };
         };
         let epoch = self.claimed;
         let latest = p.saver.get(&p.thread_id, &p.ns, None).await?;
@@ -131,9 +136,9 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     None => None,
                 };
                 let head = self.begin(epoch, previous, begin, parents).await?;
-                match self.drive(head).await {
-                    Err(GraphError::Interrupted { .. }) => None,
-                    ended => return ended.map(finished),
+                match self.drive(head).await? {
+                    Ended::Paused(..) => None,
+                    Ended::Finished(head) => return Ok(finished(head)),
                 }
             }
         };
@@ -163,9 +168,9 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             if head.next.is_empty() {
                 return Ok(finished(head));
             }
-            match self.drive(head).await {
-                Err(GraphError::Interrupted { .. }) => head = self.waiting(p, enclosing).await?,
-                ended => return ended.map(finished),
+            match self.drive(head).await? {
+                Ended::Paused(..) => head = self.waiting(p, enclosing).await?,
+                Ended::Finished(head) => return Ok(finished(head)),
             }
         }
     }

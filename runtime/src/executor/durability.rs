@@ -34,12 +34,13 @@ use crate::state::{ChannelSet, State};
 /// | mode | the loop waits for each checkpoint | a SIGKILL loses |
 /// |---|---|---|
 /// | `Sync` | yes | nothing finished: a resume re-runs only tasks whose writes were not saved |
-/// | `Async` | no, one write in flight at a time | at most the step whose checkpoint was in flight and the step running |
+/// | `Async` | no, one write in flight at a time | at most the step whose checkpoint was in flight (when the step running has one task) and the tasks of the step running whose writes were not saved |
 /// | `Exit` | only the last one is written | every step since the last stored checkpoint |
 ///
 /// In every mode a resume reaches the same final state a clean run does; what a crash costs is
 /// how many finished nodes run again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Durability {
     /// Each step's checkpoint is stored before the next step starts (the default). A finished
     /// step is never lost, and a task of a parallel step saves its writes as it finishes.
@@ -48,7 +49,10 @@ pub enum Durability {
     /// The next step starts while the previous step's checkpoint is written; writes stay in
     /// order (at most one in flight, the next waits for it). The run's last checkpoint is
     /// stored before the call returns, and so is the checkpoint an error, a question or a pause
-    /// is recorded against. A write that fails is reported at the next step boundary.
+    /// is recorded against. A step of several tasks (a fan-out) first waits for the checkpoint
+    /// in flight, then saves each task's writes as it finishes, as `Sync` does, so a crash
+    /// re-runs only its unfinished tasks. A write that fails is reported at the next step
+    /// boundary.
     Async,
     /// Only the state the run ends with is written: when it finishes, pauses, fails, stops or
     /// hits the recursion limit. Fastest, and a crash re-runs everything since the last stored
@@ -146,10 +150,17 @@ impl Saving {
         self.unsaved.as_ref().map_or(0, |w| w.bytes)
     }
 
-    /// Whether tasks may save their writes against the head's checkpoint as they finish: it is
-    /// stored, in a mode that waits for each write.
-    pub(super) fn saves_tasks_at_once(&self, mode: Durability) -> bool {
-        mode == Durability::Sync && self.unsaved.is_none()
+    /// Whether the tasks of a step of `tasks` tasks save what they record against the head's
+    /// checkpoint as each finishes: once the head is stored, in `Sync` mode always, in `Async`
+    /// mode when the step has several (which first waits for the checkpoint in flight to land),
+    /// in `Exit` mode never.
+    pub(super) fn saves_tasks_at_once(&self, mode: Durability, tasks: usize) -> bool {
+        self.unsaved.is_none()
+            && match mode {
+                Durability::Sync => true,
+                Durability::Async => tasks > 1,
+                Durability::Exit => false,
+            }
     }
 }
 
@@ -301,7 +312,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     }
 
     /// Waits for the checkpoint in flight, if any.
-    async fn landed(&self, head: &mut Head<S>) -> Result<(), GraphError> {
+    pub(super) async fn landed(&self, head: &mut Head<S>) -> Result<(), GraphError> {
         if let Some(write) = head.saving.in_flight.take() {
             write.await.map_err(|join| {
                 CheckpointError::Backend(format!("checkpoint write did not finish: {join}").into())

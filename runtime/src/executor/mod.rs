@@ -37,7 +37,8 @@ use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, Pendi
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, ThreadId};
-use crate::interrupt;
+use crate::interrupt::{self, Interrupt};
+use crate::outcome::{Outcome, Paused};
 use crate::policy::NodeFailure;
 use crate::send::{SentInput, decode_sends};
 use crate::state::{ChannelSet, State, StateUpdate};
@@ -85,6 +86,12 @@ struct Head<S> {
     /// The subgraph calls the step running from this head finished, by namespace, with the
     /// last checkpoint of each.
     reached: BTreeMap<String, CheckpointId>,
+}
+
+/// How driving a run ended without failing: at END, or paused on questions.
+enum Ended<S> {
+    Finished(Head<S>),
+    Paused(Head<S>, Vec<Interrupt>),
 }
 
 /// One finished task of a step.
@@ -190,7 +197,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     }
 
     /// Starts a run from START with `input` on top of the thread's latest state.
-    pub(crate) async fn invoke(&self, input: S::Update) -> Result<S, GraphError> {
+    pub(crate) async fn invoke(&self, input: S::Update) -> Result<Outcome<S>, GraphError> {
         let (epoch, previous) = self.claim_latest().await?;
         if let Some(head) = &previous {
             let interrupts = interrupt::open(&head.pending);
@@ -206,10 +213,12 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
 
     /// Starts the thread with `input` when it has no checkpoint, continues it when a run is
     /// pending, and returns its final state when it already finished.
-    pub(crate) async fn start_or_resume(&self, input: S::Update) -> Result<S, GraphError> {
+    pub(crate) async fn start_or_resume(&self, input: S::Update) -> Result<Outcome<S>, GraphError> {
         match self.claim_latest().await? {
             (epoch, None) => self.start(epoch, None, input).await,
-            (_, Some(head)) if head.next.is_empty() => Ok(take_state(head.state)),
+            (_, Some(head)) if head.next.is_empty() => {
+                Ok(Outcome::Finished(take_state(head.state)))
+            }
             (_, Some(head)) => {
                 self.emit_values(&head).await;
                 self.run(head).await
@@ -222,7 +231,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         epoch: Option<Epoch>,
         previous: Option<Head<S>>,
         input: S::Update,
-    ) -> Result<S, GraphError> {
+    ) -> Result<Outcome<S>, GraphError> {
         let begin = Begin { state: None, input };
         let head = self.begin(epoch, previous, begin, BTreeMap::new()).await?;
         self.run(head).await
@@ -296,7 +305,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     }
 
     /// Continues the thread from its latest checkpoint.
-    pub(crate) async fn resume(&self) -> Result<S, GraphError> {
+    pub(crate) async fn resume(&self) -> Result<Outcome<S>, GraphError> {
         match self.claim_latest().await? {
             (_, Some(head)) => {
                 self.emit_values(&head).await;
@@ -359,13 +368,21 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     /// Runs steps from `head` until the graph ends, then makes the last state stored. A run
     /// that stops early (an error, a question, a pause, a stop) stores the state it stopped at
     /// too, so it can be resumed from there.
-    async fn run(&self, head: Head<S>) -> Result<S, GraphError> {
-        self.drive(head).await.map(|head| take_state(head.state))
+    async fn run(&self, head: Head<S>) -> Result<Outcome<S>, GraphError> {
+        Ok(match self.drive(head).await? {
+            Ended::Finished(head) => Outcome::Finished(take_state(head.state)),
+            Ended::Paused(head, interrupts) => Outcome::Paused(Paused {
+                checkpoint: head.id,
+                state: take_state(head.state),
+                interrupts,
+                thread_id: self.thread_id().expect("only a thread's run pauses"),
+            }),
+        })
     }
 
     /// [`Executor::run`], returning the head the run ended at; in a `run` span carrying the
     /// graph, thread, namespace and the checkpoint and step it starts from.
-    async fn drive(&self, head: Head<S>) -> Result<Head<S>, GraphError> {
+    async fn drive(&self, head: Head<S>) -> Result<Ended<S>, GraphError> {
         let span = tracing::info_span!(
             "run",
             graph = self.spec.name,
@@ -378,7 +395,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     }
 
     /// The body of [`Executor::drive`]: the steps, then the state they stopped at, stored.
-    async fn drive_in_span(&self, mut head: Head<S>) -> Result<Head<S>, GraphError> {
+    async fn drive_in_span(&self, mut head: Head<S>) -> Result<Ended<S>, GraphError> {
         let outcome = self.steps(&mut head).await;
         let settled = self.settle(&mut head).await;
         if let Err(GraphError::Interrupted { interrupts, .. }) = &outcome {
@@ -392,8 +409,13 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             self.emit_interrupts(&head, interrupts).await;
         }
         match (outcome, settled) {
-            (Ok(()), Ok(())) => Ok(head),
+            (Ok(()), Ok(())) => Ok(Ended::Finished(head)),
+            (Err(GraphError::Interrupted { interrupts, .. }), Ok(())) => {
+                Ok(Ended::Paused(head, interrupts))
+            }
             (Ok(()), Err(error)) => Err(error),
+            // A pause whose state could not be stored is that failure.
+            (Err(GraphError::Interrupted { .. }), Err(unsaved)) => Err(unsaved),
             (Err(error), Ok(())) => Err(error),
             (Err(error), Err(unsaved)) => {
                 tracing::warn!(error = %unsaved, "the state the run stopped at could not be saved");

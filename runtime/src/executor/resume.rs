@@ -14,6 +14,7 @@ use crate::checkpoint::{CheckpointError, PendingWrite};
 use crate::error::GraphError;
 use crate::ids::{CheckpointId, TaskId, ThreadId};
 use crate::interrupt::{self, Interrupt, InterruptId, Resume};
+use crate::outcome::Outcome;
 use crate::state::State;
 
 /// The channel of a command's `goto` write, and its index.
@@ -42,7 +43,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         &self,
         resume: Resume,
         command: Command<S>,
-    ) -> Result<S, GraphError> {
+    ) -> Result<Outcome<S>, GraphError> {
         let p = self.persistence.as_ref().expect("answers need a thread");
         let thread_id = p.thread_id.clone();
         let mut given = Vec::with_capacity(resume.answers.len());

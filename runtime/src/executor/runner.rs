@@ -21,15 +21,24 @@ use crate::stream::{EventData, StreamMode};
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.
     ///
-    /// What each task records is saved as it ends when the head's checkpoint is stored and the
-    /// mode waits for writes; otherwise it is kept, and saved only if the step fails or pauses,
-    /// once the head's checkpoint is stored.
+    /// What each task records is saved as it ends when the head's checkpoint is stored (in
+    /// `Sync` and `Async` mode; in `Async` mode a step of several tasks first waits for the
+    /// head's checkpoint in flight to land); otherwise (`Exit` mode, or a head not written yet)
+    /// it is kept, and saved only if the step fails or pauses, once the head's checkpoint is
+    /// stored.
     pub(super) async fn run_tasks(
         &self,
         head: &mut Head<S>,
         step: i64,
     ) -> Result<Vec<Finished<S>>, GraphError> {
         let tasks = self.plan(head, step)?;
+        let save_at_once = head
+            .saving
+            .saves_tasks_at_once(self.durability, tasks.len());
+        if save_at_once {
+            // Tasks save their writes as they finish, against a checkpoint that must exist.
+            self.landed(head).await?;
+        }
         // Each task's result goes to its place in the plan, so updates merge in that order.
         let mut slots: Vec<Option<Finished<S>>> = Vec::with_capacity(tasks.len());
         let mut to_run = Vec::with_capacity(tasks.len());
@@ -56,9 +65,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             epoch: head.epoch,
             checkpoint: head.id,
         });
-        let save_now = save_to
-            .clone()
-            .filter(|_| head.saving.saves_tasks_at_once(self.durability));
+        let save_now = save_to.clone().filter(|_| save_at_once);
         // What each subgraph task hands its call, kept to read back where each call ended.
         let scopes: Vec<Option<Arc<Scope>>> = tasks
             .iter()

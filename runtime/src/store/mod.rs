@@ -62,6 +62,7 @@ impl Item {
 
 /// Why a store refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A namespace with no label.
     #[error("a namespace needs at least one label")]

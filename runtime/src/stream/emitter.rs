@@ -15,17 +15,23 @@ pub(crate) struct Emitter {
     modes: StreamMode,
     subgraphs: bool,
     ns: String,
+    /// The graph whose run sends the events.
+    graph: &'static str,
 }
 
 impl Emitter {
-    /// An emitter for the graph streamed, and the receiving end of its buffer.
-    pub(crate) fn channel(options: StreamOptions) -> (Self, mpsc::Receiver<Event>) {
+    /// An emitter for `graph`, the graph streamed, and the receiving end of its buffer.
+    pub(crate) fn channel(
+        options: StreamOptions,
+        graph: &'static str,
+    ) -> (Self, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel(options.buffer);
         let emitter = Self {
             tx,
             modes: options.modes,
             subgraphs: options.subgraphs,
             ns: String::new(),
+            graph,
         };
         (emitter, rx)
     }
@@ -40,9 +46,14 @@ impl Emitter {
         &self.ns
     }
 
-    /// The emitter of a subgraph call in namespace `ns`, when the stream includes subgraphs.
-    pub(crate) fn nested(&self, ns: String) -> Option<Self> {
-        self.subgraphs.then(|| Self { ns, ..self.clone() })
+    /// The emitter of a call of subgraph `graph` in namespace `ns`, when the stream includes
+    /// subgraphs.
+    pub(crate) fn nested(&self, ns: String, graph: &'static str) -> Option<Self> {
+        self.subgraphs.then(|| Self {
+            ns,
+            graph,
+            ..self.clone()
+        })
     }
 
     /// Sends one event, waiting for room in the buffer.
@@ -55,6 +66,7 @@ impl Emitter {
     ) {
         let event = Event {
             ns: self.ns.clone(),
+            graph: self.graph,
             step,
             node: node.map(str::to_owned),
             checkpoint_id,

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub(crate) use emitter::Emitter;
-pub use run::RunStream;
+pub use run::{Custom, RunStream};
 pub(crate) use start::Streamed;
 
 use crate::checkpoint::Source;
@@ -138,10 +138,14 @@ impl From<StreamMode> for StreamOptions {
 
 /// One thing that happened in a run.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Event {
     /// Where: `""` for the graph streamed, a subgraph call's namespace (`draft:<task>`,
     /// `draft:<task>|stream:<task>`) for its events.
     pub ns: String,
+    /// The graph whose run it comes from (its module's name): the graph streamed, or a
+    /// subgraph's.
+    pub graph: &'static str,
     /// The step it belongs to (-1 for a run's input).
     pub step: i64,
     /// The node it concerns, if one does.
@@ -155,6 +159,7 @@ pub struct Event {
 
 /// What an [`Event`] reports.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum EventData {
     /// The whole state (`StreamMode::VALUES`).
     Values(Payload),
@@ -191,6 +196,7 @@ pub enum EventData {
 
 /// A checkpoint as it was written.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CheckpointEvent {
     /// The checkpoint it continued from.
     pub parent_id: Option<CheckpointId>,

@@ -5,24 +5,55 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Emitter, Event, EventData, StreamOptions};
+use super::{Emitter, Event, EventData, Payload, StreamMode, StreamOptions};
 use crate::error::GraphError;
+use crate::graph::NodeId;
+use crate::outcome::Outcome;
 
 /// A run being streamed: a [`Stream`] of its [`Event`]s in the order they happened, ending
-/// with the run (an `Err` item last if it failed); [`RunStream::output`] is its final state,
-/// the one `invoke` would have returned.
+/// with the run (an `Err` item last if it failed; a pause is not a failure: the stream ends,
+/// and the questions came as [`EventData::Interrupt`] events); [`RunStream::output`] is its
+/// [`Outcome`], the one `invoke` would have returned.
 ///
 /// The run goes on in a task of its own while the consumer reads; dropping the stream stops it
 /// at its next step boundary, with its state checkpointed.
+///
+/// ```
+/// # async fn demo<G: stategraph_runtime::GraphDef>(
+/// #     thread: &stategraph_runtime::Thread<G>,
+/// #     input: <G::State as stategraph_runtime::State>::Update,
+/// # ) -> Result<(), stategraph_runtime::GraphError> {
+/// use futures::StreamExt;
+/// use stategraph_runtime::{EventData, Outcome, StreamMode};
+/// let mut run = thread.stream(input, StreamMode::UPDATES | StreamMode::INTERRUPTS);
+/// while let Some(event) = run.next().await {
+///     let event = event?;
+///     match &event.data {
+///         EventData::Update(update) => println!("{:?} wrote {update:?}", event.node),
+///         EventData::Interrupt(question) => println!("{} asks", question.node),
+///         _ => {}
+///     }
+/// }
+/// match run.output().await? {
+///     Outcome::Finished(state) => println!("done: {state:?}"),
+///     Outcome::Paused(paused) => println!("waits on {} question(s)", paused.interrupts.len()),
+/// }
+/// # Ok(()) }
+/// ```
 pub struct RunStream<S> {
     events: mpsc::Receiver<Event>,
-    run: Option<JoinHandle<Result<S, GraphError>>>,
-    pub(super) output: Option<S>,
+    run: Option<JoinHandle<Result<Outcome<S>, GraphError>>>,
+    pub(super) output: Option<Outcome<S>>,
     stop: CancellationToken,
+    /// What the stream was asked for.
+    options: StreamOptions,
+    /// The graph streamed.
+    graph: &'static str,
 }
 
 impl<S: Send + 'static> RunStream<S> {
@@ -30,25 +61,29 @@ impl<S: Send + 'static> RunStream<S> {
     /// `stop` is cancelled when the stream is dropped.
     pub(crate) fn spawn<F>(
         options: StreamOptions,
+        graph: &'static str,
         stop: CancellationToken,
         run: impl FnOnce(Emitter) -> F,
     ) -> Self
     where
-        F: Future<Output = Result<S, GraphError>> + Send + 'static,
+        F: Future<Output = Result<Outcome<S>, GraphError>> + Send + 'static,
     {
-        let (emitter, events) = Emitter::channel(options);
+        let (emitter, events) = Emitter::channel(options, graph);
         let run = tokio::spawn(run(emitter));
         Self {
             events,
             run: Some(run),
             output: None,
             stop,
+            options,
+            graph,
         }
     }
 
-    /// Reads the rest of the run and returns its final state — what `invoke` would have
-    /// returned — or its error.
-    pub async fn output(mut self) -> Result<S, GraphError> {
+    /// Reads the rest of the run and returns how it ended — what `invoke` would have
+    /// returned: finished with its final state, or paused with its state and questions — or
+    /// its error.
+    pub async fn output(mut self) -> Result<Outcome<S>, GraphError> {
         while let Some(item) = self.next().await {
             item?;
         }
@@ -57,31 +92,107 @@ impl<S: Send + 'static> RunStream<S> {
         })
     }
 
-    /// The values a node of the graph or of a subgraph (`node`, at any depth) emitted of type
-    /// `T` ([`NodeContext::emit`](crate::NodeContext::emit)), in order — the tokens of a model
-    /// call, say. Needs [`StreamMode::CUSTOM`](super::StreamMode::CUSTOM) (and
-    /// [`StreamOptions::subgraphs`] for a node inside a subgraph).
-    pub fn custom<T: Clone + Send + 'static>(
+    /// The values node `node` emitted ([`NodeContext::emit`](crate::NodeContext::emit)) as
+    /// `T`, in order, each with the namespace and step it came from — the tokens of a model
+    /// call, say. `node` is a node of the graph streamed or, with
+    /// [`StreamOptions::subgraphs`], of a subgraph at any depth (`voice::Node::Speak`): a name
+    /// the compiler checks. Tokens of several calls of one subgraph keep their calls apart by
+    /// namespace.
+    ///
+    /// Nothing is dropped in silence: a stream started without
+    /// [`StreamMode::CUSTOM`](super::StreamMode::CUSTOM), or asking for a subgraph's node
+    /// without [`StreamOptions::subgraphs`], yields one [`GraphError::Config`] saying which is
+    /// missing; a value of another type is read as `T` through JSON (a `&str` emitted reads as
+    /// a `String`), and one that does not decode is a [`GraphError::CustomValue`] item.
+    pub fn custom<T>(
         self,
-        node: &str,
-    ) -> impl Stream<Item = Result<T, GraphError>> + Send + 'static
+        node: impl NodeId,
+    ) -> impl Stream<Item = Result<Custom<T>, GraphError>> + Send + 'static
     where
+        T: Clone + DeserializeOwned + Send + 'static,
         S: Sync,
     {
-        let node = node.to_owned();
-        self.filter_map(move |item| {
+        let graph = graph_of(&node);
+        let missing = if !self.options.modes.contains(StreamMode::CUSTOM) {
+            Some(format!(
+                "`custom({node})` reads custom events, but the stream was started without StreamMode::CUSTOM; add it to the stream's modes"
+            ))
+        } else if graph != self.graph && !self.options.subgraphs {
+            Some(format!(
+                "`custom({node})` reads a node of graph `{graph}`, a subgraph of `{}`, but the stream was started without subgraph events; stream with `StreamOptions::new(modes).subgraphs()`",
+                self.graph
+            ))
+        } else {
+            None
+        };
+        let name = node.name();
+        let events = self.filter_map(move |item| {
             let found = match item {
                 Ok(Event {
                     node: Some(from),
+                    graph: from_graph,
+                    ns,
+                    step,
+                    checkpoint_id,
                     data: EventData::Custom(payload),
                     ..
-                }) if from == node => payload.get::<T>().cloned().map(Ok),
+                }) if from == name && from_graph == graph => {
+                    Some(read_custom::<T>(&payload, name).map(|value| Custom {
+                        value,
+                        ns,
+                        step,
+                        checkpoint_id,
+                    }))
+                }
                 Ok(_) => None,
                 Err(error) => Some(Err(error)),
             };
             std::future::ready(found)
-        })
+        });
+        match missing {
+            Some(message) => {
+                futures::stream::iter([Err(GraphError::Config(message))]).left_stream()
+            }
+            None => events.right_stream(),
+        }
     }
+}
+
+/// The graph node `_node` belongs to.
+fn graph_of<N: NodeId>(_node: &N) -> &'static str {
+    N::GRAPH
+}
+
+/// A value a node emitted, read as `T`: the value itself when it is one, else through JSON.
+fn read_custom<T: Clone + DeserializeOwned + 'static>(
+    payload: &Payload,
+    node: &'static str,
+) -> Result<T, GraphError> {
+    if let Some(value) = payload.get::<T>() {
+        return Ok(value.clone());
+    }
+    payload
+        .to_json()
+        .and_then(serde_json::from_value)
+        .map_err(|_| GraphError::CustomValue {
+            node,
+            expected: std::any::type_name::<T>(),
+        })
+}
+
+/// A value a node emitted ([`RunStream::custom`]), with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Custom<T> {
+    /// The value.
+    pub value: T,
+    /// The namespace of the run that emitted it: `""` for the graph streamed, a subgraph
+    /// call's otherwise (one per call).
+    pub ns: String,
+    /// The step the node ran in.
+    pub step: i64,
+    /// The checkpoint that step started from; `None` without a checkpointer.
+    pub checkpoint_id: Option<crate::ids::CheckpointId>,
 }
 
 impl<S: Clone + Send + Sync + 'static> RunStream<S> {
@@ -124,8 +235,8 @@ impl<S: Send + 'static> Stream for RunStream<S> {
         };
         self.run = None;
         match outcome {
-            Ok(state) => {
-                self.output = Some(state);
+            Ok(outcome) => {
+                self.output = Some(outcome);
                 Poll::Ready(None)
             }
             Err(error) => Poll::Ready(Some(Err(error))),

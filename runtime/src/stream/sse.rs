@@ -2,13 +2,16 @@
 //! run to a browser as it happens. Each event is one SSE message whose `event:` is the kind
 //! (`values`, `update`, `custom`, `task_started`, `task_finished`, `retry`, `checkpoint`,
 //! `interrupt`) and whose `data:` is the event as one line of JSON; the run's end is an `end`
-//! message with the final state, or an `error` message with the error.
+//! message with the state (and the questions, when it paused), or an `error` message with the
+//! error.
 
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Event, EventData, RunStream};
+use crate::interrupt::Interrupt;
+use crate::outcome::Outcome;
 
 impl Event {
     /// The kind of event, as SSE names it.
@@ -46,12 +49,7 @@ impl Event {
                 "next": c.next,
                 "values": c.values.to_json()?,
             }),
-            EventData::Interrupt(i) => json!({
-                "id": i.id,
-                "node": i.node,
-                "payload": i.payload,
-                "raised_at_micros": crate::checkpoint::to_micros(i.raised_at),
-            }),
+            EventData::Interrupt(i) => interrupt_json(i),
         };
         Ok(json!({
             "kind": self.kind(),
@@ -64,14 +62,32 @@ impl Event {
     }
 }
 
+/// A question as JSON: `{"id", "node", "payload", "raised_at_micros"}`.
+fn interrupt_json(i: &Interrupt) -> Value {
+    json!({
+        "id": i.id,
+        "node": i.node,
+        "payload": i.payload,
+        "raised_at_micros": crate::checkpoint::to_micros(i.raised_at),
+    })
+}
+
+/// The `end` message's data: the state, and the questions the run paused on (none when it
+/// finished).
+fn end_json<S: Serialize>(outcome: &Outcome<S>) -> Result<Value, serde_json::Error> {
+    let interrupts: Vec<Value> = outcome.interrupts().iter().map(interrupt_json).collect();
+    Ok(json!({ "output": serde_json::to_value(outcome.state())?, "interrupts": interrupts }))
+}
+
 /// One SSE message: `event: <name>`, `data: <json>`, and the blank line that ends it.
 fn message(name: &str, data: &Value) -> String {
     format!("event: {name}\ndata: {data}\n\n")
 }
 
 impl<S: Serialize + Send + 'static> RunStream<S> {
-    /// The run as Server-Sent Events: one message per event, then `end` (with the final state
-    /// as `{"output": …}`) or `error` (with `{"message": …}`). Serve the strings as the body of
+    /// The run as Server-Sent Events: one message per event, then `end` (with the state as
+    /// `{"output": …, "interrupts": […]}`: the final state and no questions, or the state a
+    /// paused run waits at and its questions) or `error` (with `{"message": …}`). Serve the strings as the body of
     /// a `text/event-stream` response; a browser's `EventSource` reads them.
     pub fn sse(self) -> impl Stream<Item = String> + Send + 'static {
         let mut run = Some(self);
@@ -91,9 +107,8 @@ impl<S: Serialize + Send + 'static> RunStream<S> {
                 None => {
                     let output = stream.output.take();
                     run = None;
-                    let output = output.map(|state| serde_json::to_value(state));
-                    match output {
-                        Some(Ok(state)) => message("end", &json!({ "output": state })),
+                    match output.as_ref().map(end_json) {
+                        Some(Ok(end)) => message("end", &end),
                         Some(Err(error)) => {
                             message("error", &json!({ "message": error.to_string() }))
                         }

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{RunStream, StreamOptions};
 use crate::executor::Command;
-use crate::graph::GraphDef;
+use crate::graph::{GraphDef, NodeId};
 use crate::interrupt::Resume;
 use crate::state::State;
 use crate::thread::Thread;
@@ -22,7 +22,8 @@ pub(crate) enum Streamed<S: State> {
 impl<G: GraphDef> Thread<G> {
     /// Starts a run as [`Thread::invoke`] does, streaming its events as they happen: the
     /// modes `options` names ([`StreamMode`](super::StreamMode), or [`StreamOptions`] for subgraphs and the buffer).
-    /// The run goes on in a task of its own; [`RunStream::output`] is its final state.
+    /// The run goes on in a task of its own; [`RunStream::output`] is its
+    /// [`Outcome`](crate::Outcome).
     /// Dropping the stream stops the run at its next step boundary, checkpointed, and
     /// [`Thread::resume`] continues it later.
     ///
@@ -40,7 +41,7 @@ impl<G: GraphDef> Thread<G> {
     ///         print!("{}", token.get::<String>().map_or("", String::as_str));
     ///     }
     /// }
-    /// let state = events.output().await?;
+    /// let outcome = events.output().await?; // finished, or paused with its questions
     /// # Ok(()) }
     /// ```
     pub fn stream(
@@ -69,13 +70,20 @@ impl<G: GraphDef> Thread<G> {
         let stop = self
             .stop_token()
             .map_or_else(CancellationToken::new, CancellationToken::child_token);
-        RunStream::spawn(options, stop.clone(), move |events| async move {
-            let executor = thread.executor()?.stop_on(Some(stop)).events(Some(events));
-            match run {
-                Streamed::Invoke(input) => executor.invoke(input).await,
-                Streamed::Resume => executor.resume().await,
-                Streamed::Answer(resume, command) => executor.resume_with(resume, command).await,
-            }
-        })
+        RunStream::spawn(
+            options,
+            <G::Node as NodeId>::GRAPH,
+            stop.clone(),
+            move |events| async move {
+                let executor = thread.executor()?.stop_on(Some(stop)).events(Some(events));
+                match run {
+                    Streamed::Invoke(input) => executor.invoke(input).await,
+                    Streamed::Resume => executor.resume().await,
+                    Streamed::Answer(resume, command) => {
+                        executor.resume_with(resume, command).await
+                    }
+                }
+            },
+        )
     }
 }

@@ -25,6 +25,7 @@ use crate::state::State;
 /// How a subgraph's runs are checkpointed (`#[subgraph(checkpoint = …)]`) — LangGraph's
 /// `checkpointer=None | True | False` on a subgraph.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SubgraphCheckpoint {
     /// Each call checkpoints every step in a namespace of its own (`node:task`), through the
     /// enclosing thread's checkpointer: a crash inside the call resumes inside it, a question

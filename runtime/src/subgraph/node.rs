@@ -77,7 +77,7 @@ impl<G: GraphDef, S: State, D: Send + Sync + 'static> Parts<G, S, D> {
             (self.deps)(&ctx.deps),
         )
         .claimed(scope.and_then(|s| s.epoch))
-        .events(scope.and_then(|s| s.events(ctx.node)))
+        .events(scope.and_then(|s| s.events(ctx.node, spec.name)))
         .with_store(scope.and_then(|s| s.store.clone()))
         .budget(scope.and_then(|s| s.budget.clone()))
         .durability(scope.map_or(Durability::Sync, |s| s.durability));

@@ -499,3 +499,62 @@ pub async fn deleted_thread_disappears<C: Checkpointer + ?Sized>(saver: &C) {
     let got = own(saver, &prefix, ThreadQuery::default()).await;
     assert_eq!(thread_ids(&got), [t[1].clone()]);
 }
+
+/// A thread whose stored head cannot be read does not break a listing of every thread — nor a
+/// filtered one, nor a retention or expiry sweep built on it: it is left out (and reported),
+/// the others are listed as ever. Not one of the kit's cases, since only the backend can break
+/// its own storage: a backend's tests call it with `corrupt`, which damages the stored head of
+/// the thread it is given (a row, a record, an object) as a bad disk or a stray write would.
+pub async fn listing_skips_an_unreadable_thread<C, F, Fut>(saver: &C, corrupt: F)
+where
+    C: Checkpointer + ?Sized,
+    F: FnOnce(ThreadId) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (prefix, ids) = family("threads-corrupt", 3);
+    for id in &ids {
+        checkpoint(id, "").user("team", "blue").put_ok(saver).await;
+    }
+    corrupt(ids[1].clone()).await;
+    let readable = [ids[0].clone(), ids[2].clone()];
+    for query in [
+        ThreadQuery::default(),
+        ThreadQuery::default().filter("team", "blue"),
+        ThreadQuery::default().status(ThreadStatus::Finished),
+        ThreadQuery::default().limit(1),
+    ] {
+        let mut listed = Vec::new();
+        let mut page = query.clone().after(prefix.clone());
+        loop {
+            let got = saver.list_threads(&page).await.unwrap_or_else(|e| {
+                panic!("list_threads({query:?}) with an unreadable thread should succeed: {e}")
+            });
+            let Some(last) = got.last() else { break };
+            page = page.after(last.thread_id.clone());
+            listed.extend(
+                got.into_iter()
+                    .filter(|t| t.thread_id.as_str().starts_with(prefix.as_str())),
+            );
+        }
+        let listed: Vec<ThreadId> = listed
+            .into_iter()
+            .map(|t| t.thread_id)
+            .filter(|t| *t != ids[1])
+            .collect();
+        assert_eq!(
+            listed, readable,
+            "{query:?}: every readable thread is listed, paging on to an empty page"
+        );
+    }
+    let report = crate::apply_retention(
+        saver,
+        &crate::Retention::new().keep_latest_after(Duration::ZERO),
+        crate::now() + Duration::from_secs(1),
+        true,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("a retention sweep over an unreadable thread: {e}"));
+    for id in &readable {
+        assert!(report.pruned.contains(id), "the sweep reaches {id}");
+    }
+}
