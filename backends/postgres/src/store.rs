@@ -259,18 +259,27 @@ pub(crate) async fn search(
 ) -> Result<Result<Vec<Item>, StoreError>, CheckpointError> {
     let mut params = Params::default();
     let mut conditions = vec![live_under(&query.prefix, &mut params)];
-    for filter in &query.filters {
+    // Filters SQL compares exactly go to SQL; the others are checked here, on every candidate,
+    // and the page is then cut (and renewed) here too.
+    let (in_sql, checked): (Vec<&Filter>, Vec<&Filter>) =
+        query.filters.iter().partition(|f| f.exact_in_sql());
+    for filter in in_sql {
         conditions.push(condition(filter, &mut params));
     }
-    let limit = params.push(i64::try_from(query.limit).unwrap_or(i64::MAX), Type::INT8);
-    let offset = params.push(i64::try_from(query.offset).unwrap_or(i64::MAX), Type::INT8);
+    let (page_limit, page_offset) = if checked.is_empty() {
+        (query.limit, query.offset)
+    } else {
+        (usize::MAX, 0)
+    };
+    let limit = params.push(i64::try_from(page_limit).unwrap_or(i64::MAX), Type::INT8);
+    let offset = params.push(i64::try_from(page_offset).unwrap_or(i64::MAX), Type::INT8);
     let select = format!(
         "SELECT {COLUMNS} FROM {}.store WHERE {} \
          ORDER BY updated_at DESC, namespace, key LIMIT {limit} OFFSET {offset}",
         sql.schema,
         conditions.join(" AND ")
     );
-    let statement = if query.refresh {
+    let statement = if query.refresh && checked.is_empty() {
         // Renew the page's items in the same statement, and return them renewed.
         format!(
             "WITH page AS ({select}),
@@ -296,7 +305,45 @@ pub(crate) async fn search(
         .query_typed(&statement, &params.typed())
         .await
         .map_err(|e| context.pg(e))?;
-    Ok(rows.iter().map(decode).collect())
+    let items: Result<Vec<Item>, StoreError> = rows.iter().map(decode).collect();
+    if checked.is_empty() {
+        return Ok(items);
+    }
+    let mut page: Vec<Item> = match items {
+        Ok(items) => items
+            .into_iter()
+            .filter(|item| checked.iter().all(|f| f.matches(&item.value)))
+            .skip(query.offset)
+            .take(query.limit)
+            .collect(),
+        Err(error) => return Ok(Err(error)),
+    };
+    if query.refresh {
+        let renew = format!(
+            "UPDATE {}.store SET expires_at = $1 + ttl
+             WHERE namespace = $2 AND key = $3 AND ttl IS NOT NULL RETURNING expires_at",
+            sql.schema
+        );
+        let at = to_micros(now());
+        for item in page.iter_mut().filter(|item| item.ttl.is_some()) {
+            let joined = item.namespace.joined();
+            let renewed = client
+                .query_typed(
+                    &renew,
+                    &[
+                        (&at, Type::INT8),
+                        (&joined, Type::TEXT),
+                        (&item.key, Type::TEXT),
+                    ],
+                )
+                .await
+                .map_err(|e| context.pg(e))?;
+            if let Some(row) = renewed.first() {
+                item.expires_at = row.get::<_, Option<i64>>(0).map(from_micros);
+            }
+        }
+    }
+    Ok(Ok(page))
 }
 
 /// The namespaces `query` lists.

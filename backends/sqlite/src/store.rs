@@ -212,13 +212,20 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<Vec<Item>
     let mut args = vec![Sql::Integer(at)];
     let mut conditions = vec![LIVE.to_owned()];
     conditions.push(under(&query.prefix, args.len() + 1, &mut args));
-    for filter in &query.filters {
+    // Filters SQL compares exactly go to SQL; the others are checked here, on every candidate,
+    // and the page is then cut here too.
+    let (in_sql, checked): (Vec<&Filter>, Vec<&Filter>) =
+        query.filters.iter().partition(|f| f.exact_in_sql());
+    for filter in in_sql {
         conditions.push(condition(filter, args.len() + 1, &mut args));
     }
-    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-    args.push(Sql::Integer(limit));
-    args.push(Sql::Integer(offset));
+    let (limit, offset) = if checked.is_empty() {
+        (query.limit, query.offset)
+    } else {
+        (usize::MAX, 0)
+    };
+    args.push(Sql::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    args.push(Sql::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
     let sql = format!(
         "SELECT {COLUMNS} FROM stategraph_store WHERE {}
          ORDER BY updated_at DESC, namespace, key LIMIT ?{} OFFSET ?{}",
@@ -237,6 +244,14 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<Vec<Item>
         .into_iter()
         .map(decode)
         .collect::<Result<Vec<_>, _>>()?;
+    if !checked.is_empty() {
+        items = items
+            .into_iter()
+            .filter(|item| checked.iter().all(|f| f.matches(&item.value)))
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
+    }
     if query.refresh {
         let mut renew = conn
             .prepare_cached(

@@ -2,9 +2,11 @@
 //! listing the namespaces under a prefix.
 //!
 //! A filter compares one top-level field of an item's value with a JSON value. Numbers compare
-//! as numbers, strings as strings (byte order), booleans and null only for (in)equality; a
-//! field that is missing, or holds another kind of value, never matches — `Ne` included. Every
-//! backend gives exactly these answers; [`Filter::matches`] is their reference.
+//! by their exact value — an integer (any `i64` or `u64`) as itself, a float as the exact value
+//! of its double, so `5` equals `5.0` and `2^53 + 1` is greater than `9007199254740992.0` —
+//! strings as strings (byte order), booleans and null only for (in)equality; a field that is
+//! missing, or holds another kind of value, never matches — `Ne` included. Every backend gives
+//! exactly these answers; [`Filter::matches`] is their reference.
 
 use std::cmp::Ordering;
 
@@ -12,6 +14,52 @@ use serde_json::{Map, Value};
 
 use super::StoreError;
 use super::namespace::check_labels;
+
+/// Two JSON numbers by their exact values: integers as integers, floats as the exact values of
+/// their doubles.
+fn compare_numbers(a: &serde_json::Number, b: &serde_json::Number) -> Option<Ordering> {
+    match (integer(a), integer(b)) {
+        (Some(a), Some(b)) => Some(a.cmp(&b)),
+        (Some(a), None) => compare_integer_float(a, b.as_f64()?),
+        (None, Some(b)) => compare_integer_float(b, a.as_f64()?).map(Ordering::reverse),
+        (None, None) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+/// A JSON number that is an integer, as one (every `i64` and `u64` fits an `i128`).
+fn integer(n: &serde_json::Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+}
+
+/// Integer `i` against the exact value of double `f`.
+fn compare_integer_float(i: i128, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    // Beyond ±2^126 no integer compared here comes near.
+    const FAR: f64 = 8.507_059_173_023_462e37;
+    if f >= FAR {
+        return Some(Ordering::Less);
+    }
+    if f <= -FAR {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.trunc();
+    // Exact: `whole` is an integer of magnitude below 2^126.
+    #[allow(clippy::cast_possible_truncation)]
+    let whole_int = whole as i128;
+    Some(i.cmp(&whole_int).then_with(|| {
+        if f > whole {
+            Ordering::Less
+        } else if f < whole {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    }))
+}
 
 /// How a filter compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,10 +146,7 @@ impl Filter {
             return false;
         };
         let order = match (found, &self.value) {
-            (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
-                (Some(a), Some(b)) => a.partial_cmp(&b),
-                _ => None,
-            },
+            (Value::Number(a), Value::Number(b)) => compare_numbers(a, b),
             (Value::String(a), Value::String(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
             (Value::Bool(a), Value::Bool(b)) if matches!(self.op, Op::Eq | Op::Ne) => {
                 Some(a.cmp(b))
@@ -121,6 +166,22 @@ impl Filter {
             Op::Gte => order != Ordering::Less,
             Op::Lt => order == Ordering::Less,
             Op::Lte => order != Ordering::Greater,
+        }
+    }
+
+    /// Whether a backend comparing numbers as SQL databases do (SQLite's integers and doubles,
+    /// PostgreSQL's `numeric`) gives this filter's exact answers: always, unless its value is a
+    /// number of magnitude 2^53 or more, where a double no longer holds every integer. A
+    /// backend filters in SQL only with the filters that are exact there, and checks the others
+    /// with [`Filter::matches`] on the items it reads.
+    pub fn exact_in_sql(&self) -> bool {
+        const LIMIT: i128 = 1 << 53;
+        match &self.value {
+            Value::Number(n) => match integer(n) {
+                Some(i) => -LIMIT < i && i < LIMIT,
+                None => n.as_f64().is_some_and(|f| f.abs() < LIMIT as f64),
+            },
+            _ => true,
         }
     }
 
@@ -283,5 +344,46 @@ impl NamespaceQuery {
             .skip(self.offset)
             .take(self.limit)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod exact_numbers {
+    use std::cmp::Ordering;
+
+    use serde_json::json;
+
+    use super::compare_numbers;
+
+    fn cmp(a: serde_json::Value, b: serde_json::Value) -> Option<Ordering> {
+        compare_numbers(a.as_number().unwrap(), b.as_number().unwrap())
+    }
+
+    #[test]
+    fn integers_and_floats_compare_by_exact_value() {
+        let p53 = 1_i64 << 53;
+        assert_eq!(
+            cmp(json!(p53 + 1), json!(p53 as f64)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(cmp(json!(p53 as f64), json!(p53 + 1)), Some(Ordering::Less));
+        assert_eq!(cmp(json!(p53), json!(p53 as f64)), Some(Ordering::Equal));
+        assert_eq!(
+            cmp(json!(u64::MAX), json!(i64::MAX)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            cmp(json!(i64::MAX), json!(9.223_372_036_854_776e18)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            cmp(json!(u64::MAX), json!(1.8446744073709552e19)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(cmp(json!(-3), json!(-2.5)), Some(Ordering::Less));
+        assert_eq!(cmp(json!(-2), json!(-2.5)), Some(Ordering::Greater));
+        assert_eq!(cmp(json!(2), json!(2.5)), Some(Ordering::Less));
+        assert_eq!(cmp(json!(i64::MIN), json!(-1e300)), Some(Ordering::Greater));
+        assert_eq!(cmp(json!(0.1), json!(0.2)), Some(Ordering::Less));
     }
 }

@@ -42,6 +42,7 @@ macro_rules! __store_conformance_cases {
             refreshing_reads_renew_the_ttl,
             search_by_prefix_label_by_label,
             search_filters_compare_by_kind,
+            numbers_compare_exactly_beyond_2_53,
             missing_fields_never_match,
             bad_filter_fields_are_refused,
             search_pages_newest_first,
@@ -506,6 +507,80 @@ pub async fn search_by_prefix_label_by_label<S: Store + ?Sized>(store: &S) {
     let mut all = search(store, SearchQuery::under([r.as_str()])).await;
     all.sort();
     assert_eq!(all, ["in-a", "in-a-b", "in-ab"]);
+}
+
+/// Numbers compare by their exact values on every backend, beyond 2^53 too (where a double no
+/// longer holds every integer): integers at the edges of `i64` and `u64` as themselves, a float
+/// as its double's exact value, and an integer and a float spelling one number as equal. A
+/// page of a search filtered on such a number holds exactly the matching items.
+pub async fn numbers_compare_exactly_beyond_2_53<S: Store + ?Sized>(store: &S) {
+    const P53: i64 = 1 << 53;
+    let r = root();
+    let namespace = ns(&[&r]);
+    let numbers = [
+        ("p53", json!(P53)),
+        ("p53_plus", json!(P53 + 1)),
+        ("p53_float", json!(9_007_199_254_740_992.0)),
+        ("m53", json!(-P53)),
+        ("m53_minus", json!(-P53 - 1)),
+        ("i64_max", json!(i64::MAX)),
+        ("i64_min", json!(i64::MIN)),
+        ("u64_max", json!(u64::MAX)),
+        ("five", json!(5)),
+        ("five_float", json!(5.0)),
+    ];
+    for (key, n) in &numbers {
+        put(store, &namespace, key, json!({ "n": n })).await;
+    }
+    let keys = |filter: Filter| {
+        let query = SearchQuery::under([r.clone()]).filter(filter);
+        async move {
+            let mut found = search(store, query).await;
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(
+        keys(Filter::eq("n", P53 + 1)).await,
+        ["p53_plus"],
+        "2^53 + 1 is itself"
+    );
+    assert_eq!(
+        keys(Filter::eq("n", 9_007_199_254_740_992.0)).await,
+        ["p53", "p53_float"],
+        "2^53 and 9007199254740992.0 are one number"
+    );
+    assert_eq!(
+        keys(Filter::gt("n", 9_007_199_254_740_992.0)).await,
+        ["i64_max", "p53_plus", "u64_max"],
+        "2^53 + 1 is greater than the float 2^53"
+    );
+    assert_eq!(keys(Filter::lt("n", -P53)).await, ["i64_min", "m53_minus"]);
+    assert_eq!(keys(Filter::eq("n", i64::MAX)).await, ["i64_max"]);
+    assert_eq!(keys(Filter::eq("n", u64::MAX)).await, ["u64_max"]);
+    assert_eq!(keys(Filter::gt("n", i64::MAX)).await, ["u64_max"]);
+    assert_eq!(keys(Filter::gte("n", u64::MAX - 1)).await, ["u64_max"]);
+    assert_eq!(keys(Filter::lt("n", i64::MIN + 1)).await, ["i64_min"]);
+    assert_eq!(
+        keys(Filter::gt("n", 9.223_372_036_854_776e18)).await,
+        ["u64_max"],
+        "i64::MAX is below the double 2^63"
+    );
+    assert_eq!(keys(Filter::eq("n", 5)).await, ["five", "five_float"]);
+    assert_eq!(keys(Filter::eq("n", 5.0)).await, ["five", "five_float"]);
+    let page = search(
+        store,
+        SearchQuery::under([r.clone()])
+            .filter(Filter::gt("n", P53))
+            .limit(2)
+            .offset(1),
+    )
+    .await;
+    assert_eq!(
+        page.len(),
+        2,
+        "a page of an exact filter holds matching items: {page:?}"
+    );
 }
 
 /// Filters compare numbers as numbers and strings as strings; booleans and null by equality.
