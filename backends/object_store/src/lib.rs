@@ -71,8 +71,10 @@ const DEFAULT_COMPACT_AFTER: u64 = 512;
 /// # Layout and guarantees
 ///
 /// Under the prefix (default `stategraph`), each thread is a log at
-/// `threads/<sha256 of thread id>/<generation>/<sequence>`; every entry is an immutable object
-/// holding one claim, one checkpoint with its new blobs, or one task's writes. A writer
+/// `threads/<sha256 of thread id>/<generation>/<sequence>`, beside an `id` object holding the
+/// thread's id (written with its first entry, so a thread whose log cannot be read is reported
+/// by its id); every entry is an immutable object holding one claim (with the writes of a
+/// conditional claim), one checkpoint with its new blobs, or one task's writes. A writer
 /// creates the next sequence number with create-if-absent: when another process got there
 /// first, it reads that entry, checks its put again against the thread as it now stands
 /// ([`CheckpointError::Conflict`], [`CheckpointError::Fenced`]) and retries. An object is

@@ -61,6 +61,11 @@ impl Namespace {
         self.0.starts_with(prefix)
     }
 
+    /// Whether `suffix`'s labels end this namespace's.
+    pub fn ends_with(&self, suffix: &[String]) -> bool {
+        self.0.ends_with(suffix)
+    }
+
     /// This namespace cut to its first `depth` labels.
     pub fn truncated(&self, depth: usize) -> Self {
         Self(self.0[..depth.min(self.0.len())].to_vec())

@@ -205,6 +205,7 @@ impl Filter {
 /// A search: the items under a namespace prefix that pass every filter, newest update first
 /// (then by namespace and key), `limit` of them after skipping `offset`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SearchQuery {
     /// The labels every namespace searched begins with (none: every namespace).
     pub prefix: Vec<String>,
@@ -270,12 +271,17 @@ impl SearchQuery {
     }
 }
 
-/// A listing of namespaces: those under `prefix`, cut to `max_depth` labels (distinct after
-/// cutting), in order, `limit` of them after skipping `offset`.
+/// A listing of namespaces: those under `prefix` and ending with `suffix`, cut to `max_depth`
+/// labels (distinct after cutting), in order, `limit` of them after skipping `offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NamespaceQuery {
     /// The labels every namespace listed begins with (none: all).
     pub prefix: Vec<String>,
+    /// The labels every namespace listed ends with, before it is cut to `max_depth` (none:
+    /// all) — LangGraph's suffix match: `["*", "memories"]`-style listings of every user's
+    /// `memories` namespace.
+    pub suffix: Vec<String>,
     /// The most labels of a namespace listed; deeper ones are cut to it.
     pub max_depth: Option<usize>,
     /// The most namespaces returned (default 100).
@@ -293,10 +299,21 @@ impl NamespaceQuery {
     {
         Self {
             prefix: prefix.into_iter().map(Into::into).collect(),
+            suffix: Vec::new(),
             max_depth: None,
             limit: 100,
             offset: 0,
         }
+    }
+
+    /// Only namespaces whose last labels are `suffix`.
+    pub fn suffix<I, L>(mut self, suffix: I) -> Self
+    where
+        I: IntoIterator<Item = L>,
+        L: Into<String>,
+    {
+        self.suffix = suffix.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Cut to at most `depth` labels.
@@ -317,9 +334,10 @@ impl NamespaceQuery {
         self
     }
 
-    /// Checks the prefix.
+    /// Checks the prefix and the suffix.
     pub fn check(&self) -> Result<(), StoreError> {
-        check_labels(&self.prefix, true)
+        check_labels(&self.prefix, true)?;
+        check_labels(&self.suffix, true)
     }
 
     /// The page of `namespaces` (every namespace holding an unexpired item, in any order) this
@@ -330,7 +348,7 @@ impl NamespaceQuery {
     ) -> Vec<super::Namespace> {
         let mut found: Vec<super::Namespace> = namespaces
             .into_iter()
-            .filter(|ns| ns.starts_with(&self.prefix))
+            .filter(|ns| ns.starts_with(&self.prefix) && ns.ends_with(&self.suffix))
             .map(|ns| match self.max_depth {
                 Some(depth) => ns.truncated(depth),
                 None => ns,

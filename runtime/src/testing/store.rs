@@ -47,6 +47,7 @@ macro_rules! __store_conformance_cases {
             bad_filter_fields_are_refused,
             search_pages_newest_first,
             list_namespaces_by_prefix_depth_and_page,
+            list_namespaces_by_suffix,
             concurrent_puts_all_land,
         }
     };
@@ -705,6 +706,76 @@ pub async fn search_pages_newest_first<S: Store + ?Sized>(store: &S) {
         search(store, SearchQuery::under([r.clone()]).limit(0))
             .await
             .is_empty()
+    );
+}
+
+/// A suffix keeps the namespaces whose last labels it is, matched on the whole namespace before
+/// it is cut to the depth, with the prefix and paging as ever; a suffix label that is empty or
+/// holds the separator is refused.
+pub async fn list_namespaces_by_suffix<S: Store + ?Sized>(store: &S) {
+    let r = root();
+    for labels in [
+        ["users", "u1", "memories"],
+        ["users", "u2", "memories"],
+        ["users", "u2", "notes"],
+        ["teams", "t1", "memories"],
+    ] {
+        let mut path = vec![r.as_str()];
+        path.extend(labels);
+        put(store, &ns(&path), "k", json!({})).await;
+    }
+    let list = |query: NamespaceQuery| async move {
+        store
+            .list_namespaces(&query)
+            .await
+            .unwrap()
+            .iter()
+            .map(|n| n.labels()[1..].join("/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(NamespaceQuery::under([r.as_str()]).suffix(["memories"])).await,
+        [
+            "teams/t1/memories",
+            "users/u1/memories",
+            "users/u2/memories"
+        ]
+    );
+    assert_eq!(
+        list(NamespaceQuery::under([r.as_str(), "users"]).suffix(["u2", "notes"])).await,
+        ["users/u2/notes"]
+    );
+    assert_eq!(
+        list(
+            NamespaceQuery::under([r.as_str()])
+                .suffix(["memories"])
+                .max_depth(2)
+        )
+        .await,
+        ["teams", "users"],
+        "matched before the cut"
+    );
+    assert_eq!(
+        list(
+            NamespaceQuery::under([r.as_str()])
+                .suffix(["memories"])
+                .limit(1)
+                .offset(1)
+        )
+        .await,
+        ["users/u1/memories"]
+    );
+    assert!(
+        list(NamespaceQuery::under([r.as_str()]).suffix(["nothing"]))
+            .await
+            .is_empty()
+    );
+    let refused = store
+        .list_namespaces(&NamespaceQuery::under([r.as_str()]).suffix([""]))
+        .await;
+    assert!(
+        refused.is_err(),
+        "an empty suffix label is refused: {refused:?}"
     );
 }
 
