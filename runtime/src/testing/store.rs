@@ -709,30 +709,43 @@ pub async fn search_pages_newest_first<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// Puts an item in each namespace `root/labels…` of `paths`.
+async fn put_under<S: Store + ?Sized>(store: &S, root: &str, paths: &[[&str; 3]]) {
+    for labels in paths {
+        let mut path = vec![root];
+        path.extend(labels);
+        put(store, &ns(&path), "k", json!({})).await;
+    }
+}
+
+/// The namespaces `query` lists, each named by its labels under the root, joined by `/`.
+async fn names_listed<S: Store + ?Sized>(store: &S, query: NamespaceQuery) -> Vec<String> {
+    store
+        .list_namespaces(&query)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.labels()[1..].join("/"))
+        .collect()
+}
+
 /// A suffix keeps the namespaces whose last labels it is, matched on the whole namespace before
 /// it is cut to the depth, with the prefix and paging as ever; a suffix label that is empty or
 /// holds the separator is refused.
 pub async fn list_namespaces_by_suffix<S: Store + ?Sized>(store: &S) {
     let r = root();
-    for labels in [
-        ["users", "u1", "memories"],
-        ["users", "u2", "memories"],
-        ["users", "u2", "notes"],
-        ["teams", "t1", "memories"],
-    ] {
-        let mut path = vec![r.as_str()];
-        path.extend(labels);
-        put(store, &ns(&path), "k", json!({})).await;
-    }
-    let list = |query: NamespaceQuery| async move {
-        store
-            .list_namespaces(&query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|n| n.labels()[1..].join("/"))
-            .collect::<Vec<_>>()
-    };
+    put_under(
+        store,
+        &r,
+        &[
+            ["users", "u1", "memories"],
+            ["users", "u2", "memories"],
+            ["users", "u2", "notes"],
+            ["teams", "t1", "memories"],
+        ],
+    )
+    .await;
+    let list = |query| names_listed(store, query);
     assert_eq!(
         list(NamespaceQuery::under([r.as_str()]).suffix(["memories"])).await,
         [
@@ -782,25 +795,18 @@ pub async fn list_namespaces_by_suffix<S: Store + ?Sized>(store: &S) {
 /// Namespaces under a prefix, cut to a depth, distinct, in label order, paged.
 pub async fn list_namespaces_by_prefix_depth_and_page<S: Store + ?Sized>(store: &S) {
     let r = root();
-    for labels in [
-        ["users", "u1", "notes"],
-        ["users", "u1", "memories"],
-        ["users", "u2", "notes"],
-        ["docs", "d1", "x"],
-    ] {
-        let mut path = vec![r.as_str()];
-        path.extend(labels);
-        put(store, &ns(&path), "k", json!({})).await;
-    }
-    let list = |query: NamespaceQuery| async move {
-        store
-            .list_namespaces(&query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|n| n.labels()[1..].join("/"))
-            .collect::<Vec<_>>()
-    };
+    put_under(
+        store,
+        &r,
+        &[
+            ["users", "u1", "notes"],
+            ["users", "u1", "memories"],
+            ["users", "u2", "notes"],
+            ["docs", "d1", "x"],
+        ],
+    )
+    .await;
+    let list = |query| names_listed(store, query);
     assert_eq!(
         list(NamespaceQuery::under([r.as_str()])).await,
         [
