@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
-use super::{Executor, Finished, Head, Scope, handled_by};
+use super::{Durability, Executor, Finished, Head, Scope, handled_by};
 use crate::error::GraphError;
 use crate::ids::ThreadId;
 use crate::interrupt::{Interrupt, TaskInterrupts};
@@ -35,7 +35,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let save_at_once = head
             .saving
             .saves_tasks_at_once(self.durability, tasks.len());
-        if save_at_once {
+        if save_at_once && self.durability == Durability::Async {
             // Tasks save their writes as they finish, against a checkpoint that must exist.
             self.landed(head).await?;
         }
