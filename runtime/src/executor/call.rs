@@ -118,10 +118,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             let head = self.begin(None, None, begin, parents).await?;
             return match self.drive(head).await? {
                 Ended::Finished(head) => Ok((take_state(head.state), None)),
-                // Without a checkpointer a question or a pause is an error, never a pause.
-                Ended::Paused(..) => Err(GraphError::RunAborted(
-                    "a subgraph without a checkpointer paused".to_owned(),
-                )),
+                Ended::Paused(..) => Err(super::paused_without_checkpointer()),
             };
         };
         let epoch = self.claimed;

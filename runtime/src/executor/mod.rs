@@ -375,7 +375,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 checkpoint: head.id,
                 state: take_state(head.state),
                 interrupts,
-                thread_id: self.thread_id().expect("only a thread's run pauses"),
+                thread_id: self.thread_id().ok_or_else(paused_without_checkpointer)?,
             }),
         })
     }
@@ -645,6 +645,12 @@ fn refuse_expired(tuple: &CheckpointTuple) -> Result<(), GraphError> {
         return Err(GraphError::Expired(tuple.checkpoint.thread_id.clone()));
     }
     Ok(())
+}
+
+/// A run without a checkpointer that ended paused: never expected (there a question or a pause
+/// is an error), reported as an error rather than a panic.
+fn paused_without_checkpointer() -> GraphError {
+    GraphError::RunAborted("a run without a checkpointer paused, which it cannot resume".to_owned())
 }
 
 /// The state out of its `Arc`: every task's snapshot is gone by the end of a run, so this
