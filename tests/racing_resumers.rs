@@ -73,29 +73,29 @@ async fn pause(graph: &Graph, id: &str) {
     );
 }
 
-/// How one resume ended, as the race judges it.
+/// How one resume ended, as the race judges it (not a run's `stategraph::Outcome`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
+enum Verdict {
     Won(String),
     AlreadyAnswered,
     NothingPending,
 }
 
-fn outcome(result: Result<Ask, GraphError>) -> Outcome {
+fn outcome(result: Result<Ask, GraphError>) -> Verdict {
     match result {
-        Ok(state) => Outcome::Won(state.answer),
-        Err(GraphError::AlreadyAnswered(_)) => Outcome::AlreadyAnswered,
-        Err(GraphError::NothingPending(_)) => Outcome::NothingPending,
+        Ok(state) => Verdict::Won(state.answer),
+        Err(GraphError::AlreadyAnswered(_)) => Verdict::AlreadyAnswered,
+        Err(GraphError::NothingPending(_)) => Verdict::NothingPending,
         Err(other) => panic!("a losing resume gets a typed refusal, got {other}"),
     }
 }
 
 /// Exactly one of `outcomes` won, and thread `id` finished with the winner's answer.
-async fn judge(graph: &Graph, id: &str, outcomes: &[Outcome]) {
+async fn judge(graph: &Graph, id: &str, outcomes: &[Verdict]) {
     let winners: Vec<&String> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::Won(answer) => Some(answer),
+            Verdict::Won(answer) => Some(answer),
             _ => None,
         })
         .collect();
@@ -228,9 +228,9 @@ async fn two_processes_answering_one_pause_exactly_one_wins_on_every_backend() {
             {
                 let (round, outcome) = line.split_once(' ').unwrap();
                 let outcome = match outcome {
-                    "AlreadyAnswered" => Outcome::AlreadyAnswered,
-                    "NothingPending" => Outcome::NothingPending,
-                    won => Outcome::Won(
+                    "AlreadyAnswered" => Verdict::AlreadyAnswered,
+                    "NothingPending" => Verdict::NothingPending,
+                    won => Verdict::Won(
                         won.trim_start_matches("Won(\"")
                             .trim_end_matches("\")")
                             .to_owned(),
