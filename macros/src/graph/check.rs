@@ -1162,10 +1162,15 @@ fn check_routes_used(module: &GraphModule, errors: &mut Errors) {
     }
 }
 
-/// The span the type check of a node's signature points at: the part that looks wrong.
 /// Where a node's signature looks wrong: its first argument when it is not `&first` (the state,
-/// or the input a receiving node is sent), its context, or its return type.
-pub(crate) fn signature_span(node: &super::model::NodeFn, first: &syn::Type) -> Span {
+/// or the input a receiving node is sent), its context, or its return type; the state type when
+/// it looks right.
+pub(crate) fn signature_span(
+    node: &super::model::NodeFn,
+    first: &syn::Type,
+    state: &syn::Type,
+    deps: Option<&syn::Type>,
+) -> Span {
     let state_text = first.to_token_stream().to_string();
     let looks_like_state = |ty: Option<&syn::Type>| match ty {
         Some(syn::Type::Reference(reference)) => {
@@ -1182,15 +1187,25 @@ pub(crate) fn signature_span(node: &super::model::NodeFn, first: &syn::Type) -> 
     if node.takes_context()
         && let Some(ty) = arg_type(&node.sig, 1)
     {
-        let is_context = matches!(ty, syn::Type::Reference(r) if matches!(&*r.elem, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "NodeContext")));
-        if !is_context {
+        // Not a `NodeContext`, or one over other dependencies than the graph's.
+        let expected = deps.map_or_else(
+            || "()".to_owned(),
+            |deps| deps.to_token_stream().to_string(),
+        );
+        let fits = context_deps(ty)
+            .is_some_and(|written| written.unwrap_or_else(|| "()".to_owned()) == expected);
+        if !fits {
             return syn::spanned::Spanned::span(ty);
         }
     }
     match &node.sig.output {
         syn::ReturnType::Type(_, ty) => {
             let is_result = matches!(&**ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "NodeResult" || s.ident == "Result"));
-            if is_result {
+            if returns_node_result(node, state).is_some() {
+                // The signature is what a node over the state is: the only bound left to fail
+                // is the state's own, which is then reported once, at `state = S`.
+                syn::spanned::Spanned::span(state)
+            } else if is_result {
                 node.ident.span()
             } else {
                 syn::spanned::Spanned::span(&**ty)
@@ -1198,4 +1213,44 @@ pub(crate) fn signature_span(node: &super::model::NodeFn, first: &syn::Type) -> 
         }
         syn::ReturnType::Default => node.sig.paren_token.span.close(),
     }
+}
+
+/// The return type of a node written as `NodeResult<state>`.
+fn returns_node_result<'a>(
+    node: &'a super::model::NodeFn,
+    state: &syn::Type,
+) -> Option<&'a syn::Type> {
+    let syn::ReturnType::Type(_, ty) = &node.sig.output else {
+        return None;
+    };
+    let syn::Type::Path(path) = &**ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let names_state = last.ident == "NodeResult"
+        && args.args.len() == 1
+        && args.args.to_token_stream().to_string() == state.to_token_stream().to_string();
+    names_state.then_some(&**ty)
+}
+
+/// The type argument of a `NodeContext<…>` as written (`None` for a bare `NodeContext`), or
+/// `None` for another type.
+fn context_deps(ty: &syn::Type) -> Option<Option<String>> {
+    let syn::Type::Reference(reference) = ty else {
+        return None;
+    };
+    let syn::Type::Path(path) = &*reference.elem else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "NodeContext" {
+        return None;
+    }
+    Some(match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => Some(args.args.to_token_stream().to_string()),
+        _ => None,
+    })
 }

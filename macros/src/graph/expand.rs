@@ -1,7 +1,7 @@
 //! Code generation for `#[graph]`: the user's items, then the node enum, the `Graph` type with
 //! its `GraphDef` impl, and the `graph()` builder function.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 
@@ -10,6 +10,43 @@ use super::model::{GraphArgs, GraphModule, NodeFn, SubgraphDecl};
 
 fn private() -> TokenStream {
     quote!(::stategraph::__private)
+}
+
+/// `tokens`, every one of them placed at `span`. The generated code that names the state type
+/// is placed on the user's `state = S`: where that type is not a state, each of its errors is
+/// then the same error at the same place, which rustc reports once.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+/// A function of `GraphSpec`, placed on the state type (see [`respan`]).
+fn spec_fn(args: &GraphArgs, name: &str) -> TokenStream {
+    let name = format_ident!("{}", name);
+    respan(
+        quote!(::stategraph::__private::GraphSpec::#name),
+        state_span(args),
+    )
+}
+
+/// The variable `spec()` builds the graph in, placed on the state type (see [`respan`]).
+fn spec_var(args: &GraphArgs) -> syn::Ident {
+    syn::Ident::new("spec", state_span(args))
+}
+
+fn state_span(args: &GraphArgs) -> Span {
+    syn::spanned::Spanned::span(&args.state)
 }
 
 /// The module with the generated items. Without a plan (the graph has errors) `spec()` only
@@ -136,6 +173,8 @@ fn checked(state: &syn::Type) -> TokenStream {
 }
 
 fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> TokenStream {
+    let spec = spec_var(args);
+    let at_state = state_span(args);
     let vis = item_vis(module);
     let private = private();
     let state = &args.state;
@@ -157,49 +196,46 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             let name = &node.name;
             if let Some(sub) = &node.subgraph {
                 let subgraph = subgraph(sub, args);
-                return quote!(.subgraph(#name, #subgraph));
+                let subgraph_fn = spec_fn(args, "subgraph");
+                return quote_spanned!(at_state=> let #spec = #subgraph_fn(#spec, #name, #subgraph););
             }
             // The function, re-spanned onto the part of its signature that looks wrong, so a
             // signature that does not fit the state (or the input it is sent) is reported there.
-            let span = signature_span(node, inputs[i].unwrap_or(state));
+            let span = signature_span(node, inputs[i].unwrap_or(state), state, args.deps.as_ref());
             let mut f = node.ident.clone();
             f.set_span(span);
             let checked = checked(state);
-            match inputs[i] {
-                None => {
-                    let wrap = if node.takes_context() {
-                        quote!(node_with_context)
-                    } else {
-                        quote!(node)
-                    };
-                    quote_spanned!(span=> .node(#name, #private::#wrap::<#checked, #deps, _>(#f)))
-                }
-                Some(input) => {
-                    let wrap = if node.takes_context() {
-                        quote!(node_with_input_and_context)
-                    } else {
-                        quote!(node_with_input)
-                    };
-                    quote_spanned!(span=> .node(#name, #private::#wrap::<#checked, #deps, #input, _>(#f)))
-                }
-            }
-        });
+            let node_fn = spec_fn(args, "node");
+            let (input, wrap) = match (inputs[i], node.takes_context()) {
+                (None, false) => (None, "plain"),
+                (None, true) => (None, "with_context"),
+                (Some(input), false) => (Some(input), "with_input"),
+                (Some(input), true) => (Some(input), "with_input_and_context"),
+            };
+            let wrap = format_ident!("{}", wrap, span = at_state);
+            let input = input.map(|input| quote!(, #input));
+            let wrapped = quote_spanned!(at_state=>
+                ::stategraph::__private::Nodes::<#checked, #deps #input>::#wrap(#f));
+            quote_spanned!(at_state=> let #spec = #node_fn(#spec, #name, #wrapped);)
+        })
+        .collect::<TokenStream>();
+    let input_fn = spec_fn(args, "input");
     let codecs = inputs.iter().enumerate().filter_map(|(i, input)| {
         let input = (*input)?;
         let i = proc_macro2::Literal::usize_unsuffixed(i);
-        Some(quote!(let spec = #private::GraphSpec::input(spec, #i, #private::InputCodec::of::<#input>());))
+        Some(quote_spanned!(at_state=> let #spec = #input_fn(#spec, #i, #private::InputCodec::of::<#input>());))
     });
     let codecs = quote!(#(#codecs)*);
     let edges = plan
         .map(|plan| edges(module, args, plan))
         .unwrap_or_default();
     let gates = |idents: &[syn::Ident], method: &str| {
-        let method = format_ident!("{}", method);
+        let method = spec_fn(args, method);
         let indexes = idents
             .iter()
             .filter_map(|ident| super::check::node_index(module, ident))
             .map(proc_macro2::Literal::usize_unsuffixed);
-        quote!(#(let spec = #private::GraphSpec::#method(spec, #indexes);)*)
+        quote_spanned!(at_state=> #(let #spec = #method(#spec, #indexes);)*)
     };
     let before = gates(&args.interrupt_before, "interrupt_before");
     let after = gates(&args.interrupt_after, "interrupt_after");
@@ -209,8 +245,10 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         .enumerate()
         .filter(|(_, node)| node.attrs.skip_checkpoint)
         .map(|(i, _)| proc_macro2::Literal::usize_unsuffixed(i));
-    let skipped = quote!(#(let spec = #private::GraphSpec::skip_checkpoint(spec, #skipped);)*);
+    let skip_checkpoint_fn = spec_fn(args, "skip_checkpoint");
+    let skipped = quote_spanned!(at_state=> #(let #spec = #skip_checkpoint_fn(#spec, #skipped);)*);
     let policies = policies(module, args);
+    let on_error_fn = spec_fn(args, "on_error");
     let handlers = plan.map(|plan| {
         let pairs = plan
             .handlers
@@ -225,7 +263,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 )
             })
             .unzip();
-        quote!(#(let spec = #private::GraphSpec::on_error(spec, #nodes, #handlers);)*)
+        quote_spanned!(at_state=> #(let #spec = #on_error_fn(#spec, #nodes, #handlers);)*)
     });
     let spec_doc = format!("The graph `{graph_name}` as written in its `edges!` block.");
     // Without a plan the graph has errors, reported already; the drawings stay empty.
@@ -255,23 +293,40 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             }
         },
     };
-    quote! {
-        /// The graph declared by this module. Generated by `#[graph]`; build it with [`graph()`].
-        #vis struct Graph;
-
-        impl #private::GraphDef for Graph {
-            type State = #checked_state;
+    let new_fn = spec_fn(args, "new");
+    let first_step = quote_spanned!(at_state=> let #spec = #new_fn(#graph_name););
+    let state_type = respan(quote!(type State = #checked_state;), at_state);
+    let spec_type = respan(quote!(::stategraph::__private::GraphSpec), at_state);
+    let spec_sig = quote_spanned!(at_state=> fn spec() -> #spec_type<#checked_state, #deps>);
+    let shares_state = respan(
+        quote! {
+            impl ::stategraph::__private::SharesState<#checked_state> for Graph {
+                fn inner(state: &#checked_state) -> #checked_state {
+                    ::core::clone::Clone::clone(state)
+                }
+                fn outer(state: #checked_state) -> #checked_state {
+                    state
+                }
+            }
+        },
+        at_state,
+    );
+    // The whole impl is placed on the state type (see `respan`); the user's tokens in it keep
+    // their places.
+    let graph_def = quote_spanned! {at_state=>
+        impl ::stategraph::__private::GraphDef for Graph {
+            #state_type
             type Deps = #deps;
             type Node = Node;
             const MERMAID: &'static str = #mermaid;
             const DOT: &'static str = #dot;
 
             #[doc = #spec_doc]
-            fn spec() -> #private::GraphSpec<#checked_state, #deps> {
-                // Edges are added with path calls, so a state that is not one is reported once
-                // (as the same error at the same place), not as a missing method.
-                let spec = #private::GraphSpec::new(#graph_name)
-                    #(#nodes)*;
+            #spec_sig {
+                // Every step is a path call placed on the state type or on the node it adds, so
+                // a state that is not one is reported once, not as a missing method.
+                #first_step
+                #nodes
                 #edges
                 #before
                 #after
@@ -279,9 +334,15 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 #policies
                 #handlers
                 #codecs
-                spec
+                #spec
             }
         }
+    };
+    quote! {
+        /// The graph declared by this module. Generated by `#[graph]`; build it with [`graph()`].
+        #vis struct Graph;
+
+        #graph_def
 
         /// This graph compiled, to name it where it is passed around: with a checkpointer
         /// (`Compiled`, from `graph().checkpointer(saver).compile()`), or without one
@@ -289,14 +350,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         #vis type Compiled<M = ::stategraph::Durable> = ::stategraph::CompiledGraph<Graph, M>;
 
         /// A subgraph node of a graph over the same state runs this graph without a mapping.
-        impl #private::SharesState<#checked_state> for Graph {
-            fn inner(state: &#checked_state) -> #checked_state {
-                ::core::clone::Clone::clone(state)
-            }
-            fn outer(state: #checked_state) -> #checked_state {
-                state
-            }
-        }
+        #shares_state
 
         #builder
     }
@@ -305,27 +359,42 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
 /// The retry policies and time limits of the nodes and of the graph, each expression spanned
 /// on the user's, so a value of the wrong type is reported there.
 fn policies(module: &GraphModule, args: &GraphArgs) -> TokenStream {
-    let private = private();
+    let spec = spec_var(args);
+    let at_state = state_span(args);
+    let [
+        retry_fn,
+        timeout_fn,
+        cache_fn,
+        default_retry_fn,
+        default_timeout_fn,
+    ] = [
+        "retry",
+        "timeout",
+        "cache",
+        "default_retry",
+        "default_timeout",
+    ]
+    .map(|name| spec_fn(args, name));
     let mut out = TokenStream::new();
     for (i, node) in module.nodes.iter().enumerate() {
         let i = proc_macro2::Literal::usize_unsuffixed(i);
         if let Some(retry) = &node.attrs.retry {
             let policy = super::attr::retry_policy(retry);
-            out.extend(quote!(let spec = #private::GraphSpec::retry(spec, #i, #policy);));
+            out.extend(quote_spanned!(at_state=> let #spec = #retry_fn(#spec, #i, #policy);));
         }
         if let Some(timeout) = &node.attrs.timeout {
-            out.extend(quote!(let spec = #private::GraphSpec::timeout(spec, #i, #timeout);));
+            out.extend(quote_spanned!(at_state=> let #spec = #timeout_fn(#spec, #i, #timeout);));
         }
         if let Some(cache) = &node.attrs.cache {
-            out.extend(quote!(let spec = #private::GraphSpec::cache(spec, #i, #cache);));
+            out.extend(quote_spanned!(at_state=> let #spec = #cache_fn(#spec, #i, #cache);));
         }
     }
     if let Some(retry) = &args.retry {
         let policy = super::attr::retry_policy(retry);
-        out.extend(quote!(let spec = #private::GraphSpec::default_retry(spec, #policy);));
+        out.extend(quote_spanned!(at_state=> let #spec = #default_retry_fn(#spec, #policy);));
     }
     if let Some(timeout) = &args.timeout {
-        out.extend(quote!(let spec = #private::GraphSpec::default_timeout(spec, #timeout);));
+        out.extend(quote_spanned!(at_state=> let #spec = #default_timeout_fn(#spec, #timeout);));
     }
     out
 }
@@ -395,7 +464,17 @@ fn target(module: &GraphModule, target: Target) -> TokenStream {
 }
 
 fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
+    let spec = spec_var(args);
+    let at_state = state_span(args);
     let private = private();
+    let [edge_fn, join_fn] = ["edge", "join"].map(|name| spec_fn(args, name));
+    let [edge_to, edge_send, edge_route] = ["To", "Send", "Route"].map(|variant| {
+        let variant = format_ident!("{}", variant);
+        respan(
+            quote!(::stategraph::__private::Edge::#variant),
+            state_span(args),
+        )
+    });
     let state = &args.state;
     let checked = checked(state);
     let deps = deps_type(args);
@@ -414,7 +493,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
             let edge = match edge {
                 Edge::To(to) => {
                     let to = target(module, *to);
-                    quote!(#private::Edge::To(#to))
+                    quote!(#edge_to(#to))
                 }
                 Edge::Send {
                     send,
@@ -438,7 +517,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                     let sent = quote_spanned!(written.span()=> #private::sent::<#input>(#call));
                     let target = proc_macro2::Literal::usize_unsuffixed(*target);
                     quote! {
-                        #private::Edge::Send {
+                        #edge_send {
                             name: #name,
                             target: #target,
                             fan: |state: &#checked, deps: &#deps| {
@@ -473,7 +552,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                     });
                     let scrutinee = quote_spanned!(written.span()=> match #call);
                     quote! {
-                        #private::Edge::Route {
+                        #edge_route {
                             name: #name,
                             pick: |state: &#checked, deps: &#deps| {
                                 let _ = deps;
@@ -483,7 +562,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                     }
                 }
             };
-            out.extend(quote!(let spec = #private::GraphSpec::edge(spec, #from, #edge);));
+            out.extend(quote_spanned!(at_state=> let #spec = #edge_fn(#spec, #from, #edge);));
         }
     }
     for (sources, join) in &plan.joins {
@@ -492,7 +571,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
             .map(|&i| proc_macro2::Literal::usize_unsuffixed(i));
         let join = proc_macro2::Literal::usize_unsuffixed(*join);
         out.extend(
-            quote!(let spec = #private::GraphSpec::join(spec, ::std::vec![#(#sources),*], #join);),
+            quote_spanned!(at_state=> let #spec = #join_fn(#spec, ::std::vec![#(#sources),*], #join);),
         );
     }
     out

@@ -241,13 +241,24 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
                     _ => "function".to_owned(),
                 };
                 let doc = format!("Writes `value` to `{name}` through its {reducer_name} reducer.");
-                let input_ty = param(&quote!(#input), primitive);
+                let appends = matches!(field.reducer, Reducer::Builtin(Builtin::Append));
+                // An `append` setter names `push_<field>` in its error for one item.
+                let input_ty = if appends {
+                    quote!(impl #private::IntoAppended<#input>)
+                } else {
+                    param(&quote!(#input), primitive)
+                };
+                let into_input = if appends {
+                    quote!(#private::IntoAppended::into_appended(value))
+                } else {
+                    quote!(::core::convert::Into::into(value))
+                };
                 let replace = format_ident!("replace_{}", name, span = ident.span());
                 let replace_doc = format!(
                     "Replaces the whole of `{name}` with `value`, bypassing its reducer \
                      (what a summarization node does to a history)."
                 );
-                let push = matches!(field.reducer, Reducer::Builtin(Builtin::Append)).then(|| {
+                let push = appends.then(|| {
                     let push = format_ident!("push_{}", name, span = ident.span());
                     let push_doc = format!(
                         "Appends one item to `{name}`; calls add up: \
@@ -272,7 +283,7 @@ fn builder(state: &StateStruct<'_>) -> TokenStream {
                     #[must_use]
                     #vis fn #ident(mut self, value: #input_ty) -> Self {
                         self.#ident = ::core::option::Option::Some(
-                            #private::Write::Reduce(::core::convert::Into::into(value)),
+                            #private::Write::Reduce(#into_input),
                         );
                         self
                     }

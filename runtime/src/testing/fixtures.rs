@@ -582,6 +582,9 @@ impl Counter {
     }
 }
 
+// Not offered in the compiler's "the trait `State` is implemented for …" hints: a user's
+// missing `#[derive(State)]` reads the same with and without the `testing` feature.
+#[diagnostic::do_not_recommend]
 impl State for Counter {
     type Update = CounterUpdate;
     const CHANNELS: &'static [ChannelSpec] = &[
