@@ -144,7 +144,7 @@ impl PostgresSaverBuilder {
     ) -> Result<crate::PostgresStore, stategraph_runtime::StoreError> {
         PostgresSaver::start(self)
             .await
-            .map(crate::PostgresStore)
+            .map(|saver| crate::PostgresStore(saver, stategraph_runtime::store::Clock::default()))
             .map_err(stategraph_runtime::StoreError::from)
     }
 

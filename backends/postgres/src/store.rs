@@ -4,14 +4,15 @@
 //! Filters compare `value -> field` (the field a bound parameter) with the kind checks that give
 //! [`Filter::matches`]'s answers.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError, expiry,
+    Clock, Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError,
+    expiry,
 };
-use stategraph_runtime::{CheckpointError, Checkpointer, from_micros, now, to_micros};
+use stategraph_runtime::{CheckpointError, Checkpointer, from_micros, to_micros};
 use tokio_postgres::Client;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
@@ -109,9 +110,10 @@ pub(crate) async fn get(
     namespace: &Namespace,
     key: &str,
     refresh: bool,
+    at: SystemTime,
     context: Context<'_>,
 ) -> Result<Result<Option<Item>, StoreError>, CheckpointError> {
-    let at = to_micros(now());
+    let at = to_micros(at);
     let joined = namespace.joined();
     let args: [(&(dyn ToSql + Sync), Type); 3] =
         [(&joined, Type::TEXT), (&key, Type::TEXT), (&at, Type::INT8)];
@@ -128,17 +130,29 @@ pub(crate) async fn get(
     Ok(rows.first().map(decode).transpose())
 }
 
+/// An item to put: its place, value and time to live, and the time of the put.
+pub(crate) struct NewItem<'a> {
+    pub(crate) namespace: &'a Namespace,
+    pub(crate) key: &'a str,
+    pub(crate) value: &'a Value,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) at: SystemTime,
+}
+
 /// Stores an item, keeping the creation time of a live one it replaces.
 pub(crate) async fn put(
     client: &Client,
     sql: &StoreSql,
-    namespace: &Namespace,
-    key: &str,
-    value: &Value,
-    ttl: Option<std::time::Duration>,
+    item: &NewItem<'_>,
     context: Context<'_>,
 ) -> Result<(), CheckpointError> {
-    let at = now();
+    let NewItem {
+        namespace,
+        key,
+        value,
+        ttl,
+        at,
+    } = *item;
     let micros = to_micros(at);
     let ttl_micros = ttl.map(|t| i64::try_from(t.as_micros()).unwrap_or(i64::MAX));
     let expires = expiry(at, ttl).map(to_micros);
@@ -201,9 +215,9 @@ impl Params {
     }
 }
 
-/// The condition that a row is live at `now` and under `prefix`, label by label.
-fn live_under(prefix: &[String], params: &mut Params) -> String {
-    let at = params.push(to_micros(now()), Type::INT8);
+/// The condition that a row is live at `at` and under `prefix`, label by label.
+fn live_under(prefix: &[String], at: SystemTime, params: &mut Params) -> String {
+    let at = params.push(to_micros(at), Type::INT8);
     let mut sql = format!("(expires_at IS NULL OR expires_at > {at})");
     if !prefix.is_empty() {
         let joined = prefix.join(&SEPARATOR.to_string());
@@ -255,10 +269,11 @@ pub(crate) async fn search(
     client: &Client,
     sql: &StoreSql,
     query: &SearchQuery,
+    at: SystemTime,
     context: Context<'_>,
 ) -> Result<Result<Vec<Item>, StoreError>, CheckpointError> {
     let mut params = Params::default();
-    let mut conditions = vec![live_under(&query.prefix, &mut params)];
+    let mut conditions = vec![live_under(&query.prefix, at, &mut params)];
     // Filters SQL compares exactly go to SQL; the others are checked here, on every candidate,
     // and the page is then cut (and renewed) here too.
     let (in_sql, checked): (Vec<&Filter>, Vec<&Filter>) =
@@ -324,7 +339,7 @@ pub(crate) async fn search(
              WHERE namespace = $2 AND key = $3 AND ttl IS NOT NULL RETURNING expires_at",
             sql.schema
         );
-        let at = to_micros(now());
+        let at = to_micros(at);
         for item in page.iter_mut().filter(|item| item.ttl.is_some()) {
             let joined = item.namespace.joined();
             let renewed = client
@@ -351,10 +366,11 @@ pub(crate) async fn list_namespaces(
     client: &Client,
     sql: &StoreSql,
     query: &NamespaceQuery,
+    at: SystemTime,
     context: Context<'_>,
 ) -> Result<Result<Vec<Namespace>, StoreError>, CheckpointError> {
     let mut params = Params::default();
-    let condition = live_under(&query.prefix, &mut params);
+    let condition = live_under(&query.prefix, at, &mut params);
     let statement = format!(
         "SELECT DISTINCT namespace FROM {}.store WHERE {condition}",
         sql.schema
@@ -374,10 +390,11 @@ pub(crate) async fn list_namespaces(
 pub(crate) async fn sweep(
     client: &Client,
     sql: &StoreSql,
+    at: SystemTime,
     context: Context<'_>,
 ) -> Result<u64, CheckpointError> {
     let rows = client
-        .query_typed(&sql.sweep, &[(&to_micros(now()), Type::INT8)])
+        .query_typed(&sql.sweep, &[(&to_micros(at), Type::INT8)])
         .await
         .map_err(|e| context.pg(e))?;
     let removed: i64 = rows.first().map_or(0, |row| row.get(0));
@@ -398,12 +415,18 @@ pub(crate) async fn sweep(
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct PostgresStore(pub(crate) PostgresSaver);
+pub struct PostgresStore(pub(crate) PostgresSaver, pub(crate) Clock);
 
 impl PostgresStore {
     /// Connects with the default options, as [`PostgresSaver::connect`] does.
     pub async fn connect(url: impl Into<String>) -> Result<Self, StoreError> {
         PostgresSaver::builder(url).connect_store().await
+    }
+
+    /// This store, reading the time from `clock` (for tests of times to live).
+    #[must_use]
+    pub fn with_clock(self, clock: impl Into<Clock>) -> Self {
+        Self(self.0, clock.into())
     }
 }
 
@@ -420,9 +443,10 @@ impl Store for PostgresStore {
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
         let saver = &self.0;
+        let at = self.1.now();
         let context = saver.context("store_get", None);
         with_retry!(saver, context, |client| {
-            get(&client, &saver.store, namespace, key, refresh, context).await
+            get(&client, &saver.store, namespace, key, refresh, at, context).await
         })
         .map_err(StoreError::from)?
     }
@@ -436,10 +460,17 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let value = serde_json::Value::Object(value);
         let saver = &self.0;
+        let at = self.1.now();
         let context = saver.context("store_put", None);
-        let value = &value;
+        let item = NewItem {
+            namespace,
+            key,
+            value: &value,
+            ttl,
+            at,
+        };
         with_retry!(saver, context, |client| {
-            put(&client, &saver.store, namespace, key, value, ttl, context).await
+            put(&client, &saver.store, &item, context).await
         })
         .map_err(StoreError::from)
     }
@@ -455,27 +486,30 @@ impl Store for PostgresStore {
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
         let saver = &self.0;
+        let at = self.1.now();
         let context = saver.context("store_search", None);
         with_retry!(saver, context, |client| {
-            search(&client, &saver.store, query, context).await
+            search(&client, &saver.store, query, at, context).await
         })
         .map_err(StoreError::from)?
     }
 
     async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         let saver = &self.0;
+        let at = self.1.now();
         let context = saver.context("store_list_namespaces", None);
         with_retry!(saver, context, |client| {
-            list_namespaces(&client, &saver.store, query, context).await
+            list_namespaces(&client, &saver.store, query, at, context).await
         })
         .map_err(StoreError::from)?
     }
 
     async fn sweep(&self) -> Result<u64, StoreError> {
         let saver = &self.0;
+        let at = self.1.now();
         let context = saver.context("store_sweep", None);
         with_retry!(saver, context, |client| {
-            sweep(&client, &saver.store, context).await
+            sweep(&client, &saver.store, at, context).await
         })
         .map_err(StoreError::from)
     }

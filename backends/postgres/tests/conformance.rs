@@ -26,3 +26,21 @@ mod store {
 
     stategraph_runtime::store_conformance!(async { support::conformance_store("store").await });
 }
+
+#[tokio::test]
+async fn store_times_follow_the_stores_clock() {
+    let Some(url) = support::server().await else {
+        eprintln!("SKIPPED: no PostgreSQL server");
+        return;
+    };
+    let clock = stategraph_runtime::store::ManualClock::starting_now();
+    let store = stategraph_postgres::PostgresSaver::builder(url)
+        .pool_size(2)
+        .schema("sgtest_store_clock")
+        .connect_store()
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    stategraph_runtime::Store::setup(&store).await.unwrap();
+    stategraph_runtime::testing::store::times_follow_the_stores_clock(&store, &clock).await;
+}

@@ -148,7 +148,7 @@ impl RedisSaverBuilder {
     pub async fn connect_store(self) -> Result<crate::RedisStore, stategraph_runtime::StoreError> {
         RedisSaver::from_config(self.config)
             .await
-            .map(crate::RedisStore)
+            .map(|saver| crate::RedisStore(saver, stategraph_runtime::store::Clock::default()))
             .map_err(stategraph_runtime::StoreError::from)
     }
 }

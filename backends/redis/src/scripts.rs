@@ -26,6 +26,8 @@ pub(crate) struct Scripts {
     pub(crate) copy: Script,
     pub(crate) prune: Script,
     pub(crate) forget: Script,
+    pub(crate) store_put: Script,
+    pub(crate) store_sweep: Script,
 }
 
 impl Scripts {
@@ -41,10 +43,12 @@ impl Scripts {
             copy: script!("scripts/copy.lua"),
             prune: script!("scripts/prune.lua"),
             forget: script!("scripts/forget.lua"),
+            store_put: script!("scripts/store_put.lua"),
+            store_sweep: script!("scripts/store_sweep.lua"),
         }
     }
 
-    pub(crate) fn all(&self) -> [&Script; 10] {
+    pub(crate) fn all(&self) -> [&Script; 12] {
         [
             &self.claim,
             &self.claim_if,
@@ -56,6 +60,8 @@ impl Scripts {
             &self.copy,
             &self.prune,
             &self.forget,
+            &self.store_put,
+            &self.store_sweep,
         ]
     }
 }

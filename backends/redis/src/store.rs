@@ -2,23 +2,25 @@
 //! (fields `value`, `created`, `updated`, `ttl`, `expires`), and one sorted set,
 //! `{<prefix>:store}:updated`, of every item id by its update time. An id is the namespace's
 //! labels and the key joined by `/` (neither may hold it). All the store's keys share one hash
-//! tag, so each put or delete is one MULTI/EXEC.
+//! tag, so a put (script `store_put.lua`) or a delete (one MULTI/EXEC) is atomic.
 //!
-//! An item with a time to live expires with Redis's own `PEXPIREAT`, so an expired item is
-//! never read; [`RedisStore::sweep`](stategraph_runtime::Store::sweep) removes the ids of
-//! expired items from the sorted set. A search walks the ids under its prefix newest first,
-//! reads their items in one pipeline and applies [`Filter::matches`](stategraph_runtime::store::Filter::matches) — Redis without
-//! modules has no query language of its own.
+//! An item with a time to live expires with Redis's own `PEXPIREAT`, and every read also checks
+//! its `expires` against the store's clock, so an expired item is never read;
+//! [`RedisStore::sweep`](stategraph_runtime::Store::sweep) deletes expired items and their ids
+//! (script `store_sweep.lua`, which checks each again where it deletes it). A search walks the
+//! ids under its prefix newest first, reads their items in one pipeline and applies
+//! [`Filter::matches`](stategraph_runtime::store::Filter::matches) — Redis without modules has
+//! no query language of its own.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, Store, StoreError, expiry,
+    Clock, Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, Store, StoreError, expiry,
 };
-use stategraph_runtime::{Checkpointer, from_micros, now, to_micros};
+use stategraph_runtime::{Checkpointer, from_micros, to_micros};
 
 use crate::RedisSaver;
 
@@ -51,8 +53,13 @@ impl RedisSaver {
         format!("{{{}:store}}:updated", self.keys.prefix())
     }
 
-    /// The items of `ids`, read in one pipeline; `None` for one that is gone (expired).
-    async fn store_items(&self, ids: &[String]) -> Result<Vec<Option<Item>>, StoreError> {
+    /// The items of `ids`, read in one pipeline; `None` for one that is gone or has expired at
+    /// `at`.
+    async fn store_items(
+        &self,
+        ids: &[String],
+        at: SystemTime,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -63,7 +70,7 @@ impl RedisSaver {
         let mut conn = self.conn.clone();
         let hashes: Vec<std::collections::HashMap<String, String>> =
             pipe.query_async(&mut conn).await.map_err(backend)?;
-        let at = to_micros(now());
+        let at = to_micros(at);
         ids.iter()
             .zip(hashes)
             .map(|(id, hash)| decode(id, &hash, at))
@@ -84,9 +91,8 @@ impl RedisSaver {
             .collect())
     }
 
-    /// Gives the items of `ids` that have a time to live their time again from now.
-    async fn store_refresh(&self, items: &mut [Item]) -> Result<(), StoreError> {
-        let at = now();
+    /// Gives the items of `ids` that have a time to live their time again from `at`.
+    async fn store_refresh(&self, items: &mut [Item], at: SystemTime) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
         let mut any = false;
         for item in items.iter_mut().filter(|item| item.ttl.is_some()) {
@@ -117,13 +123,15 @@ impl RedisSaver {
         namespace: &Namespace,
         key: &str,
         refresh: bool,
+        at: SystemTime,
     ) -> Result<Option<Item>, StoreError> {
-        let found = self.store_items(&[id(namespace, key)]).await?;
+        let found = self.store_items(&[id(namespace, key)], at).await?;
         let Some(mut item) = found.into_iter().next().flatten() else {
             return Ok(None);
         };
         if refresh {
-            self.store_refresh(std::slice::from_mut(&mut item)).await?;
+            self.store_refresh(std::slice::from_mut(&mut item), at)
+                .await?;
         }
         Ok(Some(item))
     }
@@ -134,59 +142,33 @@ impl RedisSaver {
         key: &str,
         value: &Map<String, Value>,
         ttl: Option<Duration>,
+        at: SystemTime,
     ) -> Result<(), StoreError> {
-        let at = now();
-        let micros = to_micros(at);
         let id = id(namespace, key);
-        let item = self.store_item(&id);
         let value = serde_json::to_string(value).map_err(StoreError::Encode)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        // A live item keeps its creation time; an expired one is gone, so it gets a new one.
-        pipe.cmd("HSETNX")
-            .arg(&item)
-            .arg("created")
-            .arg(micros)
-            .ignore();
-        pipe.cmd("HSET")
-            .arg(&item)
-            .arg("value")
-            .arg(&value)
-            .arg("updated")
-            .arg(micros)
-            .ignore();
-        match expiry(at, ttl) {
-            Some(expires) => {
-                let ttl = i64::try_from(ttl.unwrap_or_default().as_micros()).unwrap_or(i64::MAX);
-                let expires = to_micros(expires);
-                pipe.cmd("HSET")
-                    .arg(&item)
-                    .arg("ttl")
-                    .arg(ttl)
-                    .arg("expires")
-                    .arg(expires)
-                    .ignore();
-                pipe.cmd("PEXPIREAT")
-                    .arg(&item)
-                    .arg(expires / 1000 + 1)
-                    .ignore();
-            }
-            None => {
-                pipe.cmd("HDEL")
-                    .arg(&item)
-                    .arg("ttl")
-                    .arg("expires")
-                    .ignore();
-                pipe.cmd("PERSIST").arg(&item).ignore();
-            }
-        }
-        pipe.cmd("ZADD")
-            .arg(self.store_index())
-            .arg(micros)
+        let (ttl, expires) = match expiry(at, ttl) {
+            Some(expires) => (
+                i64::try_from(ttl.unwrap_or_default().as_micros())
+                    .unwrap_or(i64::MAX)
+                    .to_string(),
+                to_micros(expires).to_string(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let _: i64 = self
+            .scripts
+            .store_put
+            .key(self.store_item(&id))
+            .key(self.store_index())
+            .arg(to_micros(at))
+            .arg(value)
             .arg(&id)
-            .ignore();
-        let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(backend)
+            .arg(ttl)
+            .arg(expires)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     pub(crate) async fn store_delete(
@@ -203,10 +185,14 @@ impl RedisSaver {
         pipe.query_async::<()>(&mut conn).await.map_err(backend)
     }
 
-    pub(crate) async fn store_search(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn store_search(
+        &self,
+        query: &SearchQuery,
+        at: SystemTime,
+    ) -> Result<Vec<Item>, StoreError> {
         let ids = self.store_ids(&query.prefix).await?;
         let mut found: Vec<Item> = self
-            .store_items(&ids)
+            .store_items(&ids, at)
             .await?
             .into_iter()
             .flatten()
@@ -225,7 +211,7 @@ impl RedisSaver {
             .take(query.limit)
             .collect();
         if query.refresh {
-            self.store_refresh(&mut page).await?;
+            self.store_refresh(&mut page, at).await?;
         }
         Ok(page)
     }
@@ -233,32 +219,46 @@ impl RedisSaver {
     pub(crate) async fn store_namespaces(
         &self,
         query: &NamespaceQuery,
+        at: SystemTime,
     ) -> Result<Vec<Namespace>, StoreError> {
         let ids = self.store_ids(&query.prefix).await?;
-        let live = self.store_items(&ids).await?.into_iter().flatten();
+        let live = self.store_items(&ids, at).await?.into_iter().flatten();
         Ok(query.page(live.map(|item| item.namespace)))
     }
 
-    pub(crate) async fn store_sweep(&self) -> Result<u64, StoreError> {
+    pub(crate) async fn store_sweep(&self, at: SystemTime) -> Result<u64, StoreError> {
         let ids = self.store_ids(&[]).await?;
-        let items = self.store_items(&ids).await?;
+        let items = self.store_items(&ids, at).await?;
         let gone: Vec<&String> = ids
             .iter()
             .zip(&items)
             .filter(|(_, item)| item.is_none())
             .map(|(id, _)| id)
             .collect();
-        if gone.is_empty() {
-            return Ok(0);
+        let mut removed = 0;
+        // Each item is checked again where it is deleted, so one put since it was read stays.
+        for chunk in gone.chunks(SWEEP_CHUNK) {
+            let mut invocation = self.scripts.store_sweep.prepare_invoke();
+            invocation.key(self.store_index());
+            for id in chunk {
+                invocation.key(self.store_item(id));
+            }
+            invocation.arg(to_micros(at));
+            for id in chunk {
+                invocation.arg(id.as_str());
+            }
+            let swept: u64 = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(backend)?;
+            removed += swept;
         }
-        let mut conn = self.conn.clone();
-        let removed: u64 = conn
-            .zrem(self.store_index(), &gone)
-            .await
-            .map_err(backend)?;
         Ok(removed)
     }
 }
+
+/// How many expired items one sweep script deletes.
+const SWEEP_CHUNK: usize = 256;
 
 /// An item's hash as an [`Item`]; `None` when it is gone or expired at `at`.
 fn decode(
@@ -305,12 +305,19 @@ fn decode(
 /// `{<prefix>:store}`), expiring items with Redis's own expiry. Connect it with the
 /// checkpointer's options ([`RedisSaverBuilder::connect_store`](crate::RedisSaverBuilder::connect_store)).
 #[derive(Debug)]
-pub struct RedisStore(pub(crate) RedisSaver);
+pub struct RedisStore(pub(crate) RedisSaver, pub(crate) Clock);
 
 impl RedisStore {
     /// Connects with the default options, as [`RedisSaver::connect`] does.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         RedisSaver::builder(url).connect_store().await
+    }
+
+    /// This store, reading the time from `clock` (for tests of times to live). Redis still
+    /// expires an item at its time by the wall clock; see [`ManualClock`](stategraph_runtime::store::ManualClock).
+    #[must_use]
+    pub fn with_clock(self, clock: impl Into<Clock>) -> Self {
+        Self(self.0, clock.into())
     }
 }
 
@@ -326,7 +333,9 @@ impl Store for RedisStore {
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        self.0.store_get(namespace, key, refresh).await
+        self.0
+            .store_get(namespace, key, refresh, self.1.now())
+            .await
     }
 
     async fn write(
@@ -336,7 +345,9 @@ impl Store for RedisStore {
         value: serde_json::Map<String, serde_json::Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        self.0.store_put(namespace, key, &value, ttl).await
+        self.0
+            .store_put(namespace, key, &value, ttl, self.1.now())
+            .await
     }
 
     async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
@@ -344,14 +355,14 @@ impl Store for RedisStore {
     }
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        self.0.store_search(query).await
+        self.0.store_search(query, self.1.now()).await
     }
 
     async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        self.0.store_namespaces(query).await
+        self.0.store_namespaces(query, self.1.now()).await
     }
 
     async fn sweep(&self) -> Result<u64, StoreError> {
-        self.0.store_sweep().await
+        self.0.store_sweep(self.1.now()).await
     }
 }

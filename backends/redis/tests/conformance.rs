@@ -35,3 +35,21 @@ mod store {
 
     stategraph_runtime::store_conformance!(async { store().await });
 }
+
+#[tokio::test]
+async fn store_times_follow_the_stores_clock() {
+    let Some(url) = support::shared_server_or_skip("store clock").await else {
+        return;
+    };
+    let clock = stategraph_runtime::store::ManualClock::starting_now();
+    // A prefix of its own: sweeping by a clock that runs ahead must not touch other cases.
+    let store = stategraph_redis::RedisSaver::builder(&url)
+        .key_prefix(format!("{}-clock", support::prefix()))
+        .allow_volatile(true)
+        .connect_store()
+        .await
+        .expect("a store on the shared server")
+        .with_clock(clock.clone());
+    stategraph_runtime::Store::setup(&store).await.unwrap();
+    stategraph_runtime::testing::store::times_follow_the_stores_clock(&store, &clock).await;
+}

@@ -5,16 +5,17 @@
 //! text), with the kind checks that give [`Filter::matches`]'s answers.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 use stategraph_runtime::store::{
-    Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError, expiry,
+    Clock, Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError,
+    expiry,
 };
-use stategraph_runtime::{Checkpointer, from_micros, now, to_micros};
+use stategraph_runtime::{Checkpointer, from_micros, to_micros};
 
 use crate::SqliteSaver;
 use crate::error::Context;
@@ -88,8 +89,9 @@ pub(crate) fn get(
     namespace: &Namespace,
     key: &str,
     refresh: bool,
+    at: SystemTime,
 ) -> Result<Option<Item>, StoreError> {
-    let at = to_micros(now());
+    let at = to_micros(at);
     let joined = namespace.joined();
     if refresh {
         conn.prepare_cached(&format!(
@@ -115,8 +117,8 @@ pub(crate) fn put(
     key: &str,
     value: &str,
     ttl: Option<std::time::Duration>,
+    at: SystemTime,
 ) -> rusqlite::Result<()> {
-    let at = now();
     let micros = to_micros(at);
     let ttl_micros = ttl.map(|t| i64::try_from(t.as_micros()).unwrap_or(i64::MAX));
     let expires = expiry(at, ttl).map(to_micros);
@@ -207,8 +209,12 @@ fn condition(filter: &Filter, next: usize, args: &mut Vec<Sql>) -> String {
 }
 
 /// One page of the items `query` finds, renewed first when it says so.
-pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-    let at = to_micros(now());
+pub(crate) fn search(
+    conn: &Connection,
+    query: &SearchQuery,
+    at: SystemTime,
+) -> Result<Vec<Item>, StoreError> {
+    let at = to_micros(at);
     let mut args = vec![Sql::Integer(at)];
     let mut conditions = vec![LIVE.to_owned()];
     conditions.push(under(&query.prefix, args.len() + 1, &mut args));
@@ -275,8 +281,9 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<Vec<Item>
 pub(crate) fn list_namespaces(
     conn: &Connection,
     query: &NamespaceQuery,
+    at: SystemTime,
 ) -> Result<Vec<Namespace>, StoreError> {
-    let mut args = vec![Sql::Integer(to_micros(now()))];
+    let mut args = vec![Sql::Integer(to_micros(at))];
     let prefix = under(&query.prefix, 2, &mut args);
     let sql = format!("SELECT DISTINCT namespace FROM stategraph_store WHERE {LIVE} AND {prefix}");
     let joined: Vec<String> = conn
@@ -294,12 +301,12 @@ pub(crate) fn list_namespaces(
 }
 
 /// Removes every expired item; returns how many.
-pub(crate) fn sweep(conn: &Connection) -> rusqlite::Result<u64> {
+pub(crate) fn sweep(conn: &Connection, at: SystemTime) -> rusqlite::Result<u64> {
     let removed = conn
         .prepare_cached(
             "DELETE FROM stategraph_store WHERE expires_at IS NOT NULL AND expires_at <= ?1",
         )?
-        .execute([to_micros(now())])?;
+        .execute([to_micros(at)])?;
     Ok(removed as u64)
 }
 
@@ -320,7 +327,7 @@ pub(crate) fn sweep(conn: &Connection) -> rusqlite::Result<u64> {
 /// # }).unwrap();
 /// ```
 #[derive(Debug)]
-pub struct SqliteStore(pub(crate) SqliteSaver);
+pub struct SqliteStore(pub(crate) SqliteSaver, Clock);
 
 impl SqliteStore {
     /// Opens (creating it if needed) the database file at `path` and runs
@@ -328,7 +335,7 @@ impl SqliteStore {
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         SqliteSaver::open(path)
             .await
-            .map(Self)
+            .map(|saver| Self(saver, Clock::default()))
             .map_err(StoreError::from)
     }
 
@@ -336,8 +343,14 @@ impl SqliteStore {
     pub async fn open_in_memory() -> Result<Self, StoreError> {
         SqliteSaver::open_in_memory()
             .await
-            .map(Self)
+            .map(|saver| Self(saver, Clock::default()))
             .map_err(StoreError::from)
+    }
+
+    /// This store, reading the time from `clock` (for tests of times to live).
+    #[must_use]
+    pub fn with_clock(self, clock: impl Into<Clock>) -> Self {
+        Self(self.0, clock.into())
     }
 }
 
@@ -353,7 +366,7 @@ impl Store for SqliteStore {
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        let (namespace, key) = (namespace.clone(), key.to_owned());
+        let (namespace, key, at) = (namespace.clone(), key.to_owned(), self.1.now());
         // A refreshing read writes, so it runs on the writer's connection.
         let worker = if refresh {
             &self.0.writer
@@ -362,7 +375,7 @@ impl Store for SqliteStore {
         };
         worker
             .run(Context::new("store_get", None), move |conn| {
-                Ok(get(conn, &namespace, &key, refresh))
+                Ok(get(conn, &namespace, &key, refresh, at))
             })
             .await
             .map_err(StoreError::from)?
@@ -376,12 +389,12 @@ impl Store for SqliteStore {
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
         let value = serde_json::to_string(&value).map_err(StoreError::Encode)?;
-        let (namespace, key) = (namespace.clone(), key.to_owned());
+        let (namespace, key, at) = (namespace.clone(), key.to_owned(), self.1.now());
         let context = Context::new("store_put", None);
         self.0
             .writer
             .write(context, move |conn| {
-                put(conn, &namespace, &key, &value, ttl)
+                put(conn, &namespace, &key, &value, ttl, at)
                     .map_err(|e| Context::new("store_put", None).sqlite(e))
             })
             .await
@@ -401,7 +414,7 @@ impl Store for SqliteStore {
     }
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        let query = query.clone();
+        let (query, at) = (query.clone(), self.1.now());
         let worker = if query.refresh {
             &self.0.writer
         } else {
@@ -409,28 +422,29 @@ impl Store for SqliteStore {
         };
         worker
             .run(Context::new("store_search", None), move |conn| {
-                Ok(search(conn, &query))
+                Ok(search(conn, &query, at))
             })
             .await
             .map_err(StoreError::from)?
     }
 
     async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        let query = query.clone();
+        let (query, at) = (query.clone(), self.1.now());
         self.0
             .reader()
             .run(Context::new("store_list_namespaces", None), move |conn| {
-                Ok(list_namespaces(conn, &query))
+                Ok(list_namespaces(conn, &query, at))
             })
             .await
             .map_err(StoreError::from)?
     }
 
     async fn sweep(&self) -> Result<u64, StoreError> {
+        let at = self.1.now();
         self.0
             .writer
             .run(Context::new("store_sweep", None), move |conn| {
-                sweep(conn).map_err(|e| Context::new("store_sweep", None).sqlite(e))
+                sweep(conn, at).map_err(|e| Context::new("store_sweep", None).sqlite(e))
             })
             .await
             .map_err(StoreError::from)

@@ -73,3 +73,13 @@ mod memory {
             .unwrap()
     });
 }
+
+#[tokio::test]
+async fn times_follow_the_stores_clock() {
+    let clock = stategraph_runtime::store::ManualClock::starting_now();
+    let store = stategraph_sqlite::SqliteStore::open_in_memory()
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    stategraph_runtime::testing::store::times_follow_the_stores_clock(&store, &clock).await;
+}

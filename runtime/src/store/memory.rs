@@ -8,19 +8,26 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, expiry};
-use crate::checkpoint::now;
+use super::{Clock, Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, expiry};
 
 /// A store in process memory: gone when the process ends.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<BTreeMap<(Namespace, String), Item>>,
+    clock: Clock,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This store, reading the time from `clock` (for tests of times to live).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Into<Clock>) -> Self {
+        self.clock = clock.into();
+        self
     }
 
     fn items(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Namespace, String), Item>> {
@@ -52,7 +59,7 @@ impl Store for MemoryStore {
         key: &str,
         refresh: bool,
     ) -> Result<Option<Item>, StoreError> {
-        let at = now();
+        let at = self.clock.now();
         let mut items = self.items();
         let Some(item) = items.get_mut(&(namespace.clone(), key.to_owned())) else {
             return Ok(None);
@@ -73,7 +80,7 @@ impl Store for MemoryStore {
         value: Map<String, Value>,
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
-        let at = now();
+        let at = self.clock.now();
         let mut items = self.items();
         let slot = (namespace.clone(), key.to_owned());
         let created_at = match items.get(&slot) {
@@ -101,7 +108,7 @@ impl Store for MemoryStore {
     }
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
-        let at = now();
+        let at = self.clock.now();
         let mut items = self.items();
         let mut found: Vec<&mut Item> = items
             .values_mut()
@@ -127,7 +134,7 @@ impl Store for MemoryStore {
     }
 
     async fn namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
-        let at = now();
+        let at = self.clock.now();
         let items = self.items();
         let live = items
             .values()
@@ -137,10 +144,25 @@ impl Store for MemoryStore {
     }
 
     async fn sweep(&self) -> Result<u64, StoreError> {
-        let at = now();
+        let at = self.clock.now();
         let mut items = self.items();
         let before = items.len();
         items.retain(|_, item| !expired(item, at));
         Ok((before - items.len()) as u64)
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::store::ManualClock;
+
+    #[test]
+    fn times_follow_the_stores_clock() {
+        crate::testing::block_on(async {
+            let clock = ManualClock::starting_now();
+            let store = MemoryStore::new().with_clock(clock.clone());
+            crate::testing::store::times_follow_the_stores_clock(&store, &clock).await;
+        });
     }
 }

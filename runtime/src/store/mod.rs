@@ -11,8 +11,9 @@
 //! the checkpointer and may live on another backend.
 //!
 //! `namespace.rs` holds the names and their rules, `query.rs` searches and their filters,
-//! `memory.rs` the in-memory store.
+//! `clock.rs` the time stores read (a test can move it), `memory.rs` the in-memory store.
 
+mod clock;
 mod memory;
 mod namespace;
 mod query;
@@ -25,6 +26,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use clock::{Clock, ManualClock};
 pub use memory::MemoryStore;
 pub use namespace::{Namespace, SEPARATOR, check_key};
 

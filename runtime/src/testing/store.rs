@@ -847,3 +847,94 @@ pub async fn concurrent_puts_all_land<S: Store + ?Sized>(store: &S) {
     let found = search(store, SearchQuery::under([r.clone()]).limit(100)).await;
     assert_eq!(found.len(), 32);
 }
+
+/// A store given a [`ManualClock`](crate::store::ManualClock) keeps, expires, refreshes and
+/// sweeps items by that clock, not the system's: a store's tests of times to live need no
+/// sleeping. `store` must have been given `clock`, started at the system's time
+/// ([`ManualClock::starting_now`](crate::store::ManualClock::starting_now)); the case only moves
+/// it forward. Not in [`store_conformance!`](crate::store_conformance), whose factory makes
+/// stores on the system's clock: call it from the store's own tests.
+pub async fn times_follow_the_stores_clock<S: Store + ?Sized>(
+    store: &S,
+    clock: &crate::store::ManualClock,
+) {
+    let minute = Duration::from_secs(60);
+    let r = root();
+    let short = ns(&[&r, "short"]);
+    let long = ns(&[&r, "long"]);
+    let put_at = clock.now();
+    let with_ttl = |namespace: &Namespace, key: &'static str, ttl: Duration| {
+        let namespace = namespace.clone();
+        async move {
+            store
+                .put_value(&namespace, key, Default::default(), Some(ttl))
+                .await
+                .unwrap();
+        }
+    };
+    with_ttl(&short, "k", minute).await;
+    with_ttl(&long, "k", 2 * minute).await;
+    put(store, &long, "forever", json!({})).await;
+    let item = store.get(&short, "k", false).await.unwrap().expect("live");
+    assert_eq!(
+        (item.created_at, item.updated_at, item.expires_at),
+        (put_at, put_at, Some(put_at + minute)),
+        "the times of a put are the clock's"
+    );
+
+    clock.advance(minute / 2);
+    let refreshed = store.get(&short, "k", true).await.unwrap().expect("live");
+    assert_eq!(
+        refreshed.expires_at,
+        Some(put_at + minute / 2 + minute),
+        "a refreshing read renews the time to live from the clock's now"
+    );
+
+    clock.advance(minute / 2);
+    assert!(
+        store.get(&short, "k", false).await.unwrap().is_some(),
+        "refreshed, it outlives its first time to live"
+    );
+    store.sweep().await.unwrap();
+    assert!(
+        store.get(&short, "k", false).await.unwrap().is_some(),
+        "a sweep keeps what has not expired by the clock"
+    );
+
+    clock.advance(minute / 2);
+    assert!(
+        store.get(&short, "k", false).await.unwrap().is_none(),
+        "expired once the clock passes its time"
+    );
+    assert_eq!(
+        search(store, SearchQuery::under([r.clone()])).await.len(),
+        2
+    );
+    let listed = store
+        .list_namespaces(&NamespaceQuery::under([r.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        std::slice::from_ref(&long),
+        "a namespace of expired items is not listed"
+    );
+    assert!(
+        store.sweep().await.unwrap() >= 1,
+        "the expired item is swept"
+    );
+
+    clock.advance(minute);
+    assert!(store.get(&long, "k", false).await.unwrap().is_none());
+    assert!(
+        store.get(&long, "forever", false).await.unwrap().is_some(),
+        "an item without a time to live never expires"
+    );
+    put(store, &short, "k", json!({})).await;
+    let again = store.get(&short, "k", false).await.unwrap().expect("put");
+    assert_eq!(
+        again.created_at,
+        clock.now(),
+        "a put over an expired item makes a new one"
+    );
+}
