@@ -157,7 +157,8 @@ pub use stategraph_redis as redis;
 
 /// The object-store backend (feature `object-store`, plus `object-store-aws`, `-gcp` or
 /// `-azure` for a cloud bucket): `object_store::ObjectStoreSaver` keeps each thread as a log
-/// of immutable objects, advanced with create-if-absent.
+/// of immutable objects, advanced with create-if-absent, and `object_store::ObjectStoreStore`
+/// the Store's items as immutable versions on the same guarantees.
 #[cfg(feature = "object-store")]
 #[doc(inline)]
 pub use stategraph_object_store as object_store;

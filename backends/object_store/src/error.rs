@@ -28,8 +28,10 @@ enum Cause {
 }
 
 impl ObjectStoreError {
-    /// What the saver was doing: `setup`, `get`, `list`, `claim`, `put`, `put_writes`,
-    /// `delete_thread`, `copy_thread`, `prune`, `list_threads`, `cache_get` or `cache_put`.
+    /// What the saver or store was doing: `setup`, `get`, `list`, `claim`, `put`,
+    /// `put_writes`, `delete_thread`, `copy_thread`, `prune`, `list_threads`, `cache_get`,
+    /// `cache_put`, or a store's `store_get`, `store_put`, `store_delete`, `store_search`,
+    /// `store_list_namespaces` or `store_sweep`.
     pub fn operation(&self) -> &'static str {
         self.operation.name()
     }

@@ -7,7 +7,8 @@
 //! is a log of immutable entries under numbered keys; a writer adds entry `n + 1` only if no
 //! one else has, so the contract's compare-and-swap (a put continues the latest checkpoint, a
 //! write carries the owner's epoch) holds across processes without a database or a lock
-//! service. See [`ObjectStoreSaver`] for the layout and for when to choose it.
+//! service. See [`ObjectStoreSaver`] for the layout and for when to choose it, and
+//! [`ObjectStoreStore`] for the [`Store`](stategraph_runtime::Store) on the same objects.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
@@ -25,6 +26,7 @@ mod error;
 mod log;
 mod name;
 mod slots;
+mod store;
 mod view;
 
 use std::sync::Arc;
@@ -47,6 +49,7 @@ use crate::slots::Slots;
 use crate::view::View;
 
 pub use crate::error::ObjectStoreError;
+pub use crate::store::ObjectStoreStore;
 pub use object_store;
 
 /// How many threads' logs a saver keeps in memory unless told otherwise.
@@ -87,7 +90,7 @@ const DEFAULT_COMPACT_AFTER: u64 = 512;
 /// A long log is compacted the same way, keeping its whole history, every 512 entries
 /// ([`with_compaction_after`](Self::with_compaction_after)), so a process that has not read a
 /// thread before reads a few objects, not one per step. The node cache lives under `cache/`,
-/// one object per key.
+/// one object per key, and the [`ObjectStoreStore`] on the same prefix under `store/`.
 ///
 /// Each process keeps the logs it has read in memory (at most
 /// [`with_cached_threads`](Self::with_cached_threads) of them) and, before answering, reads only

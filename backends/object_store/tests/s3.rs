@@ -13,7 +13,7 @@ use stategraph_object_store::object_store::path::Path;
 use stategraph_object_store::object_store::{
     ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
-use stategraph_object_store::{ObjectStoreError, ObjectStoreSaver};
+use stategraph_object_store::{ObjectStoreError, ObjectStoreSaver, ObjectStoreStore};
 use stategraph_runtime::testing::fixtures::{checkpoint, child, must_get, thread};
 use stategraph_runtime::{CheckpointError, Checkpointer};
 use support::Moto;
@@ -36,6 +36,23 @@ async fn conformance_kit_passes_on_s3() {
         report.passed.len(),
         stategraph_runtime::testing::CASES.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_conformance_kit_passes_on_s3() {
+    let Some(moto) = Moto::start_or_skip("store conformance on S3") else {
+        return;
+    };
+    let mut case = 0;
+    let report = stategraph_runtime::testing::store::run_all(|| {
+        case += 1;
+        let prefix = format!("store-conformance/{case}");
+        let moto = &moto;
+        async move { ObjectStoreStore::from(moto.saver(&prefix).await) }
+    })
+    .await;
+    report.assert_passed();
+    assert!(!report.passed.is_empty());
 }
 
 /// The server refuses a second create of one key (`If-None-Match: *`, 412), which the client

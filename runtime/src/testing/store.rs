@@ -49,6 +49,7 @@ macro_rules! __store_conformance_cases {
             list_namespaces_by_prefix_depth_and_page,
             list_namespaces_by_suffix,
             concurrent_puts_all_land,
+            refreshing_reads_never_undo_a_put_or_a_delete,
         }
     };
 }
@@ -846,6 +847,45 @@ pub async fn concurrent_puts_all_land<S: Store + ?Sized>(store: &S) {
     futures::future::join_all(puts).await;
     let found = search(store, SearchQuery::under([r.clone()]).limit(100)).await;
     assert_eq!(found.len(), 32);
+}
+
+/// Refreshing reads racing a writer never put back what the writer replaced or deleted: after
+/// a writer's puts of `v = 1..=n` in order, the item holds `v = n`; after its delete, there is
+/// no item.
+pub async fn refreshing_reads_never_undo_a_put_or_a_delete<S: Store + ?Sized>(store: &S) {
+    let namespace = ns(&[&root()]);
+    let ttl = Some(Duration::from_secs(3600));
+    let last = 24;
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let writer = async {
+        for v in 1..=last {
+            let value = object(&json!({ "v": v })).unwrap();
+            store.put_value(&namespace, "k", value, ttl).await.unwrap();
+        }
+        let after_puts = store.get(&namespace, "k", false).await.unwrap();
+        let held = after_puts.and_then(|item| item.value.get("v").cloned());
+        store.delete(&namespace, "k").await.unwrap();
+        writing.store(false, std::sync::atomic::Ordering::SeqCst);
+        held
+    };
+    let refresher = || async {
+        while writing.load(std::sync::atomic::Ordering::SeqCst) {
+            store.get(&namespace, "k", true).await.unwrap();
+            let query = SearchQuery::under(namespace.labels().to_vec()).refresh();
+            store.search(&query).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    };
+    let (held, (), ()) = futures::join!(writer, refresher(), refresher());
+    assert_eq!(
+        held,
+        Some(json!(last)),
+        "the item holds the writer's last put, not a value a refresh wrote back"
+    );
+    assert!(
+        store.get(&namespace, "k", false).await.unwrap().is_none(),
+        "a refresh does not bring back a deleted item"
+    );
 }
 
 /// A store given a [`ManualClock`](crate::store::ManualClock) keeps, expires, refreshes and
