@@ -9,52 +9,20 @@
 //! it passes returns its answer.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
+use crate::checkpoint::questions::{answer_writes, answered_ids_of, answers_of};
+pub(crate) use crate::checkpoint::questions::{answers_in, is_answered};
 use crate::checkpoint::{PendingWrite, from_micros, to_micros};
 use crate::ids::TaskId;
+pub use stategraph_checkpoint::InterruptId;
 
 const INTERRUPT: &str = PendingWrite::INTERRUPT;
-const RESUME: &str = PendingWrite::RESUME;
-
-/// The id of one interrupt: derived from its task and the number of the `interrupt` call
-/// within the task, so a task that runs again raises the same id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct InterruptId(Uuid);
-
-impl InterruptId {
-    fn derive(task: TaskId, index: u32) -> Self {
-        Self(Uuid::new_v5(&task.as_uuid(), &index.to_be_bytes()))
-    }
-}
-
-impl fmt::Display for InterruptId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for InterruptId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl FromStr for InterruptId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self)
-    }
-}
 
 /// A question a node asked (`ctx.interrupt(payload)`), or a pause before or after a node,
 /// waiting for an answer: [`Outcome::Paused`](crate::Outcome::Paused) and
@@ -263,15 +231,6 @@ impl TaskInterrupts {
     }
 }
 
-/// The answers saved for `task_id` among `pending`, by call number.
-fn answers_of(pending: &[PendingWrite], task_id: TaskId) -> BTreeMap<u32, serde_json::Value> {
-    pending
-        .iter()
-        .find(|w| w.task_id == task_id && w.channel == RESUME)
-        .and_then(|w| serde_json::from_slice(&w.value).ok())
-        .unwrap_or_default()
-}
-
 /// The call number of a pause (`interrupt_before` / `interrupt_after`): one per synthetic task.
 pub(crate) const PAUSE: u32 = u32::MAX;
 
@@ -296,56 +255,6 @@ pub(crate) fn pause(
         task_id,
         index: PAUSE,
     }
-}
-
-/// Whether the interrupt `write` saved waits for an answer: none of its task's saved answers
-/// is for its call. A record that does not decode waits (nothing says it was answered).
-pub(crate) fn waits(pending: &[PendingWrite], write: &PendingWrite) -> bool {
-    /// The part of a [`Record`] that says which call asked (as the SQL backends read it).
-    #[derive(Deserialize)]
-    struct Call {
-        index: u32,
-    }
-    serde_json::from_slice::<Call>(&write.value).map_or(true, |call| {
-        !is_answered(pending, write.task_id, call.index)
-    })
-}
-
-/// Whether call `index` of task `task_id` has an answer among `pending`.
-pub(crate) fn is_answered(pending: &[PendingWrite], task_id: TaskId, index: u32) -> bool {
-    answers_of(pending, task_id).contains_key(&index)
-}
-
-/// Every answer saved among `pending`, as checkpoint metadata records them: each under the id
-/// of the question it answered (for answers saved before those ids were, the id the task's
-/// call number gives).
-pub(crate) fn answers_in(pending: &[PendingWrite]) -> Vec<crate::checkpoint::Answer> {
-    pending
-        .iter()
-        .filter(|w| w.channel == RESUME)
-        .flat_map(|w| {
-            let ids = answered_ids_of(pending, w.task_id);
-            answers_of(pending, w.task_id)
-                .into_iter()
-                .map(move |(index, answer)| crate::checkpoint::Answer {
-                    id: ids
-                        .get(&index)
-                        .copied()
-                        .unwrap_or_else(|| InterruptId::derive(w.task_id, index)),
-                    node: w.node.clone(),
-                    answer,
-                })
-        })
-        .collect()
-}
-
-/// The ids of the questions task `task_id`'s saved answers answered, by call number.
-fn answered_ids_of(pending: &[PendingWrite], task_id: TaskId) -> BTreeMap<u32, InterruptId> {
-    pending
-        .iter()
-        .find(|w| w.task_id == task_id && w.channel == PendingWrite::ANSWERED)
-        .and_then(|w| serde_json::from_slice(&w.value).ok())
-        .unwrap_or_default()
 }
 
 /// The pending write saving `interrupt`.
@@ -379,35 +288,6 @@ pub(crate) fn answers_write(
         ids.insert(index, id);
     }
     answer_writes(interrupt.task_id, &interrupt.node, &answers, &ids)
-}
-
-/// The pending writes saving task `task_id`'s `answers` and the ids of the questions they
-/// answered, by call number (replacing the ones saved before).
-fn answer_writes(
-    task_id: TaskId,
-    node: &str,
-    answers: &BTreeMap<u32, serde_json::Value>,
-    ids: &BTreeMap<u32, InterruptId>,
-) -> [PendingWrite; 2] {
-    let write = |idx: i32, channel: &str, value: Vec<u8>| PendingWrite {
-        task_id,
-        node: node.to_owned(),
-        idx,
-        channel: channel.to_owned(),
-        value,
-    };
-    [
-        write(
-            PendingWrite::RESUME_IDX,
-            RESUME,
-            serde_json::to_vec(answers).expect("answers encode"),
-        ),
-        write(
-            PendingWrite::ANSWERED_IDX,
-            PendingWrite::ANSWERED,
-            serde_json::to_vec(ids).expect("ids encode"),
-        ),
-    ]
 }
 
 /// The questions the paused step waits on: the interrupts saved among `pending` that have no

@@ -1,16 +1,15 @@
-//! The stategraph runtime: state and reducers, the superstep executor, the checkpointer
-//! contract and [`MemorySaver`].
+//! The stategraph runtime: state and reducers, the superstep executor, threads, streams and
+//! subgraphs, over the checkpoint contract of `stategraph-checkpoint` (re-exported here:
+//! [`Checkpointer`], [`MemorySaver`], [`Store`], the ids).
 //!
 //! Use it through the `stategraph` crate, which adds the `#[derive(State)]` and `#[graph]`
 //! macros and the storage backends.
 
 mod budget;
-mod checkpoint;
 mod compiled;
 mod error;
 mod executor;
 mod graph;
-mod ids;
 mod interrupt;
 mod lifecycle;
 mod node;
@@ -21,7 +20,6 @@ mod reducer;
 mod reducer_fn;
 mod send;
 mod state;
-pub mod store;
 mod stream;
 mod subgraph;
 mod thread;
@@ -31,14 +29,12 @@ pub mod __private;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+// The checkpoint contract, from its own crate; inside the runtime it is read as
+// `crate::checkpoint::…` and `crate::ids::…`.
+use stategraph_checkpoint as checkpoint;
+use stategraph_checkpoint as ids;
+
 pub use budget::{SizeBudget, StateSize};
-pub use checkpoint::limits;
-pub use checkpoint::{
-    Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
-    CheckpointTuple, Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, Pauses,
-    PendingWrite, Prune, PutMode, Source, ThreadInfo, ThreadQuery, ThreadRecords, ThreadStatus,
-    Transferred, from_micros, now, to_micros, transfer_thread, walk_chain,
-};
 pub use compiled::{
     Builder, CompiledGraph, DEFAULT_RECURSION_LIMIT, Durable, Ephemeral, MigrationReport,
     RunsWithoutThread,
@@ -46,23 +42,29 @@ pub use compiled::{
 pub use error::GraphError;
 pub use executor::Durability;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
-pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};
-pub use interrupt::{Interrupt, InterruptError, InterruptId, Resume};
-pub use lifecycle::{
-    AfterExpiry, ExpirePaused, Retention, RetentionReport, apply_retention, expire_paused,
-    spawn_retention,
-};
+pub use interrupt::{Interrupt, InterruptError, Resume};
+pub use lifecycle::{AfterExpiry, ExpirePaused, expire_paused};
 pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
 pub use once::OnceError;
 pub use outcome::{Outcome, Paused};
-pub use policy::{Attempt, CachePolicy, NodeFailure, NodeTimeout, RetryPolicy};
+pub use policy::{Attempt, CachePolicy, NodeTimeout, RetryPolicy};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
     MessagesUpdate, Reducer, Summable,
 };
 pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
-pub use store::{MemoryStore, Store, StoreError, StoreExt};
+#[doc(hidden)]
+pub use stategraph_checkpoint as __checkpoint;
+pub use stategraph_checkpoint::{
+    Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata,
+    CheckpointTuple, Checkpointer, Epoch, InterruptId, ListQuery, MemorySaver, MemoryStore,
+    NewCheckpoint, NodeFailure, Operation, Pauses, PendingWrite, Prune, PutMode, Retention,
+    RetentionReport, Source, Store, StoreError, StoreExt, TaskId, ThreadId, ThreadInfo,
+    ThreadQuery, ThreadRecords, ThreadStatus, Transferred, apply_retention, from_micros, now,
+    spawn_retention, to_micros, transfer_thread, walk_chain,
+};
+pub use stategraph_checkpoint::{limits, store, store_conformance};
 pub use stream::{
     CheckpointEvent, Custom, Event, EventData, Payload, RunStream, StreamMode, StreamOptions,
 };

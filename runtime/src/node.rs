@@ -8,11 +8,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::checkpoint::Checkpointer;
+use crate::checkpoint::NodeFailure;
 use crate::executor::Scope;
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
 use crate::once::TaskOnce;
-use crate::policy::{NodeFailure, TaskAttempts};
+use crate::policy::TaskAttempts;
 use crate::send::SentInput;
 use crate::state::State;
 use crate::store::Store;

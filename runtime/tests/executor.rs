@@ -1,12 +1,12 @@
 //! The superstep executor on a hand-written state and graph (the macros are tested from the
 //! `stategraph` crate): ordering, fan-out and joins, conflicts, limits, errors and resume.
-//! The state is the conformance kit's `Counter` fixture, so these tests need the `testing`
+//! The state is the testing kit's hand-written `Counter`, so these tests need the `testing`
 //! feature (`cargo test --workspace --all-features` runs them).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use stategraph_runtime::testing::fixtures::{Counter, CounterUpdate};
+use stategraph_runtime::testing::state::{Counter, CounterUpdate};
 use stategraph_runtime::*;
 
 /// Every node name the test graphs use (a generated node enum is per graph; one is enough here).

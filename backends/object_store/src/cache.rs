@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use stategraph_runtime::{CheckpointError, now, to_micros};
+use stategraph_checkpoint::{CheckpointError, now, to_micros};
 
 use crate::error::Context;
 

@@ -5,7 +5,7 @@
 //! exact bytes the runtime handed over, and nothing but the header is parsed.
 
 use serde::{Deserialize, Serialize};
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointId, Epoch, PendingWrite, TaskId, ThreadRecords,
 };
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use stategraph_runtime::{CheckpointError, Operation, ThreadId};
+use stategraph_checkpoint::{CheckpointError, Operation, ThreadId};
 
 /// The object store failed, or held something that is not a stategraph log, while the saver
 /// was doing something for a thread: the source of a [`CheckpointError::Backend`] raised by

@@ -8,12 +8,12 @@
 //! one else has, so the contract's compare-and-swap (a put continues the latest checkpoint, a
 //! write carries the owner's epoch) holds across processes without a database or a lock
 //! service. See [`ObjectStoreSaver`] for the layout and for when to choose it, and
-//! [`ObjectStoreStore`] for the [`Store`](stategraph_runtime::Store) on the same objects.
+//! [`ObjectStoreStore`] for the [`Store`](stategraph_checkpoint::Store) on the same objects.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+//! # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 //! use stategraph_object_store::ObjectStoreSaver;
-//! use stategraph_runtime::{Checkpointer, ThreadId};
+//! use stategraph_checkpoint::{Checkpointer, ThreadId};
 //!
 //! let saver = ObjectStoreSaver::local("/var/lib/agent/checkpoints").await?;
 //! assert!(saver.get(&ThreadId::new("t"), "", None).await?.is_none());
@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
@@ -134,7 +134,7 @@ impl ObjectStoreSaver {
     /// use std::sync::Arc;
     /// use stategraph_object_store::ObjectStoreSaver;
     /// use stategraph_object_store::object_store::local::LocalFileSystem;
-    /// use stategraph_runtime::Checkpointer;
+    /// use stategraph_checkpoint::Checkpointer;
     ///
     /// let saver = ObjectStoreSaver::new(Arc::new(LocalFileSystem::new_with_prefix("/tmp/cp")?));
     /// saver.setup().await?;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use stategraph_runtime::{CheckpointError, ThreadId};
+use stategraph_checkpoint::{CheckpointError, ThreadId};
 
 use crate::entry::{self, Entry, Kind};
 use crate::error::Context;
@@ -456,7 +456,7 @@ impl Logs {
 #[cfg(test)]
 mod tests {
     use object_store::memory::InMemory;
-    use stategraph_runtime::Epoch;
+    use stategraph_checkpoint::Epoch;
 
     use super::*;
 

@@ -27,10 +27,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use stategraph_runtime::store::{
+use stategraph_checkpoint::store::{
     Clock, Item, Namespace, NamespaceQuery, SearchQuery, Store, StoreError, expiry,
 };
-use stategraph_runtime::{Checkpointer, from_micros, to_micros};
+use stategraph_checkpoint::{Checkpointer, from_micros, to_micros};
 
 use crate::ObjectStoreSaver;
 use crate::error::Context;
@@ -51,10 +51,10 @@ const ATTEMPTS: usize = 64;
 /// and searches under a prefix, or choose PostgreSQL for large, searched stores.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::StoreError> {
+/// # async fn demo() -> Result<(), stategraph_checkpoint::StoreError> {
 /// use stategraph_object_store::ObjectStoreStore;
-/// use stategraph_runtime::store::Namespace;
-/// use stategraph_runtime::{Store, StoreExt};
+/// use stategraph_checkpoint::store::Namespace;
+/// use stategraph_checkpoint::{Store, StoreExt};
 ///
 /// let store = ObjectStoreStore::local("/var/lib/agent/store").await?;
 /// let profile = Namespace::new(["users", "u-7"])?;

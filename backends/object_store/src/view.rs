@@ -1,7 +1,7 @@
 //! A thread as its log has built it so far: its records and its owner's epoch, with what a new
 //! entry may do to them.
 
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, ThreadId, ThreadRecords,
 };
 

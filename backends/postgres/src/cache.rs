@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stategraph_runtime::{CheckpointError, now, to_micros};
+use stategraph_checkpoint::{CheckpointError, now, to_micros};
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 use tokio_postgres::config::Host;
 
 use crate::PostgresSaver;
@@ -20,7 +20,7 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 /// Options for [`PostgresSaver`], from [`PostgresSaver::builder`].
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+/// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 /// use std::time::Duration;
 /// use stategraph_postgres::PostgresSaver;
 ///
@@ -141,11 +141,13 @@ impl PostgresSaverBuilder {
     /// (table `store` in the same schema).
     pub async fn connect_store(
         self,
-    ) -> Result<crate::PostgresStore, stategraph_runtime::StoreError> {
+    ) -> Result<crate::PostgresStore, stategraph_checkpoint::StoreError> {
         PostgresSaver::start(self)
             .await
-            .map(|saver| crate::PostgresStore(saver, stategraph_runtime::store::Clock::default()))
-            .map_err(stategraph_runtime::StoreError::from)
+            .map(|saver| {
+                crate::PostgresStore(saver, stategraph_checkpoint::store::Clock::default())
+            })
+            .map_err(stategraph_checkpoint::StoreError::from)
     }
 
     /// The parsed connection string and the server it names, as `host:port`.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use stategraph_runtime::{CheckpointError, Operation, ThreadId};
+use stategraph_checkpoint::{CheckpointError, Operation, ThreadId};
 
 /// PostgreSQL failed while the saver was doing something (for a thread): the source of a
 /// [`CheckpointError::Backend`] raised by [`PostgresSaver`](crate::PostgresSaver).

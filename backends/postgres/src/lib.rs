@@ -4,9 +4,9 @@
 //! [`PostgresSaver`] implements [`Checkpointer`]:
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+//! # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 //! use stategraph_postgres::PostgresSaver;
-//! use stategraph_runtime::{Checkpointer, ThreadId};
+//! use stategraph_checkpoint::{Checkpointer, ThreadId};
 //!
 //! let saver = PostgresSaver::connect("postgres://postgres@127.0.0.1:5432/test").await?;
 //! assert!(saver.get(&ThreadId::new("t"), "", None).await?.is_none());
@@ -45,7 +45,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
@@ -96,9 +96,9 @@ pub use crate::store::PostgresStore;
 /// the tables answer audit questions in SQL (see the crate README).
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+/// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 /// use stategraph_postgres::PostgresSaver;
-/// use stategraph_runtime::{Checkpointer, ListQuery, ThreadId};
+/// use stategraph_checkpoint::{Checkpointer, ListQuery, ThreadId};
 ///
 /// let saver = PostgresSaver::builder("postgres://postgres@127.0.0.1:5432/test")
 ///     .pool_size(8)
@@ -127,7 +127,7 @@ impl PostgresSaver {
     /// [`setup`](Checkpointer::setup).
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+    /// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
     /// use stategraph_postgres::PostgresSaver;
     ///
     /// let saver = PostgresSaver::connect("postgres://postgres@127.0.0.1:5432/test").await?;
@@ -142,7 +142,7 @@ impl PostgresSaver {
     /// size, schema, timeouts.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+    /// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
     /// use stategraph_postgres::PostgresSaver;
     ///
     /// let saver = PostgresSaver::builder("host=127.0.0.1 user=postgres dbname=test")

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 
 use crate::config::PostgresSaverBuilder;
 use crate::error::Context;

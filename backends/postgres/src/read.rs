@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata,
     CheckpointTuple, ListQuery, PendingWrite, TaskId, ThreadId, ThreadInfo, ThreadQuery,
     ThreadStatus, from_micros, to_micros,
@@ -508,7 +508,7 @@ fn walk_chain(
     channel: &str,
     version: CheckpointId,
 ) -> Result<Vec<ChannelBlob>, CheckpointError> {
-    let links = stategraph_runtime::walk_chain(checkpoint, channel, version, |at| {
+    let links = stategraph_checkpoint::walk_chain(checkpoint, channel, version, |at| {
         let key = (
             checkpoint.thread_id.as_str().to_owned(),
             checkpoint.ns.clone(),

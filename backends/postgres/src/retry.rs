@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 
 use crate::error::{Context, retryable};
 

@@ -7,7 +7,7 @@
 //! or sorted use `COLLATE "C"` (byte order, the order of `ThreadId`), and ids are `uuid`
 //! (UUIDv7: byte order is creation order).
 
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 use tokio_postgres::types::Type;
 
 use crate::error::Context;

@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use stategraph_runtime::store::{
+use stategraph_checkpoint::store::{
     Clock, Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError,
     expiry,
 };
-use stategraph_runtime::{CheckpointError, Checkpointer, from_micros, to_micros};
+use stategraph_checkpoint::{CheckpointError, Checkpointer, from_micros, to_micros};
 use tokio_postgres::Client;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
@@ -406,7 +406,7 @@ pub(crate) async fn sweep(
 /// elsewhere; it works behind pgbouncer in transaction mode like the saver.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::StoreError> {
+/// # async fn demo() -> Result<(), stategraph_checkpoint::StoreError> {
 /// use stategraph_postgres::PostgresSaver;
 ///
 /// let store = PostgresSaver::builder("postgres://postgres@127.0.0.1:5432/test")

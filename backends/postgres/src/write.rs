@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     BlobKind, CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, PutMode, Source,
     TaskId, ThreadId, limits,
 };

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 
 use crate::RedisSaver;
 use crate::error::Context;

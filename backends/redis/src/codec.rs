@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata,
     PendingWrite, TaskId, ThreadId, from_micros, to_micros,
 };
@@ -42,7 +42,7 @@ impl Record {
         thread_id: &ThreadId,
         ns: &str,
         id: CheckpointId,
-    ) -> Result<Checkpoint, stategraph_runtime::CheckpointError> {
+    ) -> Result<Checkpoint, stategraph_checkpoint::CheckpointError> {
         let record: Record = serde_json::from_slice(bytes).map_err(|e| {
             CheckpointError::corrupt(thread_id, id, format!("the checkpoint record: {e}"))
         })?;

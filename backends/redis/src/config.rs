@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 
 use crate::RedisSaver;
 
@@ -73,7 +73,7 @@ impl Config {
 /// Options for [`RedisSaver`], from [`RedisSaver::builder`].
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+/// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 /// use std::time::Duration;
 /// use stategraph_redis::{RedisSaver, Ttl};
 ///
@@ -137,7 +137,7 @@ impl RedisSaverBuilder {
         self
     }
 
-    /// Connects, and runs [`setup`](stategraph_runtime::Checkpointer::setup), which checks
+    /// Connects, and runs [`setup`](stategraph_checkpoint::Checkpointer::setup), which checks
     /// the server's persistence settings.
     pub async fn connect(self) -> Result<RedisSaver, CheckpointError> {
         RedisSaver::from_config(self.config).await
@@ -145,11 +145,13 @@ impl RedisSaverBuilder {
 
     /// Connects as [`connect`](Self::connect) does, as a [`RedisStore`](crate::RedisStore)
     /// (keys `{<prefix>:store}:…`).
-    pub async fn connect_store(self) -> Result<crate::RedisStore, stategraph_runtime::StoreError> {
+    pub async fn connect_store(
+        self,
+    ) -> Result<crate::RedisStore, stategraph_checkpoint::StoreError> {
         RedisSaver::from_config(self.config)
             .await
-            .map(|saver| crate::RedisStore(saver, stategraph_runtime::store::Clock::default()))
-            .map_err(stategraph_runtime::StoreError::from)
+            .map(|saver| crate::RedisStore(saver, stategraph_checkpoint::store::Clock::default()))
+            .map_err(stategraph_checkpoint::StoreError::from)
     }
 }
 

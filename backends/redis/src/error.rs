@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use stategraph_runtime::{CheckpointError, Operation, ThreadId};
+use stategraph_checkpoint::{CheckpointError, Operation, ThreadId};
 
 /// Redis failed, or refused to be used, while the saver was doing something for a thread: the
 /// source of a [`CheckpointError::Backend`] raised by [`RedisSaver`](crate::RedisSaver).

@@ -16,7 +16,7 @@
 //! Checkpoint ids are UUIDv7 strings of fixed length (36), whose lexicographic order is their
 //! time order, so `ZRANGEBYLEX` pages exactly and nothing parses an id as a timestamp.
 
-use stategraph_runtime::ThreadId;
+use stategraph_checkpoint::ThreadId;
 
 /// Key names under one prefix.
 #[derive(Debug, Clone)]

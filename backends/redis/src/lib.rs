@@ -11,9 +11,9 @@
 //! you opt in with [`RedisSaverBuilder::allow_volatile`].
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+//! # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 //! use stategraph_redis::RedisSaver;
-//! use stategraph_runtime::{Checkpointer, ThreadId};
+//! use stategraph_checkpoint::{Checkpointer, ThreadId};
 //!
 //! let saver = RedisSaver::connect("redis://127.0.0.1:6379").await?;
 //! assert!(saver.get(&ThreadId::new("t"), "", None).await?.is_none());
@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
@@ -82,13 +82,13 @@ pub use crate::store::RedisStore;
 /// All keys of a thread share the hash tag `{thread}` under the key prefix; checkpoints are
 /// ordered by id in sorted sets (score 0, lexicographic ranges), so `before`/`limit` pages are
 /// exact. Metadata filters are applied to each record with the contract's own
-/// [`matches`](stategraph_runtime::CheckpointMetadata::matches), so any key filters, exactly,
+/// [`matches`](stategraph_checkpoint::CheckpointMetadata::matches), so any key filters, exactly,
 /// and `limit` counts matches. A [`Ttl`] expires every key of a thread together.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+/// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
 /// use stategraph_redis::RedisSaver;
-/// use stategraph_runtime::{Checkpointer, ListQuery, ThreadId};
+/// use stategraph_checkpoint::{Checkpointer, ListQuery, ThreadId};
 ///
 /// let saver = RedisSaver::connect("redis://127.0.0.1:6379").await?;
 /// let history = saver.list(&ListQuery::thread(ThreadId::new("job-7")).limit(20)).await?;
@@ -111,7 +111,7 @@ impl RedisSaver {
     /// unreachable, and refuses a server that would lose checkpoints on restart.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+    /// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
     /// let saver = stategraph_redis::RedisSaver::connect("redis://127.0.0.1:6379").await?;
     /// assert_eq!(saver.key_prefix(), "stategraph");
     /// # Ok(()) }
@@ -123,7 +123,7 @@ impl RedisSaver {
     /// Options: key prefix, [`Ttl`], the volatile-storage opt-in, timeouts.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), stategraph_runtime::CheckpointError> {
+    /// # async fn demo() -> Result<(), stategraph_checkpoint::CheckpointError> {
     /// use std::time::Duration;
     /// use stategraph_redis::{RedisSaver, Ttl};
     ///

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::{StreamExt, TryStreamExt};
 use redis::Value;
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointTuple, ListQuery,
     PendingWrite, ThreadId, ThreadInfo, ThreadQuery, limits,
 };

@@ -6,10 +6,10 @@
 //!
 //! An item with a time to live expires with Redis's own `PEXPIREAT`, and every read also checks
 //! its `expires` against the store's clock, so an expired item is never read;
-//! [`RedisStore::sweep`](stategraph_runtime::Store::sweep) deletes expired items and their ids
+//! [`RedisStore::sweep`](stategraph_checkpoint::Store::sweep) deletes expired items and their ids
 //! (script `store_sweep.lua`, which checks each again where it deletes it). A search walks the
 //! ids under its prefix newest first, reads their items in one pipeline and applies
-//! [`Filter::matches`](stategraph_runtime::store::Filter::matches) — Redis without modules has
+//! [`Filter::matches`](stategraph_checkpoint::store::Filter::matches) — Redis without modules has
 //! no query language of its own.
 
 use std::time::{Duration, SystemTime};
@@ -17,10 +17,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use serde_json::{Map, Value};
-use stategraph_runtime::store::{
+use stategraph_checkpoint::store::{
     Clock, Item, Namespace, NamespaceQuery, SEPARATOR, SearchQuery, Store, StoreError, expiry,
 };
-use stategraph_runtime::{Checkpointer, from_micros, to_micros};
+use stategraph_checkpoint::{Checkpointer, from_micros, to_micros};
 
 use crate::RedisSaver;
 
@@ -314,7 +314,7 @@ impl RedisStore {
     }
 
     /// This store, reading the time from `clock` (for tests of times to live). Redis still
-    /// expires an item at its time by the wall clock; see [`ManualClock`](stategraph_runtime::store::ManualClock).
+    /// expires an item at its time by the wall clock; see [`ManualClock`](stategraph_checkpoint::store::ManualClock).
     #[must_use]
     pub fn with_clock(self, clock: impl Into<Clock>) -> Self {
         Self(self.0, clock.into())

@@ -1,7 +1,7 @@
 //! Puts, writes, deletes, copies and pruning: each one script, so each is atomic.
 
 use redis::Value;
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, Prune, PutMode, ThreadId,
     limits,
 };

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use stategraph_runtime::{CheckpointError, now, to_micros};
+use stategraph_checkpoint::{CheckpointError, now, to_micros};
 
 use crate::error::Context;
 

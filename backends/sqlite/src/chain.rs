@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::Connection;
-use stategraph_runtime::{BlobKind, Checkpoint, CheckpointError, CheckpointId};
+use stategraph_checkpoint::{BlobKind, Checkpoint, CheckpointError, CheckpointId};
 
 use crate::error::Context;
 
@@ -87,7 +87,7 @@ pub(crate) fn walk_chain<'b>(
 ) -> Result<Vec<(CheckpointId, BlobKind, &'b StoredBlob)>, CheckpointError> {
     let broken =
         |detail: String| CheckpointError::corrupt(&checkpoint.thread_id, checkpoint.id, detail);
-    stategraph_runtime::walk_chain(checkpoint, channel, version, |at| {
+    stategraph_checkpoint::walk_chain(checkpoint, channel, version, |at| {
         let key = (
             checkpoint.thread_id.as_str().to_owned(),
             checkpoint.ns.clone(),

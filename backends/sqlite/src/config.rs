@@ -5,7 +5,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
-use stategraph_runtime::CheckpointError;
+use stategraph_checkpoint::CheckpointError;
 
 use crate::SqliteSaver;
 
@@ -50,7 +50,7 @@ impl Synchronous {
 ///     .open()
 ///     .await?;
 /// assert_eq!(saver.synchronous(), Synchronous::Normal);
-/// # Ok::<(), stategraph_runtime::CheckpointError>(())
+/// # Ok::<(), stategraph_checkpoint::CheckpointError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
@@ -108,7 +108,7 @@ impl SqliteSaverBuilder {
     }
 
     /// Opens (or creates) the database, starts the saver's threads and runs
-    /// [`setup`](stategraph_runtime::Checkpointer::setup).
+    /// [`setup`](stategraph_checkpoint::Checkpointer::setup).
     pub async fn open(self) -> Result<SqliteSaver, CheckpointError> {
         SqliteSaver::start(self.config).await
     }

@@ -7,13 +7,13 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use stategraph_runtime::{Checkpointer, ThreadId};
+//! use stategraph_checkpoint::{Checkpointer, ThreadId};
 //! use stategraph_sqlite::SqliteSaver;
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let saver = SqliteSaver::open(dir.path().join("checkpoints.db")).await?;
 //! assert!(saver.get(&ThreadId::new("t"), "", None).await?.is_none());
-//! # Ok::<(), stategraph_runtime::CheckpointError>(())
+//! # Ok::<(), stategraph_checkpoint::CheckpointError>(())
 //! # }).unwrap();
 //! ```
 
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     CheckpointError, CheckpointId, CheckpointTuple, Checkpointer, Epoch, ListQuery, NewCheckpoint,
     PendingWrite, Prune, ThreadId, ThreadInfo, ThreadQuery, limits,
 };
@@ -82,13 +82,13 @@ pub use crate::store::SqliteStore;
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use stategraph_runtime::{Checkpointer, ListQuery, ThreadId};
+/// use stategraph_checkpoint::{Checkpointer, ListQuery, ThreadId};
 /// use stategraph_sqlite::SqliteSaver;
 ///
 /// let saver = SqliteSaver::open_in_memory().await?;
 /// let history = saver.list(&ListQuery::thread(ThreadId::new("job-7")).limit(20)).await?;
 /// assert!(history.is_empty());
-/// # Ok::<(), stategraph_runtime::CheckpointError>(())
+/// # Ok::<(), stategraph_checkpoint::CheckpointError>(())
 /// # }).unwrap();
 /// ```
 pub struct SqliteSaver {
@@ -112,7 +112,7 @@ impl SqliteSaver {
     /// let saver = SqliteSaver::open(&path).await?;
     /// assert_eq!(saver.path(), Some(path.as_path()));
     /// assert_eq!(saver.synchronous(), Synchronous::Full);
-    /// # Ok::<(), stategraph_runtime::CheckpointError>(())
+    /// # Ok::<(), stategraph_checkpoint::CheckpointError>(())
     /// # }).unwrap();
     /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
@@ -127,7 +127,7 @@ impl SqliteSaver {
     ///
     /// let saver = SqliteSaver::open_in_memory().await?;
     /// assert_eq!(saver.path(), None);
-    /// # Ok::<(), stategraph_runtime::CheckpointError>(())
+    /// # Ok::<(), stategraph_checkpoint::CheckpointError>(())
     /// # }).unwrap();
     /// ```
     pub async fn open_in_memory() -> Result<Self, CheckpointError> {
@@ -148,7 +148,7 @@ impl SqliteSaver {
     ///     .open()
     ///     .await?;
     /// assert_eq!(saver.busy_timeout(), Duration::from_secs(30));
-    /// # Ok::<(), stategraph_runtime::CheckpointError>(())
+    /// # Ok::<(), stategraph_checkpoint::CheckpointError>(())
     /// # }).unwrap();
     /// ```
     pub fn builder(path: impl AsRef<Path>) -> SqliteSaverBuilder {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata, CheckpointTuple,
     ListQuery, PendingWrite, TaskId, ThreadId, ThreadInfo, ThreadQuery, ThreadStatus, from_micros,
     to_micros,
@@ -524,7 +524,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use serde_json::json;
-    use stategraph_runtime::{
+    use stategraph_checkpoint::{
         BlobKind, ChannelBlob, Checkpoint, CheckpointMetadata, NewCheckpoint, PutMode, Source, now,
     };
 

@@ -10,7 +10,7 @@
 //! indexes for every lookup below. The small `stategraph_threads` rows are `WITHOUT ROWID`.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use stategraph_runtime::{CheckpointError, now, to_micros};
+use stategraph_checkpoint::{CheckpointError, now, to_micros};
 
 use crate::error::Context;
 

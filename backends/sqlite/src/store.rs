@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
-use stategraph_runtime::store::{
+use stategraph_checkpoint::store::{
     Clock, Filter, Item, Namespace, NamespaceQuery, Op, SEPARATOR, SearchQuery, Store, StoreError,
     expiry,
 };
-use stategraph_runtime::{Checkpointer, from_micros, to_micros};
+use stategraph_checkpoint::{Checkpointer, from_micros, to_micros};
 
 use crate::SqliteSaver;
 use crate::error::Context;
@@ -315,15 +315,15 @@ pub(crate) fn sweep(conn: &Connection, at: SystemTime) -> rusqlite::Result<u64> 
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use stategraph_runtime::store::Namespace;
-/// use stategraph_runtime::{Store, StoreExt};
+/// use stategraph_checkpoint::store::Namespace;
+/// use stategraph_checkpoint::{Store, StoreExt};
 /// use stategraph_sqlite::SqliteStore;
 ///
 /// let store = SqliteStore::open_in_memory().await?;
 /// let ns = Namespace::new(["users", "u-7"])?;
 /// store.put(&ns, "profile", &serde_json::json!({ "name": "Ada" }), None).await?;
 /// assert!(store.get(&ns, "profile", false).await?.is_some());
-/// # Ok::<(), stategraph_runtime::StoreError>(())
+/// # Ok::<(), stategraph_checkpoint::StoreError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use rusqlite::Connection;
-use stategraph_runtime::{CheckpointError, ThreadId};
+use stategraph_checkpoint::{CheckpointError, ThreadId};
 use tokio::sync::oneshot;
 
 use crate::config::{Config, Role};

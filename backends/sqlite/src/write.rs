@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use stategraph_runtime::{
+use stategraph_checkpoint::{
     BlobKind, CheckpointError, CheckpointId, Epoch, NewCheckpoint, PendingWrite, PutMode, Source,
     ThreadId, limits, to_micros,
 };

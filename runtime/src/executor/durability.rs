@@ -17,13 +17,13 @@ use tracing::Instrument;
 
 use super::{Executor, Head};
 use crate::budget::StateSize;
+use crate::checkpoint::NodeFailure;
 use crate::checkpoint::{
     self, Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
     Checkpointer, NewCheckpoint, PutMode, Source, limits,
 };
 use crate::error::GraphError;
 use crate::ids::CheckpointId;
-use crate::policy::NodeFailure;
 use crate::send::{SENDS, encode_sends};
 use crate::state::{ChannelSet, State};
 
@@ -378,17 +378,17 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 .map(|&n| self.spec.nodes[n].name.to_owned())
                 .collect(),
             barriers: head.barriers.clone(),
-            metadata: CheckpointMetadata {
-                source: writes.source,
-                step: head.step,
-                parents: head.parents.clone(),
-                writes: node_writes,
-                pauses: head.pauses.clone(),
-                answers: writes.answers,
-                failures: writes.failures,
-                subgraphs: writes.subgraphs,
-                state_version: S::VERSION,
-                user: p.metadata.clone(),
+            metadata: {
+                let mut metadata = CheckpointMetadata::new(writes.source, head.step);
+                metadata.parents = head.parents.clone();
+                metadata.writes = node_writes;
+                metadata.pauses = head.pauses.clone();
+                metadata.answers = writes.answers;
+                metadata.failures = writes.failures;
+                metadata.subgraphs = writes.subgraphs;
+                metadata.state_version = S::VERSION;
+                metadata.user = p.metadata.clone();
+                metadata
             },
         };
         Ok(NewCheckpoint {

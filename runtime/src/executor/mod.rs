@@ -33,13 +33,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::budget::Budget;
+use crate::checkpoint::NodeFailure;
 use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, ThreadId};
 use crate::interrupt::{self, Interrupt};
 use crate::outcome::{Outcome, Paused};
-use crate::policy::NodeFailure;
 use crate::send::{SentInput, decode_sends};
 use crate::state::{ChannelSet, State, StateUpdate};
 use crate::store::Store;

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 
+use crate::checkpoint::NodeFailure;
 use crate::checkpoint::{CheckpointError, PendingWrite, limits};
 use crate::error::GraphError;
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
 use crate::interrupt::{self, Interrupt, Raised, TaskInterrupts};
 use crate::node::{NodeContext, NodeError, NodeFn};
 use crate::once::TaskOnce;
-use crate::policy::{NodeFailure, TaskAttempts};
+use crate::policy::TaskAttempts;
 use crate::state::{State, StateUpdate, Stored};
 
 use super::restore::bounded;
@@ -144,7 +145,7 @@ pub(super) async fn run_task<S: State, D: Send + Sync + 'static>(
     // A failure its handler takes: the task is done, without writes; the handler runs next.
     let result = match (result, handler) {
         (Err(error), Some(handler)) => {
-            let failure = NodeFailure::new(name, handler, step, tries, &error);
+            let failure = NodeFailure::new(name, handler, step, tries, &error.to_string());
             let records = match recording {
                 Some(r) if r.pending_writes => vec![failure.write(r.task_id)],
                 _ => Vec::new(),

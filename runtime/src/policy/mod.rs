@@ -1,20 +1,19 @@
 //! Policies around a node — retries and a time limit per attempt — as wrappers of its
 //! function (tower's layers: one concern each, composed), applied once when a graph is
-//! compiled, so the executor runs every node the same way; a cache of its results; and what an
-//! error handler is handed when a node fails into it.
+//! compiled, so the executor runs every node the same way; and a cache of its results. What an
+//! error handler is handed when a node fails into it (`NodeFailure`) is plain data of the
+//! checkpoint contract.
 
 mod cache;
-mod handler;
 mod retry;
 mod timeout;
 
 use std::sync::Arc;
 
 pub use cache::CachePolicy;
-pub use handler::NodeFailure;
-pub(crate) use handler::cut;
 pub(crate) use retry::TaskAttempts;
 pub use retry::{Attempt, RetryPolicy};
+pub(crate) use stategraph_checkpoint::truncated as cut;
 pub use timeout::NodeTimeout;
 
 use crate::graph::NodeSpec;

@@ -237,7 +237,7 @@ pub(crate) struct TaskAttempts {
 impl TaskAttempts {
     /// Records that attempt `attempt` failed with `error`.
     pub(crate) fn record(&self, attempt: u32, error: &NodeError) {
-        let text = super::handler::cut(error.to_string(), Attempt::MAX_ERROR_BYTES);
+        let text = super::cut(error.to_string(), Attempt::MAX_ERROR_BYTES);
         self.failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())

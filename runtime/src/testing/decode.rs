@@ -12,6 +12,7 @@ use crate::{CheckpointError, CheckpointTuple, Checkpointer, State};
 
 use super::fixtures::*;
 use super::restore;
+use super::state::Counter;
 
 #[track_caller]
 fn expect_decode_error(tuple: &CheckpointTuple, channel: &str) {

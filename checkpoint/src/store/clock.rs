@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 ///
 /// ```
 /// use std::time::Duration;
-/// use stategraph_runtime::store::{ManualClock, MemoryStore, Namespace, Store};
+/// use stategraph_checkpoint::store::{ManualClock, MemoryStore, Namespace, Store};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let clock = ManualClock::starting_now();
@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 ///     .await?;
 /// clock.advance(Duration::from_secs(61));
 /// assert!(store.get(&memories, "likes", false).await?.is_none());
-/// # Ok::<(), stategraph_runtime::store::StoreError>(())
+/// # Ok::<(), stategraph_checkpoint::store::StoreError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -34,7 +34,7 @@ impl Clock {
     /// The time now, to the microsecond every store keeps.
     pub fn now(&self) -> SystemTime {
         match &self.0 {
-            None => crate::checkpoint::now(),
+            None => crate::checkpointer::now(),
             Some(manual) => manual.now(),
         }
     }
@@ -63,7 +63,7 @@ impl ManualClock {
 
     /// A clock standing at the system's time now.
     pub fn starting_now() -> Self {
-        Self::at(crate::checkpoint::now())
+        Self::at(crate::checkpointer::now())
     }
 
     /// The time it stands at.
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_system_clock_is_the_default() {
-        let before = crate::checkpoint::now();
+        let before = crate::checkpointer::now();
         let read = Clock::default().now();
         assert!(read >= before - Duration::from_millis(1));
     }

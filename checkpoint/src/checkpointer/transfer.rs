@@ -30,9 +30,9 @@ pub struct Transferred {
 /// while it moves: a checkpoint the source gets during the copy may be missed.
 ///
 /// ```
-/// # async fn demo(memory: &stategraph_runtime::MemorySaver, durable: &stategraph_runtime::MemorySaver)
-/// # -> Result<(), stategraph_runtime::CheckpointError> {
-/// use stategraph_runtime::{ThreadId, transfer_thread};
+/// # async fn demo(memory: &stategraph_checkpoint::MemorySaver, durable: &stategraph_checkpoint::MemorySaver)
+/// # -> Result<(), stategraph_checkpoint::CheckpointError> {
+/// use stategraph_checkpoint::{ThreadId, transfer_thread};
 /// let moved = transfer_thread(memory, durable, &ThreadId::new("job-7")).await?;
 /// println!("{} checkpoints moved", moved.checkpoints);
 /// # Ok(()) }

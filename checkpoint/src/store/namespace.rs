@@ -19,12 +19,12 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// A namespace: one or more labels, each non-empty and without [`SEPARATOR`] or NUL.
 ///
 /// ```
-/// use stategraph_runtime::store::Namespace;
+/// use stategraph_checkpoint::store::Namespace;
 /// let ns = Namespace::new(["users", "u-7", "memories"])?;
 /// assert_eq!(ns.to_string(), "users/u-7/memories");
 /// assert!(Namespace::new(["users", ""]).is_err());
 /// assert!(Namespace::new(["a/b"]).is_err());
-/// # Ok::<(), stategraph_runtime::store::StoreError>(())
+/// # Ok::<(), stategraph_checkpoint::store::StoreError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Namespace(Vec<String>);

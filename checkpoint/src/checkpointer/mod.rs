@@ -18,11 +18,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use crate::policy::NodeFailure;
+use crate::failure::NodeFailure;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, Epoch, TaskId, ThreadId};
-use crate::interrupt::InterruptId;
+use crate::questions::InterruptId;
 
 pub use chain::walk_chain;
 pub use memory::MemorySaver;
@@ -80,7 +80,7 @@ pub struct CheckpointMetadata {
     #[serde(default)]
     pub writes: BTreeMap<String, Vec<String>>,
     /// The nodes this thread's runs pause before and after, set on its thread handle
-    /// ([`Thread::interrupt_before`](crate::Thread::interrupt_before)) and carried from
+    /// (the runtime's `Thread::interrupt_before`) and carried from
     /// checkpoint to checkpoint, so a resume in another process keeps them.
     #[serde(default, skip_serializing_if = "Pauses::is_empty")]
     pub pauses: Pauses,
@@ -293,7 +293,7 @@ impl PendingWrite {
     /// The index of a `once` write; later results (which include the earlier) replace it.
     pub const ONCE_IDX: i32 = -6;
     /// The channel of a task's failed attempts under a retry policy: a JSON list of
-    /// [`Attempt`](crate::Attempt)s.
+    /// the runtime's `Attempt`s.
     pub const ATTEMPTS: &'static str = "__attempts__";
     /// The index of the failed-attempts write (negative: it replaces the task's earlier one).
     pub const ATTEMPTS_IDX: i32 = -7;
@@ -435,7 +435,7 @@ pub enum ThreadStatus {
     Interrupted,
     /// A node of the step failed and has not succeeded since; `resume()` runs it again.
     Errored,
-    /// It waited for an answer longer than an expiry policy allows ([`crate::expire_paused`]):
+    /// It waited for an answer longer than an expiry policy allows (the runtime's `expire_paused`):
     /// it can no longer be resumed.
     Expired,
 }
@@ -480,7 +480,7 @@ impl ThreadStatus {
             return ThreadStatus::Expired;
         }
         let waiting = PendingWrite::unfinished(pending, PendingWrite::INTERRUPT)
-            .any(|w| crate::interrupt::waits(pending, w));
+            .any(|w| crate::questions::waits(pending, w));
         if waiting {
             ThreadStatus::Interrupted
         } else if PendingWrite::unfinished(pending, PendingWrite::ERROR)
@@ -538,7 +538,7 @@ pub struct ThreadQuery {
     /// Only threads whose latest checkpoint is older than this (for retention sweeps).
     pub updated_before: Option<SystemTime>,
     /// Only threads whose latest root checkpoint's metadata has each key with an equal value
-    /// (as [`ListQuery::filter`]): the user keys a [`Thread`](crate::Thread) stamps on its
+    /// (as [`ListQuery::filter`]): the user keys a runtime `Thread` stamps on its
     /// checkpoints (a user id, a tenant), or `step`. Keys are data, never SQL.
     pub filter: BTreeMap<String, serde_json::Value>,
 }
@@ -859,7 +859,7 @@ pub trait Checkpointer: Send + Sync + 'static {
     /// reported ([`CheckpointError::report_skipped`]), never an error of the whole listing.
     async fn list_threads(&self, query: &ThreadQuery) -> Result<Vec<ThreadInfo>, CheckpointError>;
 
-    /// A node's cached result stored under `key` (see [`CachePolicy`](crate::CachePolicy)),
+    /// A node's cached result stored under `key` (see the runtime's `CachePolicy`),
     /// unless it is absent or expired: an expired entry is never returned. A key that breaks
     /// [`limits::check_cache_key`] is refused.
     async fn cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, CheckpointError>;

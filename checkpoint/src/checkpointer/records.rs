@@ -22,7 +22,7 @@ type BlobKey = (String, String, CheckpointId);
 /// Ownership epochs are not part of it: a backend keeps the thread's epoch beside it.
 ///
 /// ```
-/// use stategraph_runtime::{ThreadId, ThreadRecords};
+/// use stategraph_checkpoint::{ThreadId, ThreadRecords};
 /// let records = ThreadRecords::default();
 /// assert!(records.is_empty());
 /// assert!(records.latest("").is_none());

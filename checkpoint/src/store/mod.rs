@@ -7,7 +7,7 @@
 //! ([`store_conformance!`](crate::store_conformance)) checks any implementation of it.
 //! [`MemoryStore`] is here; SQLite, PostgreSQL and Redis stores live with their
 //! checkpointers. Nodes reach the graph's store through
-//! [`NodeContext::store`](crate::NodeContext::store); it is configured on the builder next to
+//! the runtime's `NodeContext::store`; it is configured on the builder next to
 //! the checkpointer and may live on another backend.
 //!
 //! `namespace.rs` holds the names and their rules, `query.rs` searches and their filters,
@@ -137,8 +137,8 @@ pub enum StoreError {
 }
 
 /// A failure of a checkpointer's storage, as a store on the same backend reports it.
-impl From<crate::checkpoint::CheckpointError> for StoreError {
-    fn from(error: crate::checkpoint::CheckpointError) -> Self {
+impl From<crate::checkpointer::CheckpointError> for StoreError {
+    fn from(error: crate::checkpointer::CheckpointError) -> Self {
         StoreError::Backend(Box::new(error))
     }
 }
@@ -335,8 +335,8 @@ pub fn check_put(key: &str, ttl: Option<Duration>) -> Result<(), StoreError> {
 /// every store keeps.
 pub fn expiry(at: SystemTime, ttl: Option<Duration>) -> Option<SystemTime> {
     let expires = at.checked_add(ttl?)?;
-    Some(crate::checkpoint::from_micros(
-        crate::checkpoint::to_micros(expires),
+    Some(crate::checkpointer::from_micros(
+        crate::checkpointer::to_micros(expires),
     ))
 }
 

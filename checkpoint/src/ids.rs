@@ -13,7 +13,7 @@ use uuid::Uuid;
 /// one between unrelated tasks: two thread ids never see each other's state.
 ///
 /// ```
-/// use stategraph_runtime::ThreadId;
+/// use stategraph_checkpoint::ThreadId;
 /// let id = ThreadId::new(format!("research-{}", 42));
 /// assert_eq!(id.as_str(), "research-42");
 /// ```
@@ -79,7 +79,7 @@ impl CheckpointId {
     /// newest first would no longer follow parent links.
     ///
     /// ```
-    /// use stategraph_runtime::CheckpointId;
+    /// use stategraph_checkpoint::CheckpointId;
     /// let parent = CheckpointId::new();
     /// assert!(CheckpointId::after(Some(parent)) > parent);
     /// ```
@@ -158,7 +158,7 @@ impl Epoch {
     /// in microseconds, so epochs keep growing even when the record of the previous one was
     /// deleted with its thread.
     pub fn next_after(previous: Option<Epoch>) -> Self {
-        let now = crate::checkpoint::to_micros(std::time::SystemTime::now());
+        let now = crate::checkpointer::to_micros(std::time::SystemTime::now());
         let after = previous.map_or(i64::MIN, |p| p.0.saturating_add(1));
         Self(now.max(after))
     }

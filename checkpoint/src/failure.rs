@@ -1,15 +1,12 @@
-//! Error handlers: a node declared `#[node(on_error = handler)]` that fails (after its retries)
-//! does not fail the run; its step completes without its writes, and `handler` runs next,
-//! handed the [`NodeFailure`], and decides where to go with its own edges and routes.
+//! A node's failure as a checkpoint records it: plain data the runtime writes and reads.
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::PendingWrite;
+use crate::checkpointer::PendingWrite;
 use crate::ids::TaskId;
-use crate::node::NodeError;
 
 /// A node's failure, as its error handler receives it
-/// ([`NodeContext::failure`](crate::NodeContext::failure)) and the checkpoint of its step
+/// (`NodeContext::failure` in the runtime) and the checkpoint of its step
 /// records it (`metadata.failures`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeFailure {
@@ -29,24 +26,20 @@ impl NodeFailure {
     /// The longest error text a failure keeps.
     pub const MAX_ERROR_BYTES: usize = 1024;
 
-    pub(crate) fn new(
-        node: &str,
-        handler: &str,
-        step: i64,
-        attempts: u32,
-        error: &NodeError,
-    ) -> Self {
+    /// The failure of `node` (handled by `handler`) in `step` after `attempts`, its error's
+    /// text cut at [`NodeFailure::MAX_ERROR_BYTES`].
+    pub fn new(node: &str, handler: &str, step: i64, attempts: u32, error: &str) -> Self {
         Self {
             node: node.to_owned(),
             handler: handler.to_owned(),
             step,
             attempts,
-            error: cut(error.to_string(), Self::MAX_ERROR_BYTES),
+            error: truncated(error.to_owned(), Self::MAX_ERROR_BYTES),
         }
     }
 
     /// The write recording that task `task_id` failed into its handler.
-    pub(crate) fn write(&self, task_id: TaskId) -> PendingWrite {
+    pub fn write(&self, task_id: TaskId) -> PendingWrite {
         PendingWrite {
             task_id,
             node: self.node.clone(),
@@ -57,8 +50,9 @@ impl NodeFailure {
     }
 }
 
-/// `text` cut to at most `max` bytes, on a character boundary.
-pub(crate) fn cut(mut text: String, max: usize) -> String {
+/// `text` cut to at most `max` bytes, on a character boundary: how every error text kept in a
+/// checkpoint is bounded.
+pub fn truncated(mut text: String, max: usize) -> String {
     if text.len() > max {
         let mut at = max;
         while !text.is_char_boundary(at) {

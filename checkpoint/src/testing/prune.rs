@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::{Checkpointer, ListQuery, Prune, ThreadId};
 
 use super::fixtures::*;
-use super::restore;
 
 async fn prune_ok<C: Checkpointer + ?Sized>(saver: &C, threads: &[ThreadId], policy: Prune) {
     saver.prune(threads, policy).await.unwrap_or_else(|e| {
@@ -100,7 +99,7 @@ pub async fn keep_latest_keeps_writes<C: Checkpointer + ?Sized>(saver: &C) {
 
 /// `KeepLatest` keeps every blob the kept checkpoint needs: a channel carried from the first
 /// checkpoint and a delta chain snapshot → delta → delta. The kept checkpoint returns the
-/// same blobs as before and rebuilds the same typed state ([`Counter`]).
+/// same blobs as before.
 pub async fn keep_latest_keeps_delta_chain<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("prune-chain");
     let [_, _, cp3] = counter_chain(saver, &t, 7).await;
@@ -129,16 +128,6 @@ pub async fn keep_latest_keeps_delta_chain<C: Checkpointer + ?Sized>(saver: &C) 
         blobs(&after),
         blobs(&before),
         "the kept checkpoint should return the same blobs (the delta chain and the carried count)"
-    );
-    let state: Counter = restore(&after).unwrap_or_else(|e| {
-        panic!("the kept checkpoint should still rebuild its state after prune: {e}")
-    });
-    assert_eq!(
-        state,
-        Counter {
-            count: 7,
-            log: vec!["a".into(), "b".into(), "c".into(), "d".into()]
-        }
     );
     assert_eq!(after.pending_writes.len(), 1, "and keep its pending writes");
     assert_eq!(list_ok(saver, &ListQuery::thread(t)).await.len(), 1);

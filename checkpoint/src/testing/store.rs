@@ -3,7 +3,7 @@
 //! integration test, with an async expression that makes a fresh store:
 //!
 //! ```
-//! stategraph_runtime::store_conformance!(async { stategraph_runtime::MemoryStore::new() });
+//! stategraph_checkpoint::store_conformance!(async { stategraph_checkpoint::MemoryStore::new() });
 //! # fn main() {}
 //! ```
 //!
@@ -174,7 +174,7 @@ pub async fn setup_is_idempotent<S: Store + ?Sized>(store: &S) {
 /// An item reads back with its namespace, key, value and times.
 pub async fn round_trip<S: Store + ?Sized>(store: &S) {
     let namespace = ns(&[&root(), "users", "u-7"]);
-    let before = crate::checkpoint::now();
+    let before = crate::checkpointer::now();
     put(
         store,
         &namespace,

@@ -19,7 +19,7 @@ use crate::ids::{CheckpointId, Epoch, ThreadId};
 ///
 /// ```
 /// # tokio_test_block_on(async {
-/// use stategraph_runtime::{Checkpointer, MemorySaver, ThreadId};
+/// use stategraph_checkpoint::{Checkpointer, MemorySaver, ThreadId};
 /// let saver = MemorySaver::new();
 /// saver.setup().await.unwrap();
 /// assert!(saver.get(&ThreadId::new("t"), "", None).await.unwrap().is_none());
