@@ -12,12 +12,13 @@ use crate::budget::{Budget, SizeBudget};
 use crate::checkpoint::Checkpointer;
 use crate::checkpoint::ThreadQuery;
 use crate::error::GraphError;
+use crate::events::StreamOptions;
 use crate::executor::{Durability, Executor, Migrated, bounded};
 use crate::graph::{GraphDef, GraphSpec, NodeId};
 use crate::ids::ThreadId;
 use crate::state::State;
 use crate::store::Store;
-use crate::stream::{RunStream, StreamOptions};
+use crate::stream::RunStream;
 use crate::subgraph::GraphName;
 use crate::thread::Thread;
 

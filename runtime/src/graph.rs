@@ -1,4 +1,8 @@
 //! The shape of a graph as `#[graph]` generates it: nodes, edges, routes and joins.
+//!
+//! One import runs up the layers (see ARCHITECTURE.md): a subgraph node is a kind of node of
+//! the shape, and its type ([`Subgraph`], with [`SubgraphInfo`]) lives with the code that runs a
+//! graph inside another; the shape only holds it.
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -210,7 +214,18 @@ impl<S: State, D> GraphSpec<S, D> {
         for node in &mut self.nodes {
             node.retry = node.retry.take().or_else(|| self.retry.clone());
             node.timeout = node.timeout.or(self.timeout);
-            node.run = crate::policy::wrap(self.name, node);
+            let policies = crate::policy::NodePolicies {
+                timeout: node.timeout,
+                retry: node.retry.as_ref(),
+                cache: node.cache,
+            };
+            node.run = crate::policy::wrap(
+                self.name,
+                node.name,
+                Arc::clone(&node.run),
+                policies,
+                node.input,
+            );
         }
         self
     }

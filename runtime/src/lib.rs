@@ -8,6 +8,7 @@
 mod budget;
 mod compiled;
 mod error;
+mod events;
 mod executor;
 mod graph;
 mod interrupt;
@@ -40,6 +41,7 @@ pub use compiled::{
     RunsWithoutThread,
 };
 pub use error::GraphError;
+pub use events::{CheckpointEvent, Event, EventData, Payload, StreamMode, StreamOptions};
 pub use executor::Durability;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use interrupt::{Interrupt, InterruptError, Resume};
@@ -65,9 +67,7 @@ pub use stategraph_checkpoint::{
     spawn_retention, to_micros, transfer_thread, walk_chain,
 };
 pub use stategraph_checkpoint::{limits, store, store_conformance};
-pub use stream::{
-    CheckpointEvent, Custom, Event, EventData, Payload, RunStream, StreamMode, StreamOptions,
-};
+pub use stream::{Custom, RunStream};
 pub use subgraph::{
     GraphName, SameDeps, SharesState, Subgraph, SubgraphCall, SubgraphCheckpoint, SubgraphInfo,
     SubgraphThread,

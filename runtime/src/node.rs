@@ -1,4 +1,9 @@
 //! Nodes: the async functions a graph runs, and what they may see while running.
+//!
+//! One import runs up the layers (see ARCHITECTURE.md): the context carries the executor's
+//! [`Scope`] of the run it is in (checkpointer, thread, namespace, epoch, events), so that a
+//! subgraph called from the node runs inside that run. The executor builds the scope; the
+//! context only hands it on, and nothing here reads into it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::checkpoint::Checkpointer;
 use crate::checkpoint::NodeFailure;
+use crate::events::{Emitter, EventData, Payload, StreamMode};
 use crate::executor::Scope;
 use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{InterruptError, TaskInterrupts};
@@ -17,7 +23,6 @@ use crate::policy::TaskAttempts;
 use crate::send::SentInput;
 use crate::state::State;
 use crate::store::Store;
-use crate::stream::{Emitter, EventData, Payload, StreamMode};
 
 /// The error a node returns. Any error type converts into it with `?`, and so does a `String`
 /// or `&str` message.

@@ -16,6 +16,7 @@ use crate::checkpoint::{
 };
 use crate::compiled::{Inner, check_limit};
 use crate::error::GraphError;
+use crate::events::StreamOptions;
 use crate::executor::{
     Command, Durability, Executor, Migrated, Persistence, Writer, restore_state, scheduled,
 };
@@ -24,7 +25,7 @@ use crate::ids::{CheckpointId, ThreadId};
 use crate::interrupt::{self, Interrupt, Resume};
 use crate::outcome::Outcome;
 use crate::state::State;
-use crate::stream::{RunStream, StreamOptions, Streamed};
+use crate::stream::{RunStream, Streamed};
 use crate::subgraph::SubgraphCall;
 
 /// A graph bound to one thread id, through which every run, read, update and fork of that

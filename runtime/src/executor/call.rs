@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 use super::{Durability, Ended, Executor, Head, Persistence, take_state};
 use crate::budget::Budget;
 use crate::error::GraphError;
+use crate::events::Emitter;
 use crate::ids::{CheckpointId, Epoch, TaskId};
 use crate::interrupt::{self, TaskInterrupts};
 use crate::state::State;
 use crate::store::Store;
-use crate::stream::Emitter;
 
 /// How a call starts when its namespace holds no run of it.
 pub(crate) struct Begin<S: State> {

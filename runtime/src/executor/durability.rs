@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::sends::encode_sends;
 use super::{Executor, Head};
 use crate::budget::StateSize;
 use crate::checkpoint::NodeFailure;
@@ -24,7 +25,7 @@ use crate::checkpoint::{
 };
 use crate::error::GraphError;
 use crate::ids::CheckpointId;
-use crate::send::{SENDS, encode_sends};
+use crate::send::SENDS;
 use crate::state::{ChannelSet, State};
 
 /// When a run's checkpoints are written — LangGraph's `durability`. Set per graph with
@@ -300,7 +301,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             head.saving.in_flight = Some(tokio::spawn(write.in_current_span()));
         } else {
             let watched = self
-                .watching(crate::stream::StreamMode::CHECKPOINTS)
+                .watching(crate::events::StreamMode::CHECKPOINTS)
                 .then(|| new.clone());
             timed_put(&*p.saver, new).await?;
             if let Some(new) = watched {

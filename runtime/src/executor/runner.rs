@@ -11,12 +11,12 @@ use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
 use super::{Durability, Executor, Finished, Head, Scope, handled_by};
 use crate::error::GraphError;
+use crate::events::{EventData, StreamMode};
 use crate::ids::ThreadId;
 use crate::interrupt::{Interrupt, TaskInterrupts};
 use crate::node::NodeContext;
 use crate::once::TaskOnce;
 use crate::state::State;
-use crate::stream::{EventData, StreamMode};
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Runs the step's tasks concurrently; tasks whose writes were saved before are not run.

@@ -4,9 +4,9 @@
 
 use super::{Executor, Finished, Head};
 use crate::checkpoint::NewCheckpoint;
+use crate::events::{CheckpointEvent, EventData, Payload, StreamMode};
 use crate::interrupt::Interrupt;
 use crate::state::State;
-use crate::stream::{CheckpointEvent, EventData, Payload, StreamMode};
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// The updates of a step's finished tasks, in merge order, when the stream wants them.

@@ -9,6 +9,7 @@ mod retry;
 mod timeout;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use cache::CachePolicy;
 pub(crate) use retry::TaskAttempts;
@@ -16,32 +17,42 @@ pub use retry::{Attempt, RetryPolicy};
 pub(crate) use stategraph_checkpoint::truncated as cut;
 pub use timeout::NodeTimeout;
 
-use crate::graph::NodeSpec;
 use crate::node::NodeFn;
+use crate::send::InputCodec;
 use crate::state::State;
 
-/// A node's function with its policies around it: the time limit applies to each attempt, the
-/// retry policy around the attempts, the cache around them all (a hit runs nothing).
+/// The policies in effect for one node (its own, else the graph's).
+pub(crate) struct NodePolicies<'a> {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<&'a RetryPolicy>,
+    pub(crate) cache: Option<CachePolicy>,
+}
+
+/// Node `name`'s function `run` with its policies around it: the time limit applies to each
+/// attempt, the retry policy around the attempts, the cache around them all (a hit runs
+/// nothing). `input` is how the node's sent inputs are encoded (the cache keys by them).
 pub(crate) fn wrap<S: State, D: Send + Sync + 'static>(
     graph: &str,
-    node: &NodeSpec<S, D>,
+    name: &'static str,
+    mut run: Arc<dyn NodeFn<S, D>>,
+    policies: NodePolicies<'_>,
+    input: Option<InputCodec>,
 ) -> Arc<dyn NodeFn<S, D>> {
-    let mut run = Arc::clone(&node.run);
-    if let Some(after) = node.timeout {
+    if let Some(after) = policies.timeout {
         run = Arc::new(timeout::TimeLimited { inner: run, after });
     }
-    if let Some(policy) = node.retry.as_ref().filter(|p| p.max_attempts() > 1) {
+    if let Some(policy) = policies.retry.filter(|p| p.max_attempts() > 1) {
         run = Arc::new(retry::Retrying {
             inner: run,
             policy: policy.clone(),
         });
     }
-    if let Some(policy) = node.cache {
+    if let Some(policy) = policies.cache {
         run = Arc::new(cache::Cached {
             inner: run,
             policy,
-            scope: cache::scope(graph, node.name, policy),
-            input: node.input,
+            scope: cache::scope(graph, name, policy),
+            input,
         });
     }
     run

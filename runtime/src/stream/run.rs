@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Emitter, Event, EventData, Payload, StreamMode, StreamOptions};
 use crate::error::GraphError;
+use crate::events::{Emitter, Event, EventData, Payload, StreamMode, StreamOptions};
 use crate::graph::NodeId;
 use crate::outcome::Outcome;
 
@@ -100,7 +100,7 @@ impl<S: Send + 'static> RunStream<S> {
     /// namespace.
     ///
     /// Nothing is dropped in silence: a stream started without
-    /// [`StreamMode::CUSTOM`](super::StreamMode::CUSTOM), or asking for a subgraph's node
+    /// [`StreamMode::CUSTOM`](crate::StreamMode::CUSTOM), or asking for a subgraph's node
     /// without [`StreamOptions::subgraphs`], yields one [`GraphError::Config`] saying which is
     /// missing; a value of another type is read as `T` through JSON (a `&str` emitted reads as
     /// a `String`), and one that does not decode is a [`GraphError::CustomValue`] item.
@@ -197,7 +197,7 @@ pub struct Custom<T> {
 
 impl<S: Clone + Send + Sync + 'static> RunStream<S> {
     /// The graph's whole state after each step (not its subgraphs'), in order. Needs
-    /// [`StreamMode::VALUES`](super::StreamMode::VALUES).
+    /// [`StreamMode::VALUES`](crate::StreamMode::VALUES).
     pub fn values(self) -> impl Stream<Item = Result<S, GraphError>> + Send + 'static {
         self.filter_map(|item| {
             let found = match item {

@@ -9,7 +9,8 @@ use futures::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Event, EventData, RunStream};
+use super::RunStream;
+use crate::events::{Event, EventData};
 use crate::interrupt::Interrupt;
 use crate::outcome::Outcome;
 

@@ -5,7 +5,8 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::{RunStream, StreamOptions};
+use super::RunStream;
+use crate::events::StreamOptions;
 use crate::executor::Command;
 use crate::graph::{GraphDef, NodeId};
 use crate::interrupt::Resume;
@@ -21,7 +22,7 @@ pub(crate) enum Streamed<S: State> {
 
 impl<G: GraphDef> Thread<G> {
     /// Starts a run as [`Thread::invoke`] does, streaming its events as they happen: the
-    /// modes `options` names ([`StreamMode`](super::StreamMode), or [`StreamOptions`] for subgraphs and the buffer).
+    /// modes `options` names ([`StreamMode`](crate::StreamMode), or [`StreamOptions`] for subgraphs and the buffer).
     /// The run goes on in a task of its own; [`RunStream::output`] is its
     /// [`Outcome`](crate::Outcome).
     /// Dropping the stream stops the run at its next step boundary, checkpointed, and
@@ -53,7 +54,7 @@ impl<G: GraphDef> Thread<G> {
     }
 
     /// Continues from the latest checkpoint as [`Thread::resume`] does, streaming the run's
-    /// events as [`Thread::stream`] does; in [`StreamMode::VALUES`](super::StreamMode::VALUES) the
+    /// events as [`Thread::stream`] does; in [`StreamMode::VALUES`](crate::StreamMode::VALUES) the
     /// first event is the state it starts from.
     pub fn stream_resume(&self, options: impl Into<StreamOptions>) -> RunStream<G::State> {
         self.streamed(options.into(), Streamed::Resume)
