@@ -128,6 +128,8 @@
 //! # }
 //! ```
 
+pub mod guide;
+
 pub use stategraph_macros::State;
 #[doc = include_str!("docs/graph.md")]
 #[doc(inline)]

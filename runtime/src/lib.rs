@@ -58,6 +58,8 @@ pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};
 #[doc(hidden)]
 pub use stategraph_checkpoint as __checkpoint;
+#[cfg(feature = "testing")]
+pub use stategraph_checkpoint::store_conformance;
 pub use stategraph_checkpoint::{
     Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointId, CheckpointMetadata,
     CheckpointTuple, Checkpointer, Epoch, InterruptId, ListQuery, MemorySaver, MemoryStore,
@@ -66,7 +68,7 @@ pub use stategraph_checkpoint::{
     ThreadQuery, ThreadRecords, ThreadStatus, Transferred, apply_retention, from_micros, now,
     spawn_retention, to_micros, transfer_thread, walk_chain,
 };
-pub use stategraph_checkpoint::{limits, store, store_conformance};
+pub use stategraph_checkpoint::{limits, store};
 pub use stream::{Custom, RunStream};
 pub use subgraph::{
     GraphName, SameDeps, SharesState, Subgraph, SubgraphCall, SubgraphCheckpoint, SubgraphInfo,
