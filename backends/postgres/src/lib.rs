@@ -12,6 +12,8 @@
 //! assert!(saver.get(&ThreadId::new("t"), "", None).await?.is_none());
 //! # Ok(()) }
 //! ```
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 
 /// Runs `$body` with `$client` bound to a pooled connection; if it fails because the
 /// connection broke, runs it again on a fresh connection, with backoff, until the retry

@@ -19,6 +19,8 @@
 //! assert!(saver.get(&ThreadId::new("t"), "", None).await?.is_none());
 //! # Ok(()) }
 //! ```
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 
 mod cache;
 mod codec;

@@ -16,6 +16,8 @@
 //! # Ok::<(), stategraph_checkpoint::CheckpointError>(())
 //! # }).unwrap();
 //! ```
+#![doc = ""]
+#![doc = include_str!("../README.md")]
 
 mod cache;
 mod chain;
