@@ -40,6 +40,47 @@ fn spec_fn(args: &GraphArgs, name: &str) -> TokenStream {
     )
 }
 
+/// How many steps of `spec()` one generated function holds.
+const CHUNK: usize = 128;
+
+/// The steps of `spec()` (each `|spec| expression,`) as statements assigning `spec`, in nested
+/// functions of at most [`CHUNK`] steps each, called in turn: in a debug build every statement's
+/// temporaries take their own stack slot, so one function of ten thousand steps would overflow
+/// the main thread's stack; a flat list of chunks keeps each frame small and the generated code
+/// linear in the graph.
+fn chunked(spec: &syn::Ident, steps: TokenStream, ty: &TokenStream, span: Span) -> TokenStream {
+    let mut items: Vec<Vec<TokenTree>> = vec![Vec::new()];
+    for token in steps {
+        match &token {
+            TokenTree::Punct(p) if p.as_char() == ',' => items.push(Vec::new()),
+            _ => items.last_mut().expect("one item at least").push(token),
+        }
+    }
+    // Each item is `| spec | expression`: the statement assigns the expression to `spec`.
+    let statements: Vec<TokenStream> = items
+        .into_iter()
+        .filter(|item| item.len() > 3)
+        .map(|item| {
+            let expression: TokenStream = item.into_iter().skip(3).collect();
+            quote_spanned!(span=> #spec = #expression;)
+        })
+        .collect();
+    statements
+        .chunks(CHUNK)
+        .map(|chunk| {
+            quote_spanned! {span=>
+                #spec = {
+                    fn steps(mut #spec: #ty) -> #ty {
+                        #(#chunk)*
+                        #spec
+                    }
+                    steps(#spec)
+                };
+            }
+        })
+        .collect()
+}
+
 /// The variable `spec()` builds the graph in, placed on the state type (see [`respan`]).
 fn spec_var(args: &GraphArgs) -> syn::Ident {
     syn::Ident::new("spec", state_span(args))
@@ -197,7 +238,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             if let Some(sub) = &node.subgraph {
                 let subgraph = subgraph(sub, args);
                 let subgraph_fn = spec_fn(args, "subgraph");
-                return quote_spanned!(at_state=> let #spec = #subgraph_fn(#spec, #name, #subgraph););
+                return quote_spanned!(at_state=> |#spec| #subgraph_fn(#spec, #name, #subgraph),);
             }
             // The function, re-spanned onto the part of its signature that looks wrong, so a
             // signature that does not fit the state (or the input it is sent) is reported there.
@@ -216,14 +257,14 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             let input = input.map(|input| quote!(, #input));
             let wrapped = quote_spanned!(at_state=>
                 ::stategraph::__private::Nodes::<#checked, #deps #input>::#wrap(#f));
-            quote_spanned!(at_state=> let #spec = #node_fn(#spec, #name, #wrapped);)
+            quote_spanned!(at_state=> |#spec| #node_fn(#spec, #name, #wrapped),)
         })
         .collect::<TokenStream>();
     let input_fn = spec_fn(args, "input");
     let codecs = inputs.iter().enumerate().filter_map(|(i, input)| {
         let input = (*input)?;
         let i = proc_macro2::Literal::usize_unsuffixed(i);
-        Some(quote_spanned!(at_state=> let #spec = #input_fn(#spec, #i, #private::InputCodec::of::<#input>());))
+        Some(quote_spanned!(at_state=> |#spec| #input_fn(#spec, #i, #private::InputCodec::of::<#input>()),))
     });
     let codecs = quote!(#(#codecs)*);
     let edges = plan
@@ -235,7 +276,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             .iter()
             .filter_map(|ident| super::check::node_index(module, ident))
             .map(proc_macro2::Literal::usize_unsuffixed);
-        quote_spanned!(at_state=> #(let #spec = #method(#spec, #indexes);)*)
+        quote_spanned!(at_state=> #(|#spec| #method(#spec, #indexes),)*)
     };
     let before = gates(&args.interrupt_before, "interrupt_before");
     let after = gates(&args.interrupt_after, "interrupt_after");
@@ -246,7 +287,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         .filter(|(_, node)| node.attrs.skip_checkpoint)
         .map(|(i, _)| proc_macro2::Literal::usize_unsuffixed(i));
     let skip_checkpoint_fn = spec_fn(args, "skip_checkpoint");
-    let skipped = quote_spanned!(at_state=> #(let #spec = #skip_checkpoint_fn(#spec, #skipped);)*);
+    let skipped = quote_spanned!(at_state=> #(|#spec| #skip_checkpoint_fn(#spec, #skipped),)*);
     let policies = policies(module, args);
     let on_error_fn = spec_fn(args, "on_error");
     let handlers = plan.map(|plan| {
@@ -263,7 +304,7 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 )
             })
             .unzip();
-        quote_spanned!(at_state=> #(let #spec = #on_error_fn(#spec, #nodes, #handlers);)*)
+        quote_spanned!(at_state=> #(|#spec| #on_error_fn(#spec, #nodes, #handlers),)*)
     });
     let spec_doc = format!("The graph `{graph_name}` as written in its `edges!` block.");
     // Without a plan the graph has errors, reported already; the drawings stay empty.
@@ -294,9 +335,16 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         },
     };
     let new_fn = spec_fn(args, "new");
-    let first_step = quote_spanned!(at_state=> let #spec = #new_fn(#graph_name););
-    let state_type = respan(quote!(type State = #checked_state;), at_state);
     let spec_type = respan(quote!(::stategraph::__private::GraphSpec), at_state);
+    let steps = chunked(
+        &spec,
+        quote!(#nodes #edges #before #after #skipped #policies #handlers #codecs),
+        &quote_spanned!(at_state=> #spec_type<#checked_state, #deps>),
+        at_state,
+    );
+    let first_step =
+        quote_spanned!(at_state=> #[allow(unused_mut)] let mut #spec = #new_fn(#graph_name););
+    let state_type = respan(quote!(type State = #checked_state;), at_state);
     let spec_sig = quote_spanned!(at_state=> fn spec() -> #spec_type<#checked_state, #deps>);
     let shares_state = respan(
         quote! {
@@ -324,16 +372,11 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
             #[doc = #spec_doc]
             #spec_sig {
                 // Every step is a path call placed on the state type or on the node it adds, so
-                // a state that is not one is reported once, not as a missing method.
+                // a state that is not one is reported once, not as a missing method. The steps
+                // run in functions of at most `CHUNK` each, so no frame and no body grows with
+                // the graph.
                 #first_step
-                #nodes
-                #edges
-                #before
-                #after
-                #skipped
-                #policies
-                #handlers
-                #codecs
+                #steps
                 #spec
             }
         }
@@ -380,21 +423,21 @@ fn policies(module: &GraphModule, args: &GraphArgs) -> TokenStream {
         let i = proc_macro2::Literal::usize_unsuffixed(i);
         if let Some(retry) = &node.attrs.retry {
             let policy = super::attr::retry_policy(retry);
-            out.extend(quote_spanned!(at_state=> let #spec = #retry_fn(#spec, #i, #policy);));
+            out.extend(quote_spanned!(at_state=> |#spec| #retry_fn(#spec, #i, #policy),));
         }
         if let Some(timeout) = &node.attrs.timeout {
-            out.extend(quote_spanned!(at_state=> let #spec = #timeout_fn(#spec, #i, #timeout);));
+            out.extend(quote_spanned!(at_state=> |#spec| #timeout_fn(#spec, #i, #timeout),));
         }
         if let Some(cache) = &node.attrs.cache {
-            out.extend(quote_spanned!(at_state=> let #spec = #cache_fn(#spec, #i, #cache);));
+            out.extend(quote_spanned!(at_state=> |#spec| #cache_fn(#spec, #i, #cache),));
         }
     }
     if let Some(retry) = &args.retry {
         let policy = super::attr::retry_policy(retry);
-        out.extend(quote_spanned!(at_state=> let #spec = #default_retry_fn(#spec, #policy);));
+        out.extend(quote_spanned!(at_state=> |#spec| #default_retry_fn(#spec, #policy),));
     }
     if let Some(timeout) = &args.timeout {
-        out.extend(quote_spanned!(at_state=> let #spec = #default_timeout_fn(#spec, #timeout);));
+        out.extend(quote_spanned!(at_state=> |#spec| #default_timeout_fn(#spec, #timeout),));
     }
     out
 }
@@ -562,7 +605,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                     }
                 }
             };
-            out.extend(quote_spanned!(at_state=> let #spec = #edge_fn(#spec, #from, #edge);));
+            out.extend(quote_spanned!(at_state=> |#spec| #edge_fn(#spec, #from, #edge),));
         }
     }
     for (sources, join) in &plan.joins {
@@ -571,7 +614,7 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
             .map(|&i| proc_macro2::Literal::usize_unsuffixed(i));
         let join = proc_macro2::Literal::usize_unsuffixed(*join);
         out.extend(
-            quote_spanned!(at_state=> let #spec = #join_fn(#spec, ::std::vec![#(#sources),*], #join);),
+            quote_spanned!(at_state=> |#spec| #join_fn(#spec, ::std::vec![#(#sources),*], #join),),
         );
     }
     out
