@@ -444,7 +444,11 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 });
             }
             let step = head.step + 1;
-            self.pause_before(head, step).await?;
+            // Each of these awaits only when it has something to do: a future built and moved
+            // into this loop's state costs a step even when it returns at once.
+            if self.may_pause_before(head) {
+                self.pause_before(head, step).await?;
+            }
             if steps == self.recursion_limit {
                 return Err(GraphError::RecursionLimit {
                     thread_id: self.thread_id(),
@@ -461,7 +465,11 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 checkpoint = %head.id,
                 step,
             );
-            let mut finished = self.run_tasks(head, step).instrument(span).await?;
+            let mut finished = if span.is_disabled() {
+                self.run_tasks(head, step).await?
+            } else {
+                self.run_tasks(head, step).instrument(span).await?
+            };
             let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
             // A node that failed into its handler leads there instead of along its edges.
             let failures: Vec<NodeFailure> =
@@ -507,10 +515,16 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             let durable = ran
                 .iter()
                 .any(|node| !self.spec.skip_checkpoint.contains(node));
-            self.emit_updates(head, updates).await;
+            if self.events.is_some() {
+                self.emit_updates(head, updates).await;
+            }
             self.commit(head, writes, durable).await?;
-            self.emit_values(head).await;
-            self.pause_after(head, &ran).await?;
+            if self.events.is_some() {
+                self.emit_values(head).await;
+            }
+            if self.may_pause_after(head) {
+                self.pause_after(head, &ran).await?;
+            }
         }
         Ok(())
     }

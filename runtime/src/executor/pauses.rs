@@ -14,6 +14,20 @@ use crate::interrupt::{self, Interrupt, PAUSE};
 use crate::state::State;
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
+    /// Whether [`pause_before`](Self::pause_before) may pause at all: a pause is configured
+    /// (on the graph or the thread), or one was raised already (among the pending writes).
+    pub(super) fn may_pause_before(&self, head: &Head<S>) -> bool {
+        !head.pending.is_empty()
+            || !self.spec.interrupt_before.is_empty()
+            || !head.pauses.before.is_empty()
+    }
+
+    /// Whether [`pause_after`](Self::pause_after) may pause at all: a pause after a node is
+    /// configured, on the graph or the thread.
+    pub(super) fn may_pause_after(&self, head: &Head<S>) -> bool {
+        !self.spec.interrupt_after.is_empty() || !head.pauses.after.is_empty()
+    }
+
     /// Before step `step` runs from `head`: the pauses it waits on — those saved on `head` and
     /// not answered, and the before-pauses of its nodes not yet answered. New ones are saved.
     pub(super) async fn pause_before(

@@ -130,7 +130,17 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         let checkpoint = self.persistence.as_ref().map(|_| head.id);
                         (events, spec.name, checkpoint)
                     });
-                async move {
+                let span = tracing::debug_span!(
+                    "task",
+                    graph = self.spec.name,
+                    thread = thread_id.as_ref().map(ThreadId::as_str),
+                    checkpoint = %head.id,
+                    step,
+                    node = spec.name,
+                    task = task_id.map(tracing::field::display),
+                );
+                // Without a subscriber the span is off: the task runs unwrapped, one move less.
+                let run = async move {
                     let started = Instant::now();
                     if let Some((events, name, checkpoint)) = &watch {
                         let data = EventData::TaskStarted { task_id };
@@ -155,16 +165,12 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         events.send(step, Some(name), *checkpoint, data).await;
                     }
                     run
+                };
+                if span.is_disabled() {
+                    futures::future::Either::Left(run)
+                } else {
+                    futures::future::Either::Right(run.instrument(span))
                 }
-                .instrument(tracing::debug_span!(
-                    "task",
-                    graph = self.spec.name,
-                    thread = thread_id.as_ref().map(ThreadId::as_str),
-                    checkpoint = %head.id,
-                    step,
-                    node = spec.name,
-                    task = task_id.map(tracing::field::display),
-                ))
             };
             if let [at] = to_run[..] {
                 vec![task(at).await]
