@@ -471,19 +471,27 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 self.run_tasks(head, step).instrument(span).await?
             };
             let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
-            // A node that failed into its handler leads there instead of along its edges.
-            let failures: Vec<NodeFailure> =
-                finished.iter().filter_map(|f| f.failure.clone()).collect();
-            let succeeded: Vec<usize> = finished
-                .iter()
-                .filter(|f| f.failure.is_none())
-                .map(|f| f.node)
-                .collect();
-            let handlers = finished
-                .iter()
-                .filter(|f| f.failure.is_some())
-                .filter_map(|f| self.spec.nodes[f.node].on_error)
-                .collect::<Vec<usize>>();
+            // A node that failed into its handler leads there instead of along its edges (a
+            // step without failures, the usual one, lists nothing more).
+            let any_failed = finished.iter().any(|f| f.failure.is_some());
+            let (failures, succeeded, handlers) = if any_failed {
+                let failures: Vec<NodeFailure> =
+                    finished.iter().filter_map(|f| f.failure.clone()).collect();
+                let succeeded: Vec<usize> = finished
+                    .iter()
+                    .filter(|f| f.failure.is_none())
+                    .map(|f| f.node)
+                    .collect();
+                let handlers = finished
+                    .iter()
+                    .filter(|f| f.failure.is_some())
+                    .filter_map(|f| self.spec.nodes[f.node].on_error)
+                    .collect::<Vec<usize>>();
+                (failures, Some(succeeded), handlers)
+            } else {
+                (Vec::new(), None, Vec::new())
+            };
+            let succeeded = succeeded.as_deref().unwrap_or(&ran);
             // A resume's command: its update joins the step's writes, its nodes the next step.
             let mut goto = Vec::new();
             if let Some(p) = &self.persistence {
@@ -501,7 +509,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             self.check_budget(head, &writes, step)?;
             head.failures = failures;
             let mut sends = Vec::new();
-            head.next = self.next_nodes(&succeeded, &head.state, &mut head.barriers, &mut sends);
+            head.next = self.next_nodes(succeeded, &head.state, &mut head.barriers, &mut sends);
             head.sends = sends;
             if !goto.is_empty() || !handlers.is_empty() {
                 head.next.extend(goto);
@@ -509,7 +517,12 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 head.next.sort_unstable();
                 head.next.dedup();
             }
-            head.id = CheckpointId::after(Some(head.id));
+            // A run without a checkpointer keeps no ids another process draws: the next one in
+            // sequence will do, without a clock read and random bits per step.
+            head.id = match &self.persistence {
+                Some(_) => CheckpointId::after(Some(head.id)),
+                None => head.id.successor(),
+            };
             head.step = step;
             // A step of only `checkpoint = false` nodes is saved with the next one that is.
             let durable = ran
