@@ -1,5 +1,7 @@
 //! The checkpointer conformance kit: the whole [`Checkpointer`] contract as executable cases,
-//! runnable against any backend — the built-in ones and your own.
+//! runnable against any backend — the built-in ones and your own. The runtime's
+//! `stategraph_runtime::checkpointer_conformance!` (and the facade's) runs these cases and then
+//! the ones only the runtime can check: checkpoints read back as a typed state.
 //!
 //! Enable the `testing` feature (of `stategraph` or `stategraph-checkpoint`) in your
 //! `[dev-dependencies]` and invoke [`checkpointer_conformance!`](crate::checkpointer_conformance)
