@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 /// The key of one durable conversation or job: every checkpoint of a run belongs to a thread.
@@ -199,7 +200,8 @@ pub struct TaskId(Uuid);
 impl TaskId {
     /// The deterministic id of the task running `node` at `step`, from `checkpoint` in `ns`.
     pub fn derive(checkpoint: CheckpointId, ns: &str, step: i64, node: &str) -> Self {
-        let mut name = Vec::with_capacity(16 + ns.len() + node.len() + 24);
+        // On the stack for the usual short namespace and node name.
+        let mut name: SmallVec<[u8; 128]> = SmallVec::new();
         name.extend_from_slice(checkpoint.0.as_bytes());
         name.extend_from_slice(ns.as_bytes());
         name.push(0);

@@ -196,6 +196,9 @@ pub fn check_metadata(metadata: &CheckpointMetadata) -> Result<(), CheckpointErr
 pub fn check_user_metadata(
     user: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), CheckpointError> {
+    if user.is_empty() {
+        return Ok(());
+    }
     for key in user.keys() {
         check_text(key, Subject::MetadataKey, MAX_METADATA_KEY_BYTES)?;
         if CheckpointMetadata::RESERVED_KEYS.contains(&key.as_str()) {

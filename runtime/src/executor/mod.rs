@@ -30,6 +30,7 @@ pub(crate) use update::{Migrated, Writer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -95,6 +96,10 @@ enum Ended<S> {
     Finished(Head<S>),
     Paused(Head<S>, Vec<Interrupt>),
 }
+
+/// What a step holds one of per task: inline for the usual step of one task, so a step of a
+/// single node allocates none of its lists.
+type StepTasks<T> = SmallVec<[T; 1]>;
 
 /// One finished task of a step.
 struct Finished<S: State> {
@@ -276,7 +281,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             Some(_) => encode_writes::<S>(&input, INPUT)?,
             None => Vec::new(),
         };
-        let finished = vec![Finished::<S> {
+        let finished = smallvec::smallvec![Finished::<S> {
             node: INPUT_WRITER,
             update: input,
             writes,
@@ -470,7 +475,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             } else {
                 self.run_tasks(head, step).instrument(span).await?
             };
-            let ran: Vec<usize> = finished.iter().map(|f| f.node).collect();
+            let ran: StepTasks<usize> = finished.iter().map(|f| f.node).collect();
             // A node that failed into its handler leads there instead of along its edges (a
             // step without failures, the usual one, lists nothing more).
             let any_failed = finished.iter().any(|f| f.failure.is_some());
@@ -491,7 +496,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             } else {
                 (Vec::new(), None, Vec::new())
             };
-            let succeeded = succeeded.as_deref().unwrap_or(&ran);
+            let succeeded = succeeded.as_deref().unwrap_or(&ran[..]);
             // A resume's command: its update joins the step's writes, its nodes the next step.
             let mut goto = Vec::new();
             if let Some(p) = &self.persistence {
@@ -509,7 +514,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             self.check_budget(head, &writes, step)?;
             head.failures = failures;
             let mut sends = Vec::new();
-            head.next = self.next_nodes(succeeded, &head.state, &mut head.barriers, &mut sends);
+            let mut next = std::mem::take(&mut head.next);
+            self.next_nodes(
+                succeeded,
+                &head.state,
+                &mut head.barriers,
+                &mut sends,
+                &mut next,
+            );
+            head.next = next;
             head.sends = sends;
             if !goto.is_empty() || !handlers.is_empty() {
                 head.next.extend(goto);
@@ -547,28 +560,30 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
     fn merge(
         &self,
         head: &mut Head<S>,
-        finished: Vec<Finished<S>>,
+        finished: StepTasks<Finished<S>>,
         step: i64,
         source: Source,
     ) -> Result<StepWrites, GraphError> {
-        let mut replaced_by: Vec<Option<usize>> = vec![None; S::CHANNELS.len()];
         let mut written = Vec::with_capacity(finished.len());
         let mut changed = ChannelSet::new();
         let mut replaced = ChannelSet::new();
-        for f in &finished {
-            for channel in f.update.overwrites().iter() {
-                if let Some(first) = replaced_by[channel] {
-                    return Err(GraphError::ConflictingWrites {
-                        thread_id: self.thread_id(),
-                        step,
-                        field: S::CHANNELS[channel].name,
-                        first: self.node_name(first),
-                        second: self.node_name(f.node),
-                    });
-                }
-                replaced_by[channel] = Some(f.node);
-                replaced.insert(channel);
+        for (at, f) in finished.iter().enumerate() {
+            let overwrites = f.update.overwrites();
+            if let Some(channel) = replaced.intersection(overwrites).iter().next() {
+                // The first writer of a channel two writers replace, found only when it fails.
+                let first = finished[..at]
+                    .iter()
+                    .find(|e| e.update.overwrites().contains(channel))
+                    .map_or(f.node, |e| e.node);
+                return Err(GraphError::ConflictingWrites {
+                    thread_id: self.thread_id(),
+                    step,
+                    field: S::CHANNELS[channel].name,
+                    first: self.node_name(first),
+                    second: self.node_name(f.node),
+                });
             }
+            replaced = replaced.union(overwrites);
             let channels = f.update.channels();
             changed = changed.union(channels);
             written.push((f.node, channels));
@@ -616,22 +631,25 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
         next
     }
 
-    /// The nodes the edges of the nodes that just ran lead to, given the merged state, and the
-    /// inputs their `#[send]` functions send (each node's edges are followed once, however many
-    /// of its tasks ran).
+    /// The nodes the edges of the nodes that just ran lead to, given the merged state, into
+    /// `next` (cleared first, so the last step's list is reused), and the inputs their `#[send]`
+    /// functions send (each node's edges are followed once, however many of its tasks ran).
     fn next_nodes(
         &self,
         ran: &[usize],
         state: &S,
         barriers: &mut BTreeMap<String, Vec<String>>,
         sends: &mut Vec<(usize, SentInput)>,
-    ) -> Vec<usize> {
-        let mut nodes = ran.to_vec();
-        nodes.sort_unstable();
-        nodes.dedup();
-        let mut next = Vec::new();
+        next: &mut Vec<usize>,
+    ) {
+        let mut nodes: StepTasks<usize> = ran.iter().copied().collect();
+        if nodes.len() > 1 {
+            nodes.sort_unstable();
+            nodes.dedup();
+        }
+        next.clear();
         for node in nodes {
-            follow(&self.spec.edges[node], state, &self.deps, &mut next, sends);
+            follow(&self.spec.edges[node], state, &self.deps, next, sends);
             for join in self.spec.joins.iter().filter(|j| j.sources.contains(&node)) {
                 let seen = barriers.entry(join.key.clone()).or_default();
                 let name = self.spec.nodes[node].name;
@@ -648,14 +666,18 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
                 }
             }
         }
-        next.sort_unstable();
-        next.dedup();
-        next
+        if next.len() > 1 {
+            next.sort_unstable();
+            next.dedup();
+        }
     }
 }
 
 /// The failures node `name` handles, among those the last step handed on.
 fn handled_by(failures: &[NodeFailure], name: &str) -> Option<Arc<[NodeFailure]>> {
+    if failures.is_empty() {
+        return None;
+    }
     let mine: Vec<NodeFailure> = failures
         .iter()
         .filter(|f| f.handler == name)

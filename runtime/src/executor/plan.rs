@@ -3,7 +3,9 @@
 //! checkpoint, namespace, step, node and (for a sent input) its position, so a resumed step
 //! finds the writes its tasks saved.
 
-use super::{Executor, Head};
+use smallvec::SmallVec;
+
+use super::{Executor, Head, StepTasks};
 use crate::error::GraphError;
 use crate::ids::TaskId;
 use crate::send::SentInput;
@@ -20,9 +22,9 @@ pub(super) struct Planned {
 
 impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// The tasks of step `step` from `head`, in node order (and send order within a node).
-    pub(super) fn plan(&self, head: &Head<S>, step: i64) -> Result<Vec<Planned>, GraphError> {
+    pub(super) fn plan(&self, head: &Head<S>, step: i64) -> Result<StepTasks<Planned>, GraphError> {
         let ns = self.persistence.as_ref().map(|p| p.ns.as_str());
-        let mut tasks = Vec::with_capacity(head.next.len().max(head.sends.len()));
+        let mut tasks = SmallVec::with_capacity(head.next.len().max(head.sends.len()));
         for &node in &head.next {
             let spec = &self.spec.nodes[node];
             if spec.input.is_none() {

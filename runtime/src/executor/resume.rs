@@ -210,6 +210,10 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         step: i64,
         thread_id: &ThreadId,
     ) -> Result<(Option<Finished<S>>, Vec<usize>), GraphError> {
+        // The usual step: nothing saved against its checkpoint, so no id to derive.
+        if pending.is_empty() {
+            return Ok((None, Vec::new()));
+        }
         let task_id = self.command_task(at, step);
         // A command cannot run again: its update must read back, whichever version saved it.
         let update = saved_task::<S>(pending, task_id, COMMAND_WRITER, (thread_id, at), false)

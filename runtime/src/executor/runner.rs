@@ -5,11 +5,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures::future::Either;
+use smallvec::SmallVec;
 use tracing::Instrument;
 
 use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
-use super::{Durability, Executor, Finished, Head, Scope, handled_by};
+use super::{Durability, Executor, Finished, Head, Scope, StepTasks, handled_by};
 use crate::error::GraphError;
 use crate::events::{EventData, StreamMode};
 use crate::ids::ThreadId;
@@ -30,7 +32,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         &self,
         head: &mut Head<S>,
         step: i64,
-    ) -> Result<Vec<Finished<S>>, GraphError> {
+    ) -> Result<StepTasks<Finished<S>>, GraphError> {
         let tasks = self.plan(head, step)?;
         let save_at_once = head
             .saving
@@ -40,8 +42,8 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             self.landed(head).await?;
         }
         // Each task's result goes to its place in the plan, so updates merge in that order.
-        let mut slots: Vec<Option<Finished<S>>> = Vec::with_capacity(tasks.len());
-        let mut to_run = Vec::with_capacity(tasks.len());
+        let mut slots: StepTasks<Option<Finished<S>>> = SmallVec::with_capacity(tasks.len());
+        let mut to_run: StepTasks<usize> = SmallVec::with_capacity(tasks.len());
         for (at, task) in tasks.iter().enumerate() {
             let saved = self
                 .persistence
@@ -66,15 +68,23 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             checkpoint: head.id,
         });
         let save_now = save_to.clone().filter(|_| save_at_once);
-        // What each subgraph task hands its call, kept to read back where each call ended.
-        let scopes: Vec<Option<Arc<Scope>>> = tasks
+        // What each subgraph task hands its call, kept to read back where each call ended (none
+        // when the step runs no subgraph).
+        let scopes: Vec<Option<Arc<Scope>>> = if tasks
             .iter()
-            .map(|planned| self.scope(head, planned))
-            .collect();
+            .any(|planned| self.spec.nodes[planned.node].subgraph.is_some())
+        {
+            tasks
+                .iter()
+                .map(|planned| self.scope(head, planned))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let runs = {
             let head = &*head;
             let shared_step = tasks.len() > 1;
-            let task = |at: usize| {
+            let task = |at: usize, save_now: Option<SaveTo>| {
                 let planned = &tasks[at];
                 let (node, task_id) = (planned.node, planned.task_id);
                 let spec = &self.spec.nodes[node];
@@ -101,7 +111,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         .as_ref()
                         .filter(|_| spec.cache.is_some())
                         .map(|p| Arc::clone(&p.saver)),
-                    scope: scopes[at].clone(),
+                    scope: scopes.get(at).cloned().flatten(),
                     events: self.events.clone(),
                     store: self.store.clone(),
                 };
@@ -121,7 +131,6 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     handler,
                     recording,
                 );
-                let save_now = save_now.clone();
                 let watch = self
                     .events
                     .clone()
@@ -139,7 +148,11 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     node = spec.name,
                     task = task_id.map(tracing::field::display),
                 );
-                // Without a subscriber the span is off: the task runs unwrapped, one move less.
+                // A task nobody watches, with nothing to save as it ends and its span off (no
+                // subscriber) runs unwrapped: each wrapper is a move of the whole task.
+                if watch.is_none() && save_now.is_none() && span.is_disabled() {
+                    return Either::Left(run);
+                }
                 let run = async move {
                     let started = Instant::now();
                     if let Some((events, name, checkpoint)) = &watch {
@@ -166,17 +179,31 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     }
                     run
                 };
-                if span.is_disabled() {
-                    futures::future::Either::Left(run)
-                } else {
-                    futures::future::Either::Right(run.instrument(span))
-                }
+                Either::Right(run.instrument(span))
             };
             if let [at] = to_run[..] {
-                vec![task(at).await]
+                // A step's only task saves what it records right after it, as it would at its
+                // end, unless an event reports that end (which comes after the save).
+                let watched = self.watching(StreamMode::TASKS);
+                let (during, after) = match watched {
+                    true => (save_now, None),
+                    false => (None, save_now),
+                };
+                let mut run = task(at, during).await;
+                if let Some(to) = after.filter(|_| !run.records.is_empty()) {
+                    run = run.save_now(&to).await;
+                }
+                let mut runs: StepTasks<_> = SmallVec::new();
+                runs.push(run);
+                runs
             } else {
-                let handles: Vec<_> = to_run.iter().map(|&at| tokio::spawn(task(at))).collect();
-                let mut runs = Vec::with_capacity(handles.len());
+                let handles: Vec<_> = to_run
+                    .iter()
+                    // Boxed: the runtime moves a spawned future several times, a pointer is
+                    // cheaper to move than the task.
+                    .map(|&at| tokio::spawn(Box::pin(task(at, save_now.clone()))))
+                    .collect();
+                let mut runs = SmallVec::with_capacity(handles.len());
                 for (handle, &at) in handles.into_iter().zip(&to_run) {
                     runs.push(handle.await.unwrap_or_else(|join| TaskRun {
                         outcome: Err(TaskFailure::Node(
@@ -230,11 +257,13 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 interrupts,
             });
         }
-        head.reached = scopes
-            .iter()
-            .flatten()
-            .filter_map(|scope| scope.reached.lock().ok()?.take())
-            .collect();
+        if !scopes.is_empty() {
+            head.reached = scopes
+                .iter()
+                .flatten()
+                .filter_map(|scope| scope.reached.lock().ok()?.take())
+                .collect();
+        }
         Ok(slots.into_iter().flatten().collect())
     }
 

@@ -101,7 +101,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         };
         let id = CheckpointId::after(parent.max(latest.map(|t| t.checkpoint.id)));
         let step = head.step + 1;
-        let finished = vec![Finished::<S> {
+        let finished = smallvec::smallvec![Finished::<S> {
             node: index,
             update: values,
             writes,
@@ -118,7 +118,15 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 let mut next: Vec<usize> =
                     head.next.iter().copied().filter(|&n| n != node).collect();
                 let mut sends = Vec::new();
-                next.extend(self.next_nodes(&[node], &head.state, &mut head.barriers, &mut sends));
+                let mut led_to = Vec::new();
+                self.next_nodes(
+                    &[node],
+                    &head.state,
+                    &mut head.barriers,
+                    &mut sends,
+                    &mut led_to,
+                );
+                next.extend(led_to);
                 head.sends.extend(sends);
                 next.sort_unstable();
                 next.dedup();
