@@ -7,7 +7,9 @@
 //!
 //! Weighing is cheap when the state is small: the bytes the checkpoint chains already hold
 //! bound the state's size from above, so the fields are encoded to be measured exactly only
-//! when that bound is over the budget.
+//! when that bound is over the budget. Over it, a strict budget weighs every step; a warning
+//! budget weighs again once the steps since the last weighing wrote an eighth of what the state
+//! then weighed, so a large state costs a constant per byte written, not its size every step.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -104,6 +106,23 @@ impl StateSize {
     }
 }
 
+/// When a run weighed its state last, for a warning budget's spacing of weighings.
+#[derive(Debug, Default)]
+pub(crate) struct Weighing {
+    /// The state's size at the last weighing, if the run weighed it.
+    last: Option<usize>,
+    /// The bytes the steps since then wrote.
+    written: usize,
+}
+
+impl Weighing {
+    /// Records that the state was weighed at `total` bytes.
+    pub(crate) fn weighed(&mut self, total: usize) {
+        self.last = Some(total);
+        self.written = 0;
+    }
+}
+
 /// A graph's budget, with the fields it has warned about, by thread.
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
@@ -124,8 +143,23 @@ impl Budget {
     }
 
     /// Whether an upper bound of `bound` bytes may be over the budget (then weigh exactly).
-    pub(crate) fn may_exceed(&self, bound: usize) -> bool {
+    fn may_exceed(&self, bound: usize) -> bool {
         self.limit.bytes.is_some_and(|limit| bound > limit)
+    }
+
+    /// Whether a step that wrote `written` bytes, with its state's size bounded by `bound`,
+    /// weighs the state: only when the bound is over the budget, and then every step for a
+    /// strict budget, or once an eighth of the last weighed size was written since for a
+    /// warning one.
+    pub(crate) fn due(&self, weighing: &mut Weighing, bound: usize, written: usize) -> bool {
+        weighing.written = weighing.written.saturating_add(written);
+        if !self.may_exceed(bound) {
+            return false;
+        }
+        match weighing.last {
+            Some(last) if !self.limit.strict => weighing.written > last / 8,
+            _ => true,
+        }
     }
 
     /// Checks a weighed state of `thread_id` at `step` in namespace `ns` (a subgraph's, or
@@ -175,5 +209,46 @@ impl Budget {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_under_the_bound_is_never_weighed() {
+        let budget = Budget::new(SizeBudget::warn(100));
+        let mut weighing = Weighing::default();
+        assert!(!budget.due(&mut weighing, 100, 10));
+        assert!(!Budget::new(SizeBudget::off()).due(&mut weighing, usize::MAX, 10));
+    }
+
+    #[test]
+    fn a_strict_budget_weighs_every_step_over_the_bound() {
+        let budget = Budget::new(SizeBudget::strict(100));
+        let mut weighing = Weighing::default();
+        for _ in 0..3 {
+            assert!(budget.due(&mut weighing, 1_000, 1));
+            weighing.weighed(900);
+        }
+    }
+
+    #[test]
+    fn a_warning_budget_weighs_again_after_an_eighth_of_the_state_was_written() {
+        let budget = Budget::new(SizeBudget::warn(100));
+        let mut weighing = Weighing::default();
+        assert!(
+            budget.due(&mut weighing, 1_000, 10),
+            "the first step over the bound"
+        );
+        weighing.weighed(800);
+        // 100 bytes (an eighth of 800) may be written before the next weighing.
+        for _ in 0..10 {
+            assert!(!budget.due(&mut weighing, 1_000, 10));
+        }
+        assert!(budget.due(&mut weighing, 1_000, 10));
+        weighing.weighed(900);
+        assert!(!budget.due(&mut weighing, 1_000, 100));
     }
 }

@@ -250,7 +250,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// field by field only when that bound is over the budget.
     pub(super) fn check_budget(
         &self,
-        head: &Head<S>,
+        head: &mut Head<S>,
         writes: &StepWrites,
         step: i64,
     ) -> Result<(), GraphError> {
@@ -264,10 +264,12 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             .sum::<usize>()
             + head.saving.unsaved_bytes()
             + writes.bytes;
-        if !budget.may_exceed(bound) {
+        if !budget.due(&mut head.weighing, bound, writes.bytes) {
             return Ok(());
         }
-        budget.check(&p.thread_id, &p.ns, step, &StateSize::of(&*head.state))
+        let size = StateSize::of(&*head.state);
+        head.weighing.weighed(size.total);
+        budget.check(&p.thread_id, &p.ns, step, &size)
     }
 
     /// Makes the head's checkpoint stored: waits for a write in flight, and writes the head if

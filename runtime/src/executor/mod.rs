@@ -34,7 +34,7 @@ use smallvec::SmallVec;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Weighing};
 use crate::checkpoint::NodeFailure;
 use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
@@ -89,6 +89,8 @@ struct Head<S> {
     /// The subgraph calls the step running from this head finished, by namespace, with the
     /// last checkpoint of each.
     reached: BTreeMap<String, CheckpointId>,
+    /// When this run last weighed its state against the budget.
+    weighing: Weighing,
 }
 
 /// How driving a run ended without failing: at END, or paused on questions.
@@ -303,6 +305,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             saving,
             parents,
             reached: BTreeMap::new(),
+            weighing: Weighing::default(),
         };
         let writes = self.merge(&mut head, finished, step, Source::Input)?;
         head.next = self.start_nodes(&head.state, &mut head.sends);
@@ -369,6 +372,7 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             saving: Saving::stored(checkpoint.id),
             parents: checkpoint.metadata.parents,
             reached: BTreeMap::new(),
+            weighing: Weighing::default(),
         })
     }
 

@@ -84,6 +84,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     saving: Default::default(),
                     parents: Default::default(),
                     reached: Default::default(),
+                    weighing: Default::default(),
                 },
                 None,
             ),
