@@ -121,8 +121,9 @@ impl PostgresSaverBuilder {
         self
     }
 
-    /// Prepares the checkpoint write once per connection and reuses it (a named prepared
-    /// statement), which saves the server planning it on every step. Only for direct
+    /// Prepares the checkpoint write's call once per connection and reuses it (a named prepared
+    /// statement), which saves the server parsing it on every step (the write itself, a
+    /// function, is planned once per connection either way). Only for direct
     /// connections or poolers that keep prepared statements (pgbouncer 1.21+ with
     /// `max_prepared_statements`): behind a transaction pooler without that, leave it off
     /// (the default), and every statement is sent unnamed.

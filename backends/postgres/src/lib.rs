@@ -84,7 +84,17 @@ pub use crate::store::PostgresStore;
 /// Every statement is sent as the *unnamed* statement of the extended protocol
 /// (`query_typed`: Parse, Bind, Execute, Sync in one round trip) or with the simple protocol,
 /// and no prepared-statement cache is used, so no named prepared statement outlives a
-/// transaction: the saver works behind pgbouncer in `pool_mode = transaction`.
+/// transaction: the saver works behind pgbouncer in `pool_mode = transaction`. The writes are
+/// PL/pgSQL functions in the schema, so what each call parses is short and the functions' own
+/// statements are planned once per server connection.
+///
+/// # Durability
+///
+/// A checkpoint is committed with the server's `synchronous_commit` (on by default: the WAL is
+/// flushed before the put returns). A task's pending writes are committed with
+/// `synchronous_commit = off`: visible to every reader as soon as the call returns, and
+/// flushed with the step's checkpoint right after; only a crash of the server itself in
+/// between can lose them, and then the task runs again.
 ///
 /// # Storage
 ///

@@ -140,6 +140,145 @@ const MIGRATIONS: &[Migration] = &[
         CREATE INDEX store_by_expiry ON {s}.store (expires_at) WHERE expires_at IS NOT NULL;
     "#,
     },
+    Migration {
+        version: 5,
+        description: "the writes as functions, planned once per connection",
+        sql: r#"
+        -- The write paths as PL/pgSQL functions. A client calls each with one short statement,
+        -- so an unnamed statement (safe behind any pooler) costs a parse of that call only; the
+        -- function's own statements are planned once per connection and cached.
+
+        -- Whether a write may go ahead: it carries no epoch, or the thread's current one. The
+        -- row lock (FOR SHARE, held to the end of the transaction) makes a concurrent claim
+        -- wait for this write, and makes this write re-read the epoch a claim committed.
+        CREATE FUNCTION {s}.fence(in_thread text, in_epoch bigint)
+        RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN
+            RETURN in_epoch IS NULL OR EXISTS (
+                SELECT 1 FROM {s}.owners
+                WHERE thread_id = in_thread AND epoch = in_epoch FOR SHARE);
+        END $$;
+
+        -- A checkpoint: the fence, the head's compare-and-swap (Advance) or move (Fork), then
+        -- the changed channels' blobs and the checkpoint row. False, with nothing written, when
+        -- the fence or the head refuses it.
+        CREATE FUNCTION {s}.put_checkpoint(
+            in_thread text, in_ns text, in_id uuid, in_parent uuid, in_created timestamptz,
+            in_step bigint, in_source text, in_versions jsonb, in_next jsonb, in_barriers jsonb,
+            in_metadata jsonb, in_finished boolean, in_advance boolean, in_channels text[],
+            in_blob_versions uuid[], in_bases uuid[], in_values jsonb[], in_raws bytea[],
+            in_epoch bigint
+        ) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT {s}.fence(in_thread, in_epoch) THEN
+                RETURN false;
+            END IF;
+            IF in_advance AND in_parent IS NOT NULL THEN
+                -- The head must be the expected parent: the row lock makes a concurrent writer
+                -- wait and then re-check against the committed head.
+                UPDATE {s}.heads
+                SET head = in_id, updated_at = in_created, step = in_step, finished = in_finished
+                WHERE thread_id = in_thread AND ns = in_ns AND head = in_parent;
+            ELSIF in_advance THEN
+                -- A first checkpoint: the head row must not exist yet.
+                INSERT INTO {s}.heads (thread_id, ns, head, updated_at, step, finished)
+                VALUES (in_thread, in_ns, in_id, in_created, in_step, in_finished)
+                ON CONFLICT (thread_id, ns) DO NOTHING;
+            ELSIF in_parent IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM {s}.checkpoints
+                WHERE thread_id = in_thread AND ns = in_ns AND id = in_parent
+            ) THEN
+                -- A fork needs its parent.
+                RETURN false;
+            ELSE
+                -- A fork becomes the head if its id is the greatest.
+                INSERT INTO {s}.heads AS h (thread_id, ns, head, updated_at, step, finished)
+                VALUES (in_thread, in_ns, in_id, in_created, in_step, in_finished)
+                ON CONFLICT (thread_id, ns) DO UPDATE SET
+                    head = excluded.head, updated_at = excluded.updated_at,
+                    step = excluded.step, finished = excluded.finished
+                WHERE excluded.head >= h.head;
+            END IF;
+            IF in_advance AND NOT FOUND THEN
+                RETURN false;
+            END IF;
+            INSERT INTO {s}.blobs (thread_id, ns, channel, version, base, value, raw)
+            SELECT in_thread, in_ns, u.channel, u.version, u.base, u.value, u.raw
+            FROM unnest(in_channels, in_blob_versions, in_bases, in_values, in_raws)
+                 AS u (channel, version, base, value, raw)
+            ON CONFLICT (thread_id, ns, channel, version) DO NOTHING;
+            IF in_advance THEN
+                INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at,
+                    step, source, channel_versions, next, barriers, metadata)
+                VALUES (in_thread, in_ns, in_id, in_parent, true, in_created, in_step,
+                    in_source, in_versions, in_next, in_barriers, in_metadata);
+            ELSE
+                INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at,
+                    step, source, channel_versions, next, barriers, metadata)
+                VALUES (in_thread, in_ns, in_id, in_parent, false, in_created, in_step,
+                    in_source, in_versions, in_next, in_barriers, in_metadata)
+                ON CONFLICT (thread_id, ns, id) DO UPDATE SET
+                    parent_id = excluded.parent_id, created_at = excluded.created_at,
+                    step = excluded.step, source = excluded.source,
+                    channel_versions = excluded.channel_versions, next = excluded.next,
+                    barriers = excluded.barriers, metadata = excluded.metadata;
+            END IF;
+            RETURN true;
+        END $$;
+
+        -- One task's writes, if the fence lets them: the first write at each (task, index)
+        -- wins, except at negative indexes (errors), where the latest does. The caller sends
+        -- each key once.
+        CREATE FUNCTION {s}.put_writes(
+            in_thread text, in_ns text, in_checkpoint uuid, in_tasks uuid[], in_idxs int4[],
+            in_nodes text[], in_channels text[], in_values jsonb[], in_raws bytea[],
+            in_epoch bigint
+        ) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT {s}.fence(in_thread, in_epoch) THEN
+                RETURN false;
+            END IF;
+            INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node, channel,
+                value, raw)
+            SELECT in_thread, in_ns, in_checkpoint, u.task_id, u.idx, u.node, u.channel,
+                u.value, u.raw
+            FROM unnest(in_tasks, in_idxs, in_nodes, in_channels, in_values, in_raws)
+                 AS u (task_id, idx, node, channel, value, raw)
+            ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
+                node = excluded.node, channel = excluded.channel,
+                value = excluded.value, raw = excluded.raw
+            WHERE excluded.idx < 0;
+            RETURN true;
+        END $$;
+
+        -- A claim from epoch in_expected (none when NULL) at time in_now, and the writes stored
+        -- with it only if it succeeded: the new epoch, or NULL. The row lock of the update makes
+        -- a concurrent claim wait and re-check, so of two claims from one epoch one succeeds.
+        CREATE FUNCTION {s}.claim_if(
+            in_thread text, in_ns text, in_checkpoint uuid, in_tasks uuid[], in_idxs int4[],
+            in_nodes text[], in_channels text[], in_values jsonb[], in_raws bytea[],
+            in_expected bigint, in_now bigint
+        ) RETURNS bigint LANGUAGE plpgsql AS $$
+        DECLARE
+            claimed bigint;
+        BEGIN
+            IF in_expected IS NULL THEN
+                INSERT INTO {s}.owners (thread_id, epoch) VALUES (in_thread, in_now)
+                ON CONFLICT (thread_id) DO NOTHING
+                RETURNING epoch INTO claimed;
+            ELSE
+                UPDATE {s}.owners SET epoch = GREATEST(epoch + 1, in_now)
+                WHERE thread_id = in_thread AND epoch = in_expected
+                RETURNING epoch INTO claimed;
+            END IF;
+            IF claimed IS NOT NULL THEN
+                PERFORM {s}.put_writes(in_thread, in_ns, in_checkpoint, in_tasks, in_idxs,
+                    in_nodes, in_channels, in_values, in_raws, claimed);
+            END IF;
+            RETURN claimed;
+        END $$;
+    "#,
+    },
 ];
 
 /// The schema version this build writes.

@@ -1,6 +1,6 @@
-//! The writes. A put is one statement (one round trip, atomic on its own): a data-modifying
-//! CTE that compares and swaps the thread's head and, only if that succeeded, inserts the
-//! checkpoint row and the blobs of the channels it changed.
+//! The writes. A put is one statement (one round trip, atomic on its own): a call of the
+//! schema's `put_checkpoint` function, which compares and swaps the thread's head and, only if
+//! that succeeded, inserts the checkpoint row and the blobs of the channels it changed.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -21,9 +21,7 @@ use crate::json::{JsonText, Stored, jsonb_exact};
 pub(crate) struct WriteSql {
     claim: String,
     epoch: String,
-    advance: String,
-    advance_first: String,
-    fork: String,
+    put: String,
     head: String,
     put_writes: String,
     claim_if: String,
@@ -34,62 +32,6 @@ pub(crate) struct WriteSql {
     copy: String,
     keep_latest: String,
 }
-
-/// Inserting the blobs and the checkpoint when the CTE `go` says so. Parameters:
-/// $1 thread, $2 ns, $3 id, $4 parent, $5 created_at, $6 step, $7 source,
-/// $8 channel_versions, $9 next, $10 barriers, $11 metadata, $12 finished, $13 advance,
-/// $14.. $18 the blobs' channels, versions, bases, JSON values and raw values, $19 the epoch.
-const INSERT_TAIL: &str = r#"
-    blobs AS (
-        INSERT INTO {s}.blobs (thread_id, ns, channel, version, base, value, raw)
-        SELECT $1, $2, u.channel, u.version, u.base, u.value, u.raw
-        FROM unnest($14::text[], $15::uuid[], $16::uuid[], $17::jsonb[], $18::bytea[])
-             AS u (channel, version, base, value, raw)
-        WHERE (SELECT ok FROM go)
-        ON CONFLICT (thread_id, ns, channel, version) DO NOTHING
-    ),
-    checkpoint AS (
-        INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at, step,
-            source, channel_versions, next, barriers, metadata)
-        SELECT $1, $2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $11
-        WHERE (SELECT ok FROM go)
-        {on_conflict}
-    )
-    SELECT ok FROM go"#;
-
-/// Whether a write may go ahead: it carries no epoch, or the thread's current one. The row lock
-/// (FOR SHARE, held to the end of the statement's transaction) makes a concurrent claim wait
-/// for this write, and makes this write re-read the epoch a claim committed meanwhile.
-const FENCE: &str = "fence AS (
-        SELECT {epoch}::bigint IS NULL OR EXISTS (
-            SELECT 1 FROM {s}.owners WHERE thread_id = $1 AND epoch = {epoch} FOR SHARE) AS ok
-    )";
-
-/// Storing one task's writes ($4.. $9: task ids, indexes, nodes, channels, JSON values and
-/// raw values) when the CTE `fence` says so: the first write at each (task, index) wins,
-/// except at negative indexes, where the latest does.
-const WRITES_TAIL: &str = "w AS (
-        SELECT * FROM unnest($4::uuid[], $5::int4[], $6::text[], $7::text[],
-                             $8::jsonb[], $9::bytea[])
-            AS u (task_id, idx, node, channel, value, raw)
-        WHERE (SELECT ok FROM fence)
-    ),
-    kept AS (
-        INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
-            channel, value, raw)
-        SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
-        WHERE idx >= 0
-        ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO NOTHING
-    ),
-    errors AS (
-        INSERT INTO {s}.writes (thread_id, ns, checkpoint_id, task_id, idx, node,
-            channel, value, raw)
-        SELECT $1, $2, $3, task_id, idx, node, channel, value, raw FROM w
-        WHERE idx < 0
-        ON CONFLICT (thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE SET
-            node = excluded.node, channel = excluded.channel,
-            value = excluded.value, raw = excluded.raw
-    )";
 
 const PUT_TYPES: [Type; 19] = [
     Type::TEXT,
@@ -117,21 +59,7 @@ impl WriteSql {
     pub(crate) fn new(schema: &str) -> Self {
         let s = format!("\"{schema}\"");
         let fill = |sql: &str| sql.replace("{s}", &s);
-        let fence = |epoch: &str| FENCE.replace("{epoch}", epoch);
-        let put_fence = fence("$19");
-        let tail = |on_conflict: &str| INSERT_TAIL.replace("{on_conflict}", on_conflict);
-        let plain_tail = tail("");
-        let upsert_tail = tail(
-            "ON CONFLICT (thread_id, ns, id) DO UPDATE SET
-                 parent_id = excluded.parent_id, created_at = excluded.created_at,
-                 step = excluded.step, source = excluded.source,
-                 channel_versions = excluded.channel_versions, next = excluded.next,
-                 barriers = excluded.barriers, metadata = excluded.metadata",
-        );
         Self {
-            // The head must be the expected parent: a row lock makes a concurrent writer wait
-            // and then re-check the condition against the committed head, so exactly one of
-            // two racing puts moves it.
             claim: fill(
                 "INSERT INTO {s}.owners (thread_id, epoch) VALUES ($1, $2)
                  ON CONFLICT (thread_id) DO UPDATE
@@ -139,73 +67,26 @@ impl WriteSql {
                  RETURNING epoch",
             ),
             epoch: fill("SELECT epoch FROM {s}.owners WHERE thread_id = $1"),
-            advance: fill(&format!(
-                "WITH {put_fence},
-                 moved AS (
-                     UPDATE {{s}}.heads SET head = $3, updated_at = $5, step = $6, finished = $12
-                     WHERE thread_id = $1 AND ns = $2 AND head = $4 AND (SELECT ok FROM fence)
-                     RETURNING 1
-                 ),
-                 go AS (SELECT EXISTS (SELECT 1 FROM moved) AS ok),
-                 {plain_tail}"
-            )),
-            // A first checkpoint: the head row must not exist yet.
-            advance_first: fill(&format!(
-                "WITH {put_fence},
-                 moved AS (
-                     INSERT INTO {{s}}.heads (thread_id, ns, head, updated_at, step, finished)
-                     SELECT $1, $2, $3, $5, $6, $12 WHERE (SELECT ok FROM fence)
-                     ON CONFLICT (thread_id, ns) DO NOTHING
-                     RETURNING 1
-                 ),
-                 go AS (SELECT EXISTS (SELECT 1 FROM moved) AS ok),
-                 {plain_tail}"
-            )),
-            // A fork needs its parent to exist; it becomes the head if its id is the greatest.
-            fork: fill(&format!(
-                "WITH {put_fence},
-                 go AS (
-                     SELECT (SELECT ok FROM fence) AND ($4::uuid IS NULL OR EXISTS (
-                         SELECT 1 FROM {{s}}.checkpoints
-                         WHERE thread_id = $1 AND ns = $2 AND id = $4)) AS ok
-                 ),
-                 moved AS (
-                     INSERT INTO {{s}}.heads (thread_id, ns, head, updated_at, step, finished)
-                     SELECT $1, $2, $3, $5, $6, $12 WHERE (SELECT ok FROM go)
-                     ON CONFLICT (thread_id, ns) DO UPDATE SET
-                         head = excluded.head, updated_at = excluded.updated_at,
-                         step = excluded.step, finished = excluded.finished
-                     WHERE excluded.head >= {{s}}.heads.head
-                 ),
-                 {upsert_tail}"
-            )),
+            // The functions of migration 5, called with one short statement each: an
+            // unnamed statement costs a parse of the call, and the function's own statements
+            // are planned once per connection.
+            put: fill(
+                "SELECT {s}.put_checkpoint($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                     $13, $14, $15, $16, $17, $18, $19)",
+            ),
             head: fill("SELECT head FROM {s}.heads WHERE thread_id = $1 AND ns = $2"),
-            put_writes: fill(&format!(
-                "WITH {},
-                 {WRITES_TAIL}
-                 SELECT ok FROM fence",
-                fence("$10")
-            )),
+            // Pending writes commit without waiting for the WAL flush: they are visible to
+            // every reader (a resumed process) at once, and the step's checkpoint, committed
+            // right after with the flush, makes them durable with it. Only a crash of the
+            // server itself within a fraction of a second can lose them, and then the task runs
+            // again, as it would have without them.
+            put_writes: fill(
+                "SELECT {s}.put_writes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10),
+                        set_config('synchronous_commit', 'off', true)",
+            ),
             // A claim from epoch $10 (none when NULL) at time $11, and the writes stored with
-            // it only if it succeeded: the row lock of the update makes a concurrent claim wait
-            // and re-check, so of two claims from one epoch exactly one succeeds.
-            claim_if: fill(&format!(
-                "WITH updated AS (
-                     UPDATE {{s}}.owners SET epoch = GREATEST(epoch + 1, $11)
-                     WHERE thread_id = $1 AND epoch = $10
-                     RETURNING epoch
-                 ),
-                 inserted AS (
-                     INSERT INTO {{s}}.owners (thread_id, epoch)
-                     SELECT $1, $11 WHERE $10::bigint IS NULL
-                     ON CONFLICT (thread_id) DO NOTHING
-                     RETURNING epoch
-                 ),
-                 claimed AS (SELECT epoch FROM updated UNION ALL SELECT epoch FROM inserted),
-                 fence AS (SELECT EXISTS (SELECT 1 FROM claimed) AS ok),
-                 {WRITES_TAIL}
-                 SELECT (SELECT epoch FROM claimed)"
-            )),
+            // it only if it succeeded.
+            claim_if: fill("SELECT {s}.claim_if($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
             // Locks the thread's owner row (creating a placeholder of epoch -1 when there is
             // none) and returns its epoch, so nothing claims the thread until the transaction
             // ends.
@@ -406,11 +287,7 @@ pub(crate) async fn put(
     context: Context<'_>,
 ) -> Result<(), CheckpointError> {
     let pg = |e| context.pg(e);
-    let statement = match (c.mode, c.parent_id) {
-        (PutMode::Advance, Some(_)) => &sql.advance,
-        (PutMode::Advance, None) => &sql.advance_first,
-        (PutMode::Fork, _) => &sql.fork,
-    };
+    let statement = &sql.put;
     let stored: Vec<Stored<'_>> = c.data.iter().map(|d| Stored::new(d)).collect();
     let values: Vec<Option<JsonText<'_>>> = stored.iter().map(Stored::json).collect();
     let raws: Vec<Option<&[u8]>> = stored.iter().map(Stored::raw).collect();

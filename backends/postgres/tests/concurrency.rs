@@ -51,7 +51,7 @@ async fn eight_savers_run_setup_on_a_fresh_schema_at_once() {
             .unwrap()
             .unwrap_or_else(|e| panic!("a concurrent setup failed: {e}"));
     }
-    assert_eq!(migrations(&url, &schema).await, [1, 2, 3, 4]);
+    assert_eq!(migrations(&url, &schema).await, [1, 2, 3, 4, 5]);
     support::drop_schema(&url, &schema).await;
 }
 
@@ -99,7 +99,7 @@ async fn six_processes_run_setup_on_a_fresh_schema_at_once() {
     for mut child in children {
         assert!(child.wait().unwrap().success(), "a child process failed");
     }
-    assert_eq!(migrations(&url, &schema).await, [1, 2, 3, 4]);
+    assert_eq!(migrations(&url, &schema).await, [1, 2, 3, 4, 5]);
     let saver = PostgresSaver::builder(url.clone())
         .schema(schema.clone())
         .connect()
