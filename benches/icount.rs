@@ -10,7 +10,7 @@
 //! Workloads: `steps_none` and `steps_memory` (the 200-step loop of `step_overhead`, without a
 //! checkpointer and with `MemorySaver`), `fanout_none` and `fanout_memory` (one step of 1,000
 //! sent tasks), `stream_updates` (the loop streamed in `updates` mode with `MemorySaver`). The
-//! first two compile at every commit since round one, so the script can compare against it.
+//! first two compile at every commit since d40457b, so the script can compare against it.
 
 #[path = "support/loop_graph.rs"]
 mod loop_graph;
@@ -21,7 +21,7 @@ use stategraph::{MemorySaver, ThreadId};
 /// The loop's steps per run.
 const STEPS: u32 = 200;
 
-#[cfg(not(icount_round_one))]
+#[cfg(not(icount_early))]
 mod fan {
     use serde::{Deserialize, Serialize};
     use stategraph::{NodeResult, State};
@@ -93,7 +93,7 @@ fn main() {
                     let _ = thread.invoke(input(STEPS)).await.unwrap();
                 }
             }
-            #[cfg(not(icount_round_one))]
+            #[cfg(not(icount_early))]
             "fanout_none" => {
                 let graph = fan::fanning::graph().compile().unwrap();
                 for _ in 0..=runs {
@@ -104,7 +104,7 @@ fn main() {
                     assert_eq!(done.results.len(), fan::TASKS as usize);
                 }
             }
-            #[cfg(not(icount_round_one))]
+            #[cfg(not(icount_early))]
             "fanout_memory" => {
                 let graph = fan::fanning::graph()
                     .checkpointer(MemorySaver::new())
@@ -118,7 +118,7 @@ fn main() {
                         .unwrap();
                 }
             }
-            #[cfg(not(icount_round_one))]
+            #[cfg(not(icount_early))]
             "stream_updates" => {
                 use futures::StreamExt;
                 let graph = looping::graph()

@@ -8,7 +8,7 @@
 #
 # Each workload runs once as a warm-up and then RUNS more times (default 5); the count per unit
 # is (Ir with RUNS runs - Ir with none) / RUNS / units, so setup and warm-up cancel out. A commit
-# whose API predates a workload gets the step workloads only (`--cfg icount_round_one`).
+# whose API predates a workload gets the step workloads only (`--cfg icount_early`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${RUNS:-5}"
@@ -65,7 +65,7 @@ for rev in "$@"; do
   if bin="$(build "$dir" "")" && [ -n "$bin" ]; then
     report "$rev" "$bin" "$all"
   else
-    bin="$(build "$dir" "--cfg icount_round_one")"
+    bin="$(build "$dir" "--cfg icount_early")"
     report "$rev" "$bin" "steps_none steps_memory"
   fi
   unset CARGO_TARGET_DIR

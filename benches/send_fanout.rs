@@ -7,7 +7,8 @@
 //! cargo bench --bench send_fanout
 //! ```
 //! Prints a Markdown table; BENCHMARKS.md records a run beside LangGraph's figures from
-//! `benches/langgraph/send_fanout.py`, run by `benches/send_fanout.sh` in the same invocation.
+//! `benches/langgraph/send_fanout.py`, run by `benches/side_by_side.sh fanout` in the same
+//! invocation.
 
 mod support;
 

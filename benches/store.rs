@@ -6,7 +6,7 @@
 //! cargo bench --bench store --features full
 //! ```
 //! BENCHMARKS.md records a run beside LangGraph's stores for the same operations from
-//! `benches/langgraph/store.py`, run by `benches/store.sh` in the same invocation.
+//! `benches/langgraph/store.py`, run by `benches/side_by_side.sh store` in the same invocation.
 
 mod support;
 

@@ -7,7 +7,7 @@
 //! cargo bench --bench streaming
 //! ```
 //! BENCHMARKS.md records a run beside LangGraph's `stream(stream_mode="updates")` and
-//! `stream_mode="custom"` from `benches/langgraph/streaming.py`, run by `benches/streaming.sh`
+//! `stream_mode="custom"` from `benches/langgraph/streaming.py`, run by `benches/side_by_side.sh streaming`
 //! in the same invocation.
 
 mod support;

@@ -8,7 +8,7 @@
 //! cargo bench --bench subgraphs
 //! ```
 //! BENCHMARKS.md records a run beside LangGraph's figures from `benches/langgraph/subgraphs.py`,
-//! run by `benches/subgraphs.sh` in the same invocation.
+//! run by `benches/side_by_side.sh subgraphs` in the same invocation.
 
 mod support;
 

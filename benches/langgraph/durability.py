@@ -4,8 +4,7 @@ review, each token step incrementing a counter and appending one message), with 
 durability mode, with a token node that returns at once and one that waits 1 ms. Prints the
 median microseconds per step over 5 runs, as the Rust bench does.
 
-    pip install langgraph==1.2.22 langgraph-checkpoint-sqlite langgraph-checkpoint-postgres "psycopg[binary]"
-    python3 benches/langgraph/durability.py
+    bash benches/side_by_side.sh durability
 """
 
 import operator

@@ -3,8 +3,7 @@ in one step, each appending one result, then combine), without a checkpointer, w
 InMemorySaver and with SqliteSaver (a WAL file), sync durability. Prints the median
 microseconds of one run over 7 runs (after one warm-up), for N = 10, 100, 1000.
 
-    pip install langgraph==1.2.22 langgraph-checkpoint-sqlite
-    python3 benches/langgraph/send_fanout.py
+    bash benches/side_by_side.sh fanout
 """
 
 import operator

@@ -2,8 +2,7 @@
 increments a counter and appends one small message), without a checkpointer and with
 InMemorySaver in sync durability. Prints the median microseconds per step over 30 runs.
 
-    pip install langgraph==1.2.22
-    python3 benches/langgraph/step_overhead.py
+    bash benches/side_by_side.sh steps
 """
 
 import operator

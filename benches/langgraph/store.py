@@ -3,8 +3,7 @@ operation at a time over 1,000 items (200 searches, each matching 10). InMemoryS
 SqliteStore (a file, WAL) and PostgresStore; LangGraph's RedisStore needs the RediSearch
 module, which the plain Redis here does not have. Prints median / p99 microseconds.
 
-    pip install langgraph==1.2.22 langgraph-checkpoint-sqlite langgraph-checkpoint-postgres "psycopg[binary]"
-    python3 benches/langgraph/store.py
+    bash benches/side_by_side.sh store
 """
 
 import os

@@ -4,8 +4,7 @@ InMemorySaver (sync durability), and one node emitting 10,000 tokens through
 get_stream_writer() streamed with stream_mode="custom". Prints the median time of one run over
 7 runs (after one warm-up) and the ratio to invoke.
 
-    pip install langgraph==1.2.22
-    python3 benches/langgraph/streaming.py
+    bash benches/side_by_side.sh streaming
 """
 
 import statistics

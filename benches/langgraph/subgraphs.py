@@ -9,8 +9,7 @@ LangGraph 1.2.22 fails under sync durability (`AttributeError: 'SyncPregelLoop' 
 attribute '_put_checkpoint_fut'`, raised inside the subgraph), so that case runs with the
 default (async) durability; it writes only the 4 outer checkpoints either way.
 
-    pip install langgraph==1.2.22 langgraph-checkpoint-sqlite
-    python3 benches/langgraph/subgraphs.py
+    bash benches/side_by_side.sh subgraphs
 """
 
 import operator
