@@ -55,49 +55,33 @@ steps() {
   echo "juncture, a chain of 3,000 nodes: $(echo "$jn" | awk '/chain/ { print $2 }') µs per node"
 }
 
-fanout() {
-  header "Send fan-out"
-  cargo bench --bench send_fanout 2>&1 | grep -E '^\||^[A-Za-z]'
-  "$py" benches/langgraph/send_fanout.py
+# A block: its title, the stategraph bench (cargo's arguments) and LangGraph's script, if any.
+block() {
+  local title="$1" bench="$2" script="${3:-}"
+  header "$title"
+  # shellcheck disable=SC2086
+  cargo bench $bench 2>&1 | grep -E '^\||^[A-Za-z]'
+  if [ -n "$script" ]; then "$py" "benches/langgraph/$script"; fi
 }
 
+fanout() { block "Send fan-out" "--bench send_fanout" send_fanout.py; }
 durability() {
-  header "Durability modes (SQLite and PostgreSQL)"
-  cargo bench --bench durability --features postgres 2>&1 | grep -E '^\||^[A-Za-z]'
-  "$py" benches/langgraph/durability.py
+  block "Durability modes (SQLite and PostgreSQL)" "--features postgres --bench durability" \
+    durability.py
 }
-
 subgraphs() {
-  header "Selective checkpointing with a subgraph"
-  cargo bench --all-features --bench subgraphs 2>&1 | grep -E '^\||^[A-Za-z]'
-  "$py" benches/langgraph/subgraphs.py
+  block "Selective checkpointing with a subgraph" "--all-features --bench subgraphs" subgraphs.py
 }
-
-streaming() {
-  header "Streaming against invoke"
-  cargo bench --all-features --bench streaming 2>&1 | grep -E '^\||^[A-Za-z]'
-  "$py" benches/langgraph/streaming.py
-}
-
-store() {
-  header "Store: put, get, filtered search"
-  cargo bench --all-features --bench store 2>&1 | grep -E '^\||^[A-Za-z]'
-  "$py" benches/langgraph/store.py
-}
-
-sqlite() {
-  header "SQLite checkpoints against a raw commit"
-  cargo bench --bench sqlite_checkpoints 2>&1 | grep -E '^\||^[A-Za-z]'
-}
-
+streaming() { block "Streaming against invoke" "--all-features --bench streaming" streaming.py; }
+store() { block "Store: put, get, filtered search" "--all-features --bench store" store.py; }
+sqlite() { block "SQLite checkpoints against a raw commit" "--bench sqlite_checkpoints"; }
 postgres() {
-  header "PostgreSQL checkpoints against pgbench"
-  cargo bench --bench postgres_checkpoints --features postgres 2>&1 | grep -E '^\||^[A-Za-z]'
+  block "PostgreSQL checkpoints against pgbench" "--features postgres --bench postgres_checkpoints"
 }
 
-for block in "${blocks[@]}"; do
-  case "$block" in
-    steps | fanout | durability | subgraphs | streaming | store | sqlite | postgres) "$block" ;;
-    *) echo "unknown block: $block" >&2; exit 2 ;;
+for name in "${blocks[@]}"; do
+  case "$name" in
+    steps | fanout | durability | subgraphs | streaming | store | sqlite | postgres) "$name" ;;
+    *) echo "unknown block: $name" >&2; exit 2 ;;
   esac
 done

@@ -76,9 +76,6 @@ pub fn is_answered(pending: &[PendingWrite], task_id: TaskId, index: u32) -> boo
 /// of the question it answered (for answers saved before those ids were, the id the task's
 /// call number gives).
 pub fn answers_in(pending: &[PendingWrite]) -> Vec<Answer> {
-    if pending.is_empty() {
-        return Vec::new();
-    }
     pending
         .iter()
         .filter(|w| w.channel == PendingWrite::RESUME)

@@ -207,21 +207,21 @@ const MIGRATIONS: &[Migration] = &[
             FROM unnest(in_channels, in_blob_versions, in_bases, in_values, in_raws)
                  AS u (channel, version, base, value, raw)
             ON CONFLICT (thread_id, ns, channel, version) DO NOTHING;
-            IF in_advance THEN
-                INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at,
-                    step, source, channel_versions, next, barriers, metadata)
-                VALUES (in_thread, in_ns, in_id, in_parent, true, in_created, in_step,
-                    in_source, in_versions, in_next, in_barriers, in_metadata);
-            ELSE
-                INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at,
-                    step, source, channel_versions, next, barriers, metadata)
-                VALUES (in_thread, in_ns, in_id, in_parent, false, in_created, in_step,
-                    in_source, in_versions, in_next, in_barriers, in_metadata)
-                ON CONFLICT (thread_id, ns, id) DO UPDATE SET
-                    parent_id = excluded.parent_id, created_at = excluded.created_at,
-                    step = excluded.step, source = excluded.source,
-                    channel_versions = excluded.channel_versions, next = excluded.next,
-                    barriers = excluded.barriers, metadata = excluded.metadata;
+            -- A fork may replace a checkpoint of its own id; an Advance never does (the
+            -- duplicate is an error, and rolls back the head's move with it).
+            INSERT INTO {s}.checkpoints (thread_id, ns, id, parent_id, advance, created_at, step,
+                source, channel_versions, next, barriers, metadata)
+            VALUES (in_thread, in_ns, in_id, in_parent, in_advance, in_created, in_step,
+                in_source, in_versions, in_next, in_barriers, in_metadata)
+            ON CONFLICT (thread_id, ns, id) DO UPDATE SET
+                parent_id = excluded.parent_id, created_at = excluded.created_at,
+                step = excluded.step, source = excluded.source,
+                channel_versions = excluded.channel_versions, next = excluded.next,
+                barriers = excluded.barriers, metadata = excluded.metadata
+            WHERE NOT in_advance;
+            IF NOT FOUND THEN
+                RAISE unique_violation USING CONSTRAINT = 'checkpoints_pkey',
+                    MESSAGE = 'a checkpoint with this id exists';
             END IF;
             RETURN true;
         END $$;
