@@ -1,7 +1,7 @@
-//! Send fan-out: one step of N tasks of one node, each on its own input (N = 10, 100, 1,000),
-//! between a planning node and a combining node, without a checkpointer, with `MemorySaver` and
-//! with SQLite (WAL, synchronous = FULL). Each task appends one result; the merge keeps send
-//! order.
+//! Send fan-out: one step of N tasks of one node, each on its own input (N = 10, 100, 1,000,
+//! 10,000), between a planning node and a combining node, without a checkpointer, with
+//! `MemorySaver` and with SQLite (WAL, synchronous = FULL). Each task appends one result; the
+//! merge keeps send order.
 //!
 //! ```text
 //! cargo bench --bench send_fanout
@@ -112,7 +112,7 @@ fn main() {
             "| tasks | no checkpointer | per task | MemorySaver | per task | SQLite | per task |"
         );
         println!("|---|---|---|---|---|---|---|");
-        for items in [10u32, 100, 1000] {
+        for items in [10u32, 100, 1_000, 10_000] {
             let none = median(items, None).await;
             let mem = median(items, Some(memory.clone())).await;
             let lite = median(items, Some(sqlite.clone())).await;
