@@ -51,17 +51,28 @@ steps() {
     a = t["loop_200_steps/memory_saver"]; b = p["in_memory_saver_sync:"]
     printf "| in-memory saver, sync | %.2f | %.1f | — (no in-memory saver in 0.4) | %.0f× | |\n", a, b, b / a
   }'
+  local chain_sg chain_jn
+  chain_sg=$(benches/macro_scale/run.sh --time 3000 | awk '/per_node/ { print $2 }')
+  chain_jn=$(echo "$jn" | awk '/chain/ { print $2 }')
   echo
-  echo "juncture, a chain of 3,000 nodes: $(echo "$jn" | awk '/chain/ { print $2 }') µs per node"
+  echo "| a chain of 3,000 nodes | stategraph µs/node | juncture µs/node | juncture / stategraph |"
+  echo "|---|---|---|---|"
+  awk -v a="$chain_sg" -v b="$chain_jn" 'BEGIN { printf "| one run | %.2f | %.2f | %.1f× |\n", a, b, b / a }'
 }
 
-# A block: its title, the stategraph bench (cargo's arguments) and LangGraph's script, if any.
+# A block: its title, the stategraph bench (cargo's arguments) and LangGraph's script, if any;
+# each side's tables, then LangGraph's figures over stategraph's (benches/langgraph/ratios.py).
 block() {
-  local title="$1" bench="$2" script="${3:-}"
+  local title="$1" bench="$2" script="${3:-}" ours theirs
   header "$title"
+  ours=$(mktemp) theirs=$(mktemp)
   # shellcheck disable=SC2086
-  cargo bench $bench 2>&1 | grep -E '^\||^[A-Za-z]'
-  if [ -n "$script" ]; then "$py" "benches/langgraph/$script"; fi
+  cargo bench $bench 2>&1 | grep -E '^\||^[A-Za-z]' | tee "$ours"
+  if [ -n "$script" ]; then
+    "$py" "benches/langgraph/$script" | tee "$theirs"
+    "$py" benches/langgraph/ratios.py "$ours" "$theirs"
+  fi
+  rm -f "$ours" "$theirs"
 }
 
 fanout() { block "Send fan-out" "--bench send_fanout" send_fanout.py; }

@@ -127,6 +127,37 @@ mod flat {
     }
 }
 
+/// Two steps of one node each: `second` waits, while it runs, for `first`'s checkpoint to be
+/// listed — in `Async` mode that write is in flight as `second` starts.
+#[stategraph::graph(state = Work, deps = Lab)]
+mod overlap {
+    use super::*;
+
+    #[node]
+    async fn first(_: &Work, ctx: &NodeContext<Lab>) -> NodeResult<Work> {
+        ctx.deps().ran("first");
+        Ok(WorkUpdate::new().push_log("first"))
+    }
+
+    #[node]
+    async fn second(_: &Work, ctx: &NodeContext<Lab>) -> NodeResult<Work> {
+        let saver = ctx.deps().saver.lock().unwrap().clone().unwrap();
+        let thread = ctx.thread_id().unwrap();
+        for _ in 0..500 {
+            // The input's checkpoint and `first`'s.
+            if saver.list(&ListQuery::thread(thread.clone())).await?.len() >= 2 {
+                return Ok(WorkUpdate::new().push_log("second"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Err("the previous step's checkpoint did not land while this node ran".into())
+    }
+
+    edges! {
+        START -> first -> second -> END;
+    }
+}
+
 /// The seed's selective checkpointing as node policy: `generate` streams tokens in a loop of
 /// uncheckpointed steps; `prepare` and `review` are checkpointed.
 #[stategraph::graph(state = Work, deps = Lab)]
@@ -416,6 +447,37 @@ async fn a_handle_overrides_the_graph_mode() {
         .unwrap();
     assert_eq!(checkpoints(&saver, "exit").await.len(), 1);
     assert_eq!(checkpoints(&saver, "sync").await.len(), 4);
+}
+
+#[tokio::test]
+async fn an_async_write_lands_while_the_next_node_runs() {
+    let (dir, savers) = savers("overlap").await;
+    for (thread_id, saver) in savers {
+        let lab = Arc::new(Lab::default());
+        *lab.saver.lock().unwrap() = Some(saver.clone());
+        let graph = overlap::graph(lab)
+            .checkpointer(saver.clone())
+            .durability(Durability::Async)
+            .compile()
+            .unwrap();
+        let done = graph
+            .thread(thread_id.as_str())
+            .invoke(WorkUpdate::new())
+            .await
+            .and_then(stategraph::Outcome::into_finished)
+            .unwrap_or_else(|error| panic!("{thread_id}: {error}"));
+        assert_eq!(done.log, ["first", "second"], "{thread_id}");
+        assert_eq!(
+            checkpoints(&saver, &thread_id).await.len(),
+            3,
+            "{thread_id}"
+        );
+        saver
+            .delete_thread(&thread_id.as_str().into())
+            .await
+            .unwrap();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 # Compiles a chain of N nodes (and a fan-out of M) with the default dev profile and the default
 # rustc stack, then runs it on the default main-thread stack; prints the build's wall time and
 # peak memory per size. Usage: benches/macro_scale/run.sh [1000 3000 10000]
+# (or `--time N`: the run time per node of a chain of N, built for release)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$root/target/macro-scale"
@@ -45,9 +46,27 @@ print("async fn main() {")
 print("    let graph = g::graph().recursion_limit(1_000_000).compile().expect(\"compiles\");")
 print("    let done = graph.invoke(SUpdate::new()).await.expect(\"runs\");")
 print(f"    assert_eq!(done.n, {n});")
+print("    if std::env::var_os(\"MACRO_SCALE_TIME\").is_some() {")
+print("        let mut times = Vec::new();")
+print("        for _ in 0..21 {")
+print("            let start = std::time::Instant::now();")
+print("            graph.invoke(SUpdate::new()).await.expect(\"runs\");")
+print(f"            times.push(start.elapsed().as_secs_f64() * 1e6 / {n}.0);")
+print("        }")
+print("        times.sort_by(f64::total_cmp);")
+print("        println!(\"stategraph_chain_per_node {:.2}\", times[10]);")
+print("    }")
 print("}")
 PY
 }
+# `--time N`: the chain of N nodes built with the release profile, run 21 times; prints the
+# median µs per node (benches/side_by_side.sh sets it beside juncture's chain).
+if [ "${sizes[0]}" = "--time" ]; then
+  gen "${sizes[1]:-3000}" chain
+  cargo build --quiet --release --manifest-path "$work/Cargo.toml"
+  MACRO_SCALE_TIME=1 "$work/target/release/macro-scale"
+  exit
+fi
 # The dependencies once, so each row times the graph's crate alone.
 gen 2 chain
 cargo build --quiet --manifest-path "$work/Cargo.toml"

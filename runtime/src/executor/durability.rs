@@ -10,9 +10,11 @@
 //! ([`Executor::check_budget`]).
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::task::JoinHandle;
+use sync_wrapper::SyncWrapper;
 use tracing::Instrument;
 
 use super::sends::encode_sends;
@@ -134,7 +136,50 @@ pub(super) struct Saving {
     /// The writes of the steps since then, when the head's own checkpoint is not written yet.
     unsaved: Option<StepWrites>,
     /// The checkpoint being written while the next step runs ([`Durability::Async`]).
-    in_flight: Option<JoinHandle<Result<(), CheckpointError>>>,
+    pub(super) in_flight: Option<InFlight>,
+}
+
+/// A checkpoint write of [`Durability::Async`] mode, driven by the run's own task: polled
+/// alongside the next step's nodes, awaited before anything else is written. No task is
+/// spawned for it, so a write costs no more hand-offs between threads than a `Sync` one.
+pub(super) enum InFlight {
+    /// Still being written.
+    Writing(SyncWrapper<Write>),
+    /// Landed while the next step ran.
+    Landed,
+    /// Failed while the next step ran; reported at the next boundary (boxed, so a run's state
+    /// stays small).
+    Failed(Box<CheckpointError>),
+}
+
+/// A checkpoint write's future; the run's state is shared between threads, so it is held in a
+/// [`SyncWrapper`] (only ever reached through `&mut`).
+type Write = Pin<Box<dyn Future<Output = Result<(), CheckpointError>> + Send>>;
+
+impl InFlight {
+    /// A write not started yet: its first poll comes with the next step's node, so what the
+    /// backend does on the caller's thread (encoding, sending) overlaps with that node.
+    fn new(write: impl Future<Output = Result<(), CheckpointError>> + Send + 'static) -> Self {
+        Self::Writing(SyncWrapper::new(Box::pin(write)))
+    }
+
+    /// Drives the write to its end, keeping the outcome for [`Executor::landed`].
+    pub(super) async fn drive(in_flight: &mut Option<Self>) {
+        if let Some(Self::Writing(write)) = in_flight {
+            *in_flight = Some(match write.get_mut().await {
+                Ok(()) => Self::Landed,
+                Err(error) => Self::Failed(Box::new(error)),
+            });
+        }
+    }
+
+    async fn finish(self) -> Result<(), CheckpointError> {
+        match self {
+            Self::Writing(write) => write.into_inner().await,
+            Self::Landed => Ok(()),
+            Self::Failed(error) => Err(*error),
+        }
+    }
 }
 
 impl Saving {
@@ -300,7 +345,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
             self.emit_checkpoint(&new, &head.state).await;
             let saver = Arc::clone(&p.saver);
             let write = async move { timed_put(&*saver, new).await };
-            head.saving.in_flight = Some(tokio::spawn(write.in_current_span()));
+            head.saving.in_flight = Some(InFlight::new(write.in_current_span()));
         } else {
             let watched = self
                 .watching(crate::events::StreamMode::CHECKPOINTS)
@@ -317,9 +362,7 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
     /// Waits for the checkpoint in flight, if any.
     pub(super) async fn landed(&self, head: &mut Head<S>) -> Result<(), GraphError> {
         if let Some(write) = head.saving.in_flight.take() {
-            write.await.map_err(|join| {
-                CheckpointError::Backend(format!("checkpoint write did not finish: {join}").into())
-            })??;
+            write.finish().await?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use futures::future::Either;
 use smallvec::SmallVec;
 use tracing::Instrument;
 
+use super::durability::InFlight;
 use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
 use super::{Durability, Executor, Finished, Head, Scope, StepTasks, handled_by};
@@ -81,6 +82,9 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         } else {
             Vec::new()
         };
+        // The previous step's checkpoint, still being written (`Async`), is driven while this
+        // step's tasks run.
+        let mut in_flight = head.saving.in_flight.take();
         let runs = {
             let head = &*head;
             let shared_step = tasks.len() > 1;
@@ -189,7 +193,14 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     true => (save_now, None),
                     false => (None, save_now),
                 };
-                let mut run = task(at, during).await;
+                let run = task(at, during);
+                let mut run = match in_flight {
+                    None => run.await,
+                    Some(_) => {
+                        let drive = InFlight::drive(&mut in_flight);
+                        futures::future::join(run, drive).await.0
+                    }
+                };
                 if let Some(to) = after.filter(|_| !run.records.is_empty()) {
                     run = run.save_now(&to).await;
                 }
@@ -203,19 +214,25 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     // cheaper to move than the task.
                     .map(|&at| tokio::spawn(Box::pin(task(at, save_now.clone()))))
                     .collect();
-                let mut runs = SmallVec::with_capacity(handles.len());
-                for (handle, &at) in handles.into_iter().zip(&to_run) {
-                    runs.push(handle.await.unwrap_or_else(|join| TaskRun {
-                        outcome: Err(TaskFailure::Node(
-                            tasks[at].node,
-                            format!("node task was cancelled or panicked: {join}").into(),
-                        )),
-                        records: Vec::new(),
-                    }));
-                }
-                runs
+                let joined = async {
+                    let mut runs = SmallVec::with_capacity(handles.len());
+                    for (handle, &at) in handles.into_iter().zip(&to_run) {
+                        runs.push(handle.await.unwrap_or_else(|join| TaskRun {
+                            outcome: Err(TaskFailure::Node(
+                                tasks[at].node,
+                                format!("node task was cancelled or panicked: {join}").into(),
+                            )),
+                            records: Vec::new(),
+                        }));
+                    }
+                    runs
+                };
+                futures::future::join(joined, InFlight::drive(&mut in_flight))
+                    .await
+                    .0
             }
         };
+        head.saving.in_flight = in_flight;
         let mut first_failure = None;
         let mut interrupts = Vec::new();
         let mut records = Vec::new();
