@@ -16,6 +16,8 @@
 //! 10. [`store`]: long-term content outside the state.
 //! 11. [`schema_versions`]: changing the state type without losing threads.
 //! 12. [`operating`]: retention, expiry of paused threads, the size budget, stopping, tracing.
+//! 13. `agents` (feature `agent`): chat messages in LangChain's shape, and keeping a
+//!     conversation inside a model's context window.
 //!
 //! Each backend's operation (PostgreSQL's schema and pgbouncer, Redis durability, object-store
 //! conditional writes) is in that backend's own documentation: [`sqlite`](crate::sqlite), and
@@ -42,3 +44,5 @@ chapter!(durability, "guide/durability.md");
 chapter!(store, "guide/store.md");
 chapter!(schema_versions, "guide/schema_versions.md");
 chapter!(operating, "guide/operating.md");
+#[cfg(feature = "agent")]
+chapter!(agents, "guide/agents.md");

@@ -164,3 +164,10 @@ pub use stategraph_redis as redis;
 #[cfg(feature = "object-store")]
 #[doc(inline)]
 pub use stategraph_object_store as object_store;
+
+/// Agents (feature `agent`): chat messages in LangChain's shape for a `messages` field, and
+/// trimming a conversation to a model's context window without separating a tool call from its
+/// results.
+#[cfg(feature = "agent")]
+#[doc(inline)]
+pub use stategraph_agent as agent;

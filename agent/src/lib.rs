@@ -1,0 +1,26 @@
+//! Agents on stategraph: the message layer a tool-calling agent is written over.
+//!
+//! - [`messages`]: system, human, AI and tool messages with ids, text or multimodal content,
+//!   tool calls and their results, token usage — serialised in the shape LangChain uses, so a
+//!   thread's messages read the same from a LangGraph front end. They work with the
+//!   `messages` reducer: add, replace by id, remove by id, remove all.
+//! - [`trim`]: keep a conversation inside a context window, by message count or by tokens,
+//!   without separating a tool call from its result.
+//!
+//! ```
+//! use stategraph_agent::messages::{AiMessage, ChatMessage, ToolCall, ToolMessage};
+//!
+//! let call = ToolCall::new("search", serde_json::json!({ "query": "rust" }));
+//! let conversation = vec![
+//!     ChatMessage::system("You answer in one line."),
+//!     ChatMessage::human("What is new in Rust?"),
+//!     AiMessage::with_tool_calls("", vec![call.clone()]).into(),
+//!     ToolMessage::new(&call.id, "Rust 1.95 is out.").into(),
+//! ];
+//! let json = serde_json::to_value(&conversation[1]).unwrap();
+//! assert_eq!(json["type"], "human");
+//! assert_eq!(json["content"], "What is new in Rust?");
+//! ```
+
+pub mod messages;
+pub mod trim;
