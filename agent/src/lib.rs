@@ -4,6 +4,9 @@
 //!   tool calls and their results, token usage — serialised in the shape LangChain uses, so a
 //!   thread's messages read the same from a LangGraph front end. They work with the
 //!   `messages` reducer: add, replace by id, remove by id, remove all.
+//! - [`model`]: the [`ChatModel`](model::ChatModel) trait nodes call — whole replies or
+//!   streamed chunks, tools bound, a tool choice, structured output into a serde type — and
+//!   [`ScriptedModel`](model::ScriptedModel), which answers from a list for tests.
 //! - [`trim`]: keep a conversation inside a context window, by message count or by tokens,
 //!   without separating a tool call from its result.
 //!
@@ -23,4 +26,5 @@
 //! ```
 
 pub mod messages;
+pub mod model;
 pub mod trim;
