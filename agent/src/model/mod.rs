@@ -2,7 +2,7 @@
 //! structured output into a serde type.
 //!
 //! A node holds a model as `Arc<dyn ChatModel>` (usually in the graph's dependencies) and calls
-//! [`invoke`](ChatModel::invoke) for a whole reply or [`stream`](ChatModel::stream) for its
+//! [`invoke`](ChatModelExt::invoke) for a whole reply or [`stream`](ChatModelExt::stream) for its
 //! chunks as they arrive. [`ScriptedModel`] answers from a list, chunk by chunk, for tests.
 //!
 //! ```
