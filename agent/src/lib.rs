@@ -27,4 +27,11 @@
 
 pub mod messages;
 pub mod model;
+#[cfg(any(
+    feature = "openai",
+    feature = "anthropic",
+    feature = "ollama",
+    feature = "openai-compatible"
+))]
+pub mod providers;
 pub mod trim;

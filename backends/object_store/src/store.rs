@@ -13,7 +13,10 @@
 //! latest it read, and retries from a fresh read when another writer got there first; then it
 //! deletes the versions before its own. So a refresh never overwrites a put that raced it, and
 //! a refresh that finds its version `n` deleted under it (the item was deleted) withdraws its
-//! own rather than bring the item back. A read lists the item's versions and reads the latest.
+//! own rather than bring the item back. A delete adds a tombstone as version `n + 1` first,
+//! deletes the versions before it, then the tombstone: a refresh that read the item before the
+//! delete finds its slot taken, or finds the version it read gone, and withdraws either way.
+//! A read lists the item's versions and reads the latest.
 //! A search, a namespace listing or a sweep lists every version under its prefix and reads
 //! each item's latest: one request per item, made sixteen at a time.
 
@@ -139,11 +142,30 @@ struct Record {
     updated: i64,
     ttl: Option<i64>,
     expires: Option<i64>,
+    /// A delete's marker: it holds the version after the last one the delete read while the
+    /// delete removes them, so a refresh that read the item before cannot add a version there
+    /// and outlive the delete. Never live.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
 }
 
 impl Record {
     fn live_at(&self, at: SystemTime) -> bool {
-        self.expires.is_none_or(|expires| expires > to_micros(at))
+        !self.deleted && self.expires.is_none_or(|expires| expires > to_micros(at))
+    }
+
+    /// The marker a delete of the item at `namespace` and `key` adds.
+    fn tombstone(namespace: &Namespace, key: &str, at: SystemTime) -> Self {
+        Self {
+            namespace: namespace.labels().to_vec(),
+            key: key.to_owned(),
+            value: Map::new(),
+            created: to_micros(at),
+            updated: to_micros(at),
+            ttl: None,
+            expires: None,
+            deleted: true,
+        }
     }
 
     fn item(&self) -> Result<Item, StoreError> {
@@ -422,6 +444,7 @@ impl Store for ObjectStoreStore {
             updated: micros,
             ttl: ttl.map(|t| i64::try_from(t.as_micros()).unwrap_or(i64::MAX)),
             expires: expiry(at, ttl).map(to_micros),
+            deleted: false,
         };
         for _ in 0..ATTEMPTS {
             let versions = self.versions(ctx, &dir).await?;
@@ -439,11 +462,26 @@ impl Store for ObjectStoreStore {
         Err(busy(ctx))
     }
 
+    /// Adds a tombstone after the latest version, deletes the versions before it, then the
+    /// tombstone: a refresh that read the item before finds its slot taken (and then the item
+    /// gone), or adds its version after the tombstone is gone and finds the version it read
+    /// deleted — either way it withdraws.
     async fn remove(&self, namespace: &Namespace, key: &str) -> Result<(), StoreError> {
         let ctx = Context::new("store_delete", None);
         let dir = self.item_dir(namespace, key);
-        let versions = self.versions(ctx, &dir).await?;
-        self.delete_versions(ctx, &dir, &versions.numbers).await
+        let tombstone = Record::tombstone(namespace, key, self.clock.now());
+        for _ in 0..ATTEMPTS {
+            let versions = self.versions(ctx, &dir).await?;
+            if versions.numbers.is_empty() {
+                return Ok(());
+            }
+            if self.add_version(ctx, &dir, &versions, &tombstone).await? {
+                let marker = versions.latest().map_or(0, |n| n + 1);
+                self.delete_versions(ctx, &dir, &versions.numbers).await?;
+                return self.delete_versions(ctx, &dir, &[marker]).await;
+            }
+        }
+        Err(busy(ctx))
     }
 
     async fn find(&self, query: &SearchQuery) -> Result<Vec<Item>, StoreError> {
@@ -509,7 +547,8 @@ impl Store for ObjectStoreStore {
             let Latest::Found(record) = latest else {
                 continue;
             };
-            if record.live_at(at) {
+            // A tombstone is its delete's to remove.
+            if record.live_at(at) || record.deleted {
                 continue;
             }
             // Only the versions listed: one put since the listing is newer, and stays.
