@@ -28,9 +28,7 @@ use crate::messages::{
     AiMessage, ChatMessage, Content, ContentPart, InvalidToolCall, MediaSource, ToolCall,
     UsageMetadata,
 };
-use crate::model::{
-    AiMessageChunk, ChatModel, ChunkStream, ModelError, ModelRequest, ToolCallChunk, ToolChoice,
-};
+use crate::model::{AiMessageChunk, ChatModel, ChunkStream, ModelError, ModelRequest, ToolChoice};
 
 /// Which provider's protocol a model speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,15 +236,12 @@ impl CallTracker {
                 (self.seen.len() - 1, args, true)
             }
         };
-        AiMessageChunk {
-            tool_call_chunks: vec![ToolCallChunk {
-                index,
-                id: first.then(|| call.call_id.clone()),
-                name: first.then(|| call.fn_name.clone()),
-                args: delta,
-            }],
-            ..AiMessageChunk::default()
-        }
+        AiMessageChunk::tool_call(
+            index,
+            first.then_some(call.call_id.as_str()),
+            first.then_some(call.fn_name.as_str()),
+            &delta,
+        )
     }
 }
 

@@ -45,6 +45,20 @@ impl AiMessageChunk {
         }
     }
 
+    /// A piece of tool call `index`: its id and name on the first piece, a fragment of its
+    /// arguments' JSON text on each.
+    pub fn tool_call(index: usize, id: Option<&str>, name: Option<&str>, args: &str) -> Self {
+        Self {
+            tool_call_chunks: vec![ToolCallChunk {
+                index,
+                id: id.map(str::to_owned),
+                name: name.map(str::to_owned),
+                args: args.to_owned(),
+            }],
+            ..Self::default()
+        }
+    }
+
     /// The whole message these pieces make: each call's arguments parsed as a JSON object,
     /// or kept as an invalid tool call (with the parse error) when they are not one.
     pub fn into_message(self) -> AiMessage {
@@ -117,15 +131,7 @@ mod tests {
     use super::*;
 
     fn piece(index: usize, id: Option<&str>, name: Option<&str>, args: &str) -> AiMessageChunk {
-        AiMessageChunk {
-            tool_call_chunks: vec![ToolCallChunk {
-                index,
-                id: id.map(str::to_owned),
-                name: name.map(str::to_owned),
-                args: args.to_owned(),
-            }],
-            ..AiMessageChunk::default()
-        }
+        AiMessageChunk::tool_call(index, id, name, args)
     }
 
     #[test]

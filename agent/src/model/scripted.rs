@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{AiMessageChunk, ChatModel, ChunkStream, ModelError, ModelRequest, ToolCallChunk};
+use super::{AiMessageChunk, ChatModel, ChunkStream, ModelError, ModelRequest};
 use crate::messages::{AiMessage, ChatMessage, ToolCall};
 
 /// A [`ChatModel`] that answers each call with the next reply of its script, streamed in
@@ -97,17 +97,13 @@ fn pieces(reply: AiMessage) -> Vec<AiMessageChunk> {
             .nth(args.chars().count() / 2)
             .map_or(args.len(), |(at, _)| at);
         let (head, tail) = args.split_at(middle);
-        let piece = |id: Option<&str>, name: Option<&str>, args: &str| AiMessageChunk {
-            tool_call_chunks: vec![ToolCallChunk {
-                index,
-                id: id.map(str::to_owned),
-                name: name.map(str::to_owned),
-                args: args.to_owned(),
-            }],
-            ..AiMessageChunk::default()
-        };
-        pieces.push(piece(Some(&call.id), Some(&call.name), head));
-        pieces.push(piece(None, None, tail));
+        pieces.push(AiMessageChunk::tool_call(
+            index,
+            Some(&call.id),
+            Some(&call.name),
+            head,
+        ));
+        pieces.push(AiMessageChunk::tool_call(index, None, None, tail));
     }
     pieces.push(AiMessageChunk {
         usage: reply.usage_metadata.clone(),
