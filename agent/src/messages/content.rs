@@ -64,6 +64,7 @@ impl From<Vec<ContentPart>> for Content {
 
 /// Where an image's or a file's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MediaSource {
     /// At a URL (`https:` or a `data:` URL).
     Url(String),
@@ -75,6 +76,7 @@ pub enum MediaSource {
 
 /// One block of a message's content.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ContentPart {
     /// Text (`{"type": "text", "text": …}`).
     Text(String),

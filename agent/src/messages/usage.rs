@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The tokens of one model call (or the sum of several), as LangChain's `usage_metadata`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UsageMetadata {
     /// Tokens of the prompt.
     pub input_tokens: u64,

@@ -9,6 +9,7 @@ use crate::messages::{AiMessage, InvalidToolCall, ToolCall, UsageMetadata};
 /// A piece of a tool call: providers stream a call's id and name first, then its arguments as
 /// JSON text in fragments; pieces with the same `index` belong to the same call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ToolCallChunk {
     /// Which call of the reply this piece belongs to.
     pub index: usize,
@@ -23,6 +24,7 @@ pub struct ToolCallChunk {
 /// A piece of an AI message as it streams. Pieces add up (`+=`) to the whole reply;
 /// [`into_message`](Self::into_message) then reads the tool calls' arguments.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AiMessageChunk {
     /// The reply's id, on the piece that carries it.
     pub id: Option<String>,

@@ -43,6 +43,7 @@ use crate::messages::{AiMessage, ChatMessage};
 
 /// A tool as a model sees it: its name, what it does, and the JSON Schema of its arguments.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ToolSpec {
     /// The name the model calls it by.
     pub name: String,
@@ -66,6 +67,7 @@ impl ToolSpec {
 
 /// Whether and which tool the model must call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ToolChoice {
     /// The model decides (the default).
     #[default]
@@ -80,6 +82,7 @@ pub enum ToolChoice {
 
 /// A reply constrained to a JSON Schema (structured output).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ResponseFormat {
     /// The schema's name, as providers ask for one.
     pub name: String,
