@@ -51,13 +51,15 @@ steps() {
     a = t["loop_200_steps/memory_saver"]; b = p["in_memory_saver_sync:"]
     printf "| in-memory saver, sync | %.2f | %.1f | — (no in-memory saver in 0.4) | %.0f× | |\n", a, b, b / a
   }'
-  local chain_sg chain_jn
+  local chain_sg chain_lg chain_jn
   chain_sg=$(benches/macro_scale/run.sh --time 3000 | awk '/per_node/ { print $2 }')
+  chain_lg=$(echo "$lg" | awk '/chain_3000/ { print $3 }')
   chain_jn=$(echo "$jn" | awk '/chain/ { print $2 }')
   echo
-  echo "| a chain of 3,000 nodes | stategraph µs/node | juncture µs/node | juncture / stategraph |"
-  echo "|---|---|---|---|"
-  awk -v a="$chain_sg" -v b="$chain_jn" 'BEGIN { printf "| one run | %.2f | %.2f | %.1f× |\n", a, b, b / a }'
+  echo "| a chain of 3,000 nodes | stategraph µs/node | LangGraph µs/node | juncture µs/node | LangGraph / stategraph | juncture / stategraph |"
+  echo "|---|---|---|---|---|---|"
+  awk -v a="$chain_sg" -v l="$chain_lg" -v b="$chain_jn" \
+    'BEGIN { printf "| one run | %.2f | %.1f | %.2f | %.0f× | %.1f× |\n", a, l, b, l / a, b / a }'
 }
 
 # A block: its title, the stategraph bench (cargo's arguments) and LangGraph's script, if any;

@@ -3,6 +3,7 @@
 //! `openai-compatible`).
 //!
 //! ```no_run
+//! # #[cfg(feature = "openai")]
 //! # async fn demo() -> Result<(), stategraph_agent::model::ModelError> {
 //! use stategraph_agent::messages::ChatMessage;
 //! use stategraph_agent::model::ChatModelExt;
@@ -14,6 +15,7 @@
 //! println!("{}", reply.text());
 //! # Ok(())
 //! # }
+//! # fn main() {}
 //! ```
 
 use async_trait::async_trait;

@@ -1,6 +1,8 @@
 """LangGraph's side of benches/step_overhead.rs: the same 200-step loop graph (each step
 increments a counter and appends one small message), without a checkpointer and with
-InMemorySaver in sync durability. Prints the median microseconds per step over 30 runs.
+InMemorySaver in sync durability. Prints the median microseconds per step over 30 runs. Then
+the chain of benches/macro_scale/run.sh --time: 3,000 nodes, each adding 1 to a counter, no
+checkpointer; the median microseconds per node over 5 runs.
 
     bash benches/side_by_side.sh steps
 """
@@ -15,6 +17,8 @@ from langgraph.graph import END, START, StateGraph
 
 STEPS = 200
 RUNS = 30
+CHAIN = 3000
+CHAIN_RUNS = 5
 
 
 class LoopState(TypedDict):
@@ -55,6 +59,32 @@ def per_step(graph, durable: bool) -> float:
     return statistics.median(times) * 1e6 / STEPS
 
 
+class ChainState(TypedDict):
+    n: Annotated[int, operator.add]
+
+
+def add_one(_: ChainState) -> dict:
+    return {"n": 1}
+
+
+def chain_per_node() -> float:
+    g = StateGraph(ChainState)
+    for i in range(CHAIN):
+        g.add_node(f"n{i}", add_one)
+        g.add_edge(START if i == 0 else f"n{i - 1}", f"n{i}")
+    g.add_edge(f"n{CHAIN - 1}", END)
+    graph = g.compile()
+    config = {"recursion_limit": CHAIN + 10}
+    assert graph.invoke({"n": 0}, config)["n"] == CHAIN  # warm-up
+    times = []
+    for _ in range(CHAIN_RUNS):
+        start = time.perf_counter()
+        graph.invoke({"n": 0}, config)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6 / CHAIN
+
+
 if __name__ == "__main__":
     print(f"langgraph no_checkpointer: {per_step(build(None), False):.1f} us/step")
     print(f"langgraph in_memory_saver_sync: {per_step(build(InMemorySaver()), True):.1f} us/step")
+    print(f"langgraph chain_3000_nodes: {chain_per_node():.1f} us/node")

@@ -66,7 +66,7 @@ pub use stategraph_checkpoint::{
     NewCheckpoint, NodeFailure, Operation, Pauses, PendingWrite, Prune, PutMode, Retention,
     RetentionReport, Source, Store, StoreError, StoreExt, TaskId, ThreadId, ThreadInfo,
     ThreadQuery, ThreadRecords, ThreadStatus, Transferred, apply_retention, from_micros, now,
-    spawn_retention, to_micros, transfer_thread, walk_chain,
+    spawn_retention, to_micros, transfer_thread, truncated, walk_chain,
 };
 pub use stategraph_checkpoint::{limits, store};
 pub use stream::{Custom, RunStream};

@@ -50,39 +50,41 @@ macro_rules! common_accessors {
     };
 }
 
-/// Instructions to the model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SystemMessage {
-    pub(crate) common: Common,
-}
-
-impl SystemMessage {
-    /// A system message with `content` and a new id.
-    pub fn new(content: impl Into<Content>) -> Self {
-        Self {
-            common: Common::new(content.into()),
+/// A kind of message that carries nothing beyond the common fields.
+macro_rules! plain_kind {
+    ($(#[$doc:meta])* $kind:ident, $variant:ident, $new_doc:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $kind {
+            pub(crate) common: Common,
         }
-    }
-}
 
-common_accessors!(SystemMessage, System);
-
-/// The user's turn.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HumanMessage {
-    pub(crate) common: Common,
-}
-
-impl HumanMessage {
-    /// A human message with `content` (text, or parts such as images) and a new id.
-    pub fn new(content: impl Into<Content>) -> Self {
-        Self {
-            common: Common::new(content.into()),
+        impl $kind {
+            #[doc = $new_doc]
+            pub fn new(content: impl Into<Content>) -> Self {
+                Self {
+                    common: Common::new(content.into()),
+                }
+            }
         }
-    }
+
+        common_accessors!($kind, $variant);
+    };
 }
 
-common_accessors!(HumanMessage, Human);
+plain_kind!(
+    /// Instructions to the model.
+    SystemMessage,
+    System,
+    "A system message with `content` and a new id."
+);
+
+plain_kind!(
+    /// The user's turn.
+    HumanMessage,
+    Human,
+    "A human message with `content` (text, or parts such as images) and a new id."
+);
 
 /// The model's turn: text, the tools it calls, and what the call cost.
 #[derive(Debug, Clone, PartialEq)]

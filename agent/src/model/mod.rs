@@ -110,10 +110,10 @@ pub struct ModelRequest {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
-    /// The provider refused the call or failed (its message, cut to 1,000 characters).
+    /// The provider refused the call or failed (its message, cut to 1,000 bytes).
     #[error("the model provider failed: {0}")]
     Provider(String),
-    /// A structured reply did not match its type (serde's error, cut to 1,000 characters).
+    /// A structured reply did not match its type (serde's error, cut to 1,000 bytes).
     #[error("the model's reply does not match the expected type: {0}")]
     Parse(String),
     /// A scripted model was called more times than it has replies.
@@ -131,12 +131,15 @@ impl ModelError {
     }
 }
 
-/// `text` cut to at most 1,000 characters, marked when cut.
+/// `text` cut to at most 1,000 bytes (the contract's [`truncated`]), marked when cut.
+///
+/// [`truncated`]: stategraph_runtime::truncated
 pub(crate) fn cut(text: &str) -> String {
-    const MAX: usize = 1000;
-    match text.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{}… (cut)", &text[..at]),
-        None => text.to_owned(),
+    let kept = stategraph_runtime::truncated(text.to_owned(), 1000);
+    if kept.len() < text.len() {
+        kept + "… (cut)"
+    } else {
+        kept
     }
 }
 
