@@ -26,12 +26,14 @@ py="$venv/bin/python"
 
 header() { printf '\n## %s (load average %s)\n\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-# Criterion's point estimates, one "name µs" line per benchmark.
+# Criterion's point estimates, one "name µs" line per benchmark: the first `time:` line after
+# each name (a second one, when an earlier run left a baseline, is the change in percent).
 criterion_us() {
   awk '/^[a-z_0-9]+\/[a-z_0-9]+/ { name = $1 }
-       /time:/ { for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { v = $(i + 2); u = $(i + 3); break }
+       /time:/ && name != "" {
+                 for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { v = $(i + 2); u = $(i + 3); break }
                  if (u == "ms") v *= 1000; else if (u == "ns") v /= 1000; else if (u == "s") v *= 1e6
-                 print name, v }'
+                 print name, v; name = "" }'
 }
 
 steps() {

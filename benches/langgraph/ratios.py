@@ -15,18 +15,24 @@ NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 RATIO = re.compile(r"^\s*-?\d[\d,]*(?:\.\d+)?\s*[x×]\s*$")
 
 
-def tables(text: str) -> list[list[list[str]]]:
-    """Every Markdown table of `text`: its header, then its rows, as lists of cells."""
-    found, current = [], []
+def tables(text: str) -> list[tuple[str, list[list[str]]]]:
+    """Every Markdown table of `text` with the line of text before it (its title): the header,
+    then the rows, as lists of cells."""
+    found, current, title, last = [], [], "", ""
     for line in text.splitlines() + [""]:
         if line.startswith("|"):
+            if not current:
+                title = last
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if not all(set(c) <= set("-: ") for c in cells):
                 current.append(cells)
-        elif current:
-            found.append(current)
-            current = []
-    return [t for t in found if len(t) > 1]
+        else:
+            if current:
+                found.append((title, current))
+                current = []
+            if line.strip():
+                last = line.strip()
+    return [(title, t) for title, t in found if len(t) > 1]
 
 
 def measurement(cell: str) -> float | None:
@@ -40,15 +46,15 @@ def main() -> None:
     ours = tables(open(sys.argv[1], encoding="utf-8").read())
     theirs = tables(open(sys.argv[2], encoding="utf-8").read())
     used = set()
-    for table in ours:
+    for title, table in ours:
         width = len(table[0])
         match = next(
-            (i for i, t in enumerate(theirs) if i not in used and len(t[0]) == width), None
+            (i for i, (_, t) in enumerate(theirs) if i not in used and len(t[0]) == width), None
         )
         if match is None:
             continue
         used.add(match)
-        other = theirs[match]
+        other = theirs[match][1]
         # Leading cells without a measurement name the row (the run, the saver, ...).
         labels = 1
         while labels < width and all(
@@ -66,7 +72,8 @@ def main() -> None:
         ]
         if not columns:
             continue
-        print("\nLangGraph / stategraph (LangGraph's rows, paired in order: "
+        print(f"\nLangGraph / stategraph — {title}")
+        print("(LangGraph's rows, paired in order: "
               + " · ".join(", ".join(r[:labels]) for r in other[1:]) + ")\n")
         print("| " + " | ".join(table[0][:labels] + [table[0][c] for c in columns]) + " |")
         print("|" + "---|" * (len(columns) + labels))
