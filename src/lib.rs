@@ -171,3 +171,6 @@ pub use stategraph_object_store as object_store;
 #[cfg(feature = "agent")]
 #[doc(inline)]
 pub use stategraph_agent as agent;
+
+#[cfg(feature = "agent")]
+pub use stategraph_macros::tool;

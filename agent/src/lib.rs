@@ -7,6 +7,8 @@
 //! - [`model`]: the [`ChatModel`](model::ChatModel) trait nodes call — whole replies or
 //!   streamed chunks, tools bound, a tool choice, structured output into a serde type — and
 //!   [`ScriptedModel`](model::ScriptedModel), which answers from a list for tests.
+//! - [`tools`]: typed tools (`#[tool]` on an async fn) and the tool node that runs each call
+//!   of a model's turn as its own durable task, with optional human approval.
 //! - [`trim`]: keep a conversation inside a context window, by message count or by tokens,
 //!   without separating a tool call from its result.
 //!
@@ -34,4 +36,5 @@ pub mod model;
     feature = "openai-compatible"
 ))]
 pub mod providers;
+pub mod tools;
 pub mod trim;

@@ -10,6 +10,7 @@ mod errors;
 mod graph;
 mod state;
 mod suggest;
+mod tool;
 
 use proc_macro::TokenStream;
 
@@ -86,4 +87,27 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn graph(args: TokenStream, input: TokenStream) -> TokenStream {
     graph::graph(args.into(), input.into()).into()
+}
+
+/// Makes an async function a tool a model can call (`stategraph::agent::tools::Tool`).
+///
+/// The doc comment is the description the model reads; the one argument, a type deriving
+/// `serde::Deserialize` and `schemars::JsonSchema`, gives the JSON Schema the model's
+/// arguments must follow (a tool may take no argument). A second argument
+/// `ctx: &ToolContext<State>` or `&ToolContext<State, Deps>` gives the graph's state,
+/// dependencies and Store, and `ctx.interrupt(…)` to ask a person. The function returns
+/// `Result<T, E>` with `T` a `String`, `&str`, `serde_json::Value` or `ToolOutput` and `E` any
+/// error. `#[tool(name = "web_search")]` names the tool other than the function.
+///
+/// The function becomes a unit struct of the same name implementing `Tool`; the function
+/// itself stays callable as `name::run(…)`.
+///
+/// ```text
+/// /// Searches the web and returns the top results.
+/// #[stategraph::tool]
+/// async fn search(args: SearchArgs) -> Result<String, NodeError> { … }
+/// ```
+#[proc_macro_attribute]
+pub fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
+    tool::tool(args.into(), input.into()).into()
 }

@@ -12,7 +12,9 @@ pub use crate::compiled::Builder;
 pub use crate::graph::{Edge, GraphDef, GraphSpec, NodeId, Target};
 pub use crate::node::{NodeContext, NodeResult, node};
 pub use crate::policy::{CachePolicy, RetryPolicy};
-pub use crate::reducer::{Add, Append, Appendable, Merge, Messages, Reducer};
+pub use crate::reducer::{
+    Add, Append, Appendable, Merge, MessageList, Messages, MessagesState, MessagesUpdate, Reducer,
+};
 pub use crate::reducer_fn::{InPlace, NotAReducer, ReducerProbe, ReturnsMerged};
 pub use crate::send::{InputCodec, sent};
 pub use crate::state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};

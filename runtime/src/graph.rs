@@ -62,6 +62,8 @@ pub enum Edge<S, D = ()> {
         target: usize,
         /// The send function.
         fan: fn(&S, &D) -> Vec<SentInput>,
+        /// Where the run goes when the function sends nothing (`None`: nowhere on this edge).
+        otherwise: Option<Target>,
     },
 }
 

@@ -46,13 +46,13 @@ pub use executor::Durability;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use interrupt::{Interrupt, InterruptError, Resume};
 pub use lifecycle::{AfterExpiry, ExpirePaused, expire_paused};
-pub use node::{NodeContext, NodeError, NodeFn, NodeResult};
+pub use node::{NodeContext, NodeError, NodeFn, NodeFuture, NodeResult};
 pub use once::OnceError;
 pub use outcome::{Outcome, Paused};
 pub use policy::{Attempt, CachePolicy, NodeTimeout, RetryPolicy};
 pub use reducer::{
     Add, Append, Appendable, Merge, Mergeable, Message, MessageList, MessageOp, Messages,
-    MessagesUpdate, Reducer, Summable,
+    MessagesState, MessagesUpdate, Reducer, Summable,
 };
 pub use send::{InputCodec, SENDS, SentInput};
 pub use state::{ChannelSet, ChannelSpec, State, StateUpdate, Write};

@@ -119,6 +119,13 @@ impl<D> NodeContext<D> {
         self.store.as_deref()
     }
 
+    /// The input this task was sent, for a node that runs on sent inputs (one task per input
+    /// a `#[send]` function returns); `None` for a task of another node, or when `I` is not
+    /// the type sent.
+    pub fn sent_input<I: 'static>(&self) -> Option<&I> {
+        self.input.as_deref()?.downcast_ref::<I>()
+    }
+
     /// The graph's dependencies, as given to `graph(deps)` or to
     /// [`Thread::with_deps`](crate::Thread::with_deps). Never persisted.
     pub fn deps(&self) -> &D {

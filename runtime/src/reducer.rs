@@ -178,11 +178,16 @@ pub trait MessageList:
     /// The message type.
     type Item: Message;
     /// The messages, in order.
+    fn items(&self) -> &[Self::Item];
+    /// The messages, in order, to change.
     fn items_mut(&mut self) -> &mut Vec<Self::Item>;
 }
 
 impl<M: Message> MessageList for Vec<M> {
     type Item = M;
+    fn items(&self) -> &[M] {
+        self
+    }
     fn items_mut(&mut self) -> &mut Vec<M> {
         self
     }
@@ -191,6 +196,25 @@ impl<M: Message> MessageList for Vec<M> {
 /// `#[state(reducer = messages)]`: append messages, replace one with the same id, remove by id.
 #[derive(Debug, Clone, Copy)]
 pub struct Messages;
+
+/// A state holding one conversation: code written for any such state — a tool node, an
+/// agent's route — reads its messages and writes to them through this.
+///
+/// `#[derive(State)]` implements it for a state with exactly one
+/// `#[state(reducer = messages)]` field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no conversation to read: it needs one `#[state(reducer = messages)]` field",
+    label = "no `messages` field in `{Self}`",
+    note = "add `#[state(reducer = messages)] messages: Vec<ChatMessage>` to the state; with several such fields, implement `MessagesState` by hand for the one agents use"
+)]
+pub trait MessagesState: crate::state::State {
+    /// The message type.
+    type Message: Message;
+    /// The conversation, in order.
+    fn messages(&self) -> &[Self::Message];
+    /// An update that writes `update` to the conversation.
+    fn messages_update(update: MessagesUpdate<Self::Message>) -> Self::Update;
+}
 
 /// One change to a message list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -29,6 +29,11 @@ macro_rules! common_accessors {
                 self
             }
 
+            /// The name of its author (a tool message: the tool's), when set.
+            pub fn name(&self) -> Option<&str> {
+                self.common.name.as_deref()
+            }
+
             /// The message with its author's name set.
             pub fn with_name(mut self, name: impl Into<String>) -> Self {
                 self.common.name = Some(name.into());

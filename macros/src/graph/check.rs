@@ -8,7 +8,10 @@ use quote::ToTokens;
 use syn::Ident;
 use syn::ext::IdentExt;
 
-use super::model::{END, GraphArgs, GraphModule, Group, LocalEnum, RouteTable, START, arg_type};
+use super::model::{
+    END, GraphArgs, GraphModule, Group, LocalEnum, RouteTable, START, TOOLS_CONDITION,
+    TOOLS_CONDITION_VARIANTS, arg_type,
+};
 use crate::errors::Errors;
 use crate::suggest::did_you_mean;
 
@@ -37,6 +40,16 @@ pub(crate) enum Edge {
         written: Ident,
         /// The receiving node.
         target: usize,
+    },
+    /// `source -> tools_condition { Tools => tools, End => other }`: one task of the tool
+    /// node per tool call of the last AI message, or `other` when it made none.
+    Tools {
+        /// `tools_condition` as written, for spans.
+        written: Ident,
+        /// The tool node.
+        target: usize,
+        /// Where the run goes without tool calls.
+        otherwise: Target,
     },
 }
 
@@ -91,6 +104,9 @@ impl Plan {
                 Edge::To(target) => next.push(*target),
                 Edge::Route { arms, .. } => next.extend(arms.iter().map(|(_, target)| *target)),
                 Edge::Send { target, .. } => next.push(Target::Node(*target)),
+                Edge::Tools {
+                    target, otherwise, ..
+                } => next.extend([Target::Node(*target), *otherwise]),
             }
         }
         if let Some(node) = from {
@@ -625,6 +641,14 @@ fn resolve(module: &GraphModule, errors: &mut Errors) -> Plan {
                 Name::Node(i) => Some(i),
                 _ => None,
             };
+            if is_tools_condition(module, &table.route) {
+                if let Some(edge) = resolve_tools_condition(module, table, errors)
+                    && matches!(sources[0], Name::Start | Name::Node(_))
+                {
+                    plan.push(from, edge);
+                }
+                continue;
+            }
             let route = resolve_table(module, table, errors);
             if matches!(sources[0], Name::Start | Name::Node(_))
                 && let Some((route, arms)) = route
@@ -695,6 +719,18 @@ fn resolve_send(
             );
             None
         }
+        Name::Node(i) if module.nodes[i].tools.is_some() => {
+            errors.spanned(
+                &arm.target,
+                format!(
+                    "`{0}` is a tool node, which runs on the tool calls of the last AI message: \
+                     reach it through `tools_condition` (`model -> tools_condition {{ Tools => {0}, \
+                     End => END }};`), not a `#[send]` function",
+                    module.nodes[i].name
+                ),
+            );
+            None
+        }
         Name::Node(i) => Some(i),
         Name::End | Name::Start => {
             errors.spanned(
@@ -723,6 +759,105 @@ fn resolve_send(
     }
 }
 
+/// Whether `route` names the built-in `tools_condition` (a `#[route]` of the same name wins).
+fn is_tools_condition(module: &GraphModule, route: &Ident) -> bool {
+    route == TOOLS_CONDITION && !matches!(lookup(module, route), Name::Route(_))
+}
+
+/// Resolves `tools_condition { Tools => tool_node, End => next }`: exactly those two arms, the
+/// first leading to a `#[tools]` node.
+fn resolve_tools_condition(
+    module: &GraphModule,
+    table: &RouteTable,
+    errors: &mut Errors,
+) -> Option<Edge> {
+    let mut tools = None;
+    let mut otherwise = None;
+    let mut complete = true;
+    for arm in &table.arms {
+        let variant = arm.variant.to_string();
+        if !TOOLS_CONDITION_VARIANTS.contains(&variant.as_str()) {
+            let hint = did_you_mean(&variant, TOOLS_CONDITION_VARIANTS.iter().copied());
+            let hint = if hint.is_empty() {
+                "; its variants are `Tools` (the last AI message called tools) and `End` (it did not)".to_owned()
+            } else {
+                hint
+            };
+            errors.spanned(
+                &arm.variant,
+                format!("`tools_condition` has no variant `{variant}`{hint}"),
+            );
+            complete = false;
+            continue;
+        }
+        let slot = if variant == "Tools" {
+            &mut tools
+        } else {
+            &mut otherwise
+        };
+        if slot.is_some() {
+            errors.spanned(
+                &arm.variant,
+                format!("the routing table for `tools_condition` maps `{variant}` twice; remove one of the arms"),
+            );
+            complete = false;
+            continue;
+        }
+        let target = resolve_name(module, &arm.target, false, true, false, errors);
+        if variant == "Tools" {
+            match target {
+                Name::Node(i) if module.nodes[i].tools.is_some() => *slot = Some(Target::Node(i)),
+                Name::Node(_) | Name::End => {
+                    let tool_nodes: Vec<String> = module
+                        .nodes
+                        .iter()
+                        .filter(|n| n.tools.is_some())
+                        .map(|n| format!("`{}`", n.name))
+                        .collect();
+                    let hint = if tool_nodes.is_empty() {
+                        "; declare one with `#[tools] fn tools() -> ToolNode<S, D> { ToolNode::new().tool(search) }`".to_owned()
+                    } else {
+                        format!("; the tool nodes are {}", tool_nodes.join(", "))
+                    };
+                    errors.spanned(
+                        &arm.target,
+                        format!(
+                            "`{}` is not a tool node: `Tools` sends each tool call of the last AI message to a node declared with `#[tools]`{hint}",
+                            arm.target
+                        ),
+                    );
+                    complete = false;
+                }
+                _ => complete = false,
+            }
+        } else {
+            match target_of(target) {
+                Some(target) => *slot = Some(target),
+                None => complete = false,
+            }
+        }
+    }
+    for (variant, slot) in TOOLS_CONDITION_VARIANTS.iter().zip([&tools, &otherwise]) {
+        if slot.is_none() && complete && !table.arms.iter().any(|a| a.variant == variant) {
+            errors.spanned(
+                &table.route,
+                format!(
+                    "routing table for `tools_condition` does not map `{variant}`; write `tools_condition {{ Tools => tools, End => END }}`"
+                ),
+            );
+            complete = false;
+        }
+    }
+    match (tools, otherwise, complete) {
+        (Some(Target::Node(target)), Some(otherwise), true) => Some(Edge::Tools {
+            written: table.route.clone(),
+            target,
+            otherwise,
+        }),
+        _ => None,
+    }
+}
+
 /// For each node that runs on sent inputs, the first `#[send]` function sending to it, read from
 /// the `edges!` statements as written (so the node is generated as a receiver even when the
 /// graph has other errors).
@@ -737,6 +872,7 @@ pub(crate) fn receivers(module: &GraphModule) -> Vec<Option<usize>> {
         if let (Name::Send(send), Name::Node(node)) =
             (lookup(module, &arm.fan), lookup(module, &arm.target))
             && module.nodes[node].subgraph.is_none()
+            && module.nodes[node].tools.is_none()
         {
             inputs[node].get_or_insert(send);
         }
@@ -749,17 +885,35 @@ pub(crate) fn receivers(module: &GraphModule) -> Vec<Option<usize>> {
 fn check_receivers(module: &GraphModule, plan: &Plan, errors: &mut Errors) {
     let statements = module.edges.iter().flat_map(|block| &block.statements);
     for statement in statements {
+        let tools_arm = |table: &RouteTable, arm: &super::model::RouteArm| {
+            is_tools_condition(module, &table.route) && arm.variant == "Tools"
+        };
         let plain_targets = statement
             .chain
             .iter()
             .skip(1)
             .flat_map(|group| group.names())
-            .chain(
-                statement
-                    .route
+            .chain(statement.route.iter().flat_map(|t| {
+                t.arms
                     .iter()
-                    .flat_map(|t| t.arms.iter().map(|a| &a.target)),
-            );
+                    .filter(move |a| !tools_arm(t, a))
+                    .map(|a| &a.target)
+            }));
+        for ident in plain_targets.clone() {
+            if let Name::Node(i) = lookup(module, ident)
+                && module.nodes[i].tools.is_some()
+            {
+                errors.spanned(
+                    ident,
+                    format!(
+                        "node `{0}` is a tool node, which runs once per tool call of the last AI \
+                         message: reach it through `tools_condition` (`model -> tools_condition \
+                         {{ Tools => {0}, End => END }};`)",
+                        module.nodes[i].name
+                    ),
+                );
+            }
+        }
         for ident in plain_targets {
             if let Name::Node(i) = lookup(module, ident)
                 && let Some(send) = plan.inputs[i]

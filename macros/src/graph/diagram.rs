@@ -70,6 +70,17 @@ fn drawing(module: &GraphModule, plan: &Plan) -> Drawing {
                     to: module.nodes[*target].name.clone(),
                     label: Some(format!("each {}", module.sends[*send].name)),
                 }),
+                Edge::Tools {
+                    target, otherwise, ..
+                } => {
+                    for (label, to) in [("Tools", Target::Node(*target)), ("End", *otherwise)] {
+                        arrows.push(Arrow {
+                            from: from.clone(),
+                            to: id(module, to),
+                            label: Some(label.to_owned()),
+                        });
+                    }
+                }
                 Edge::Route { arms, .. } => {
                     for (variant, target) in arms {
                         arrows.push(Arrow {

@@ -240,6 +240,13 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
                 let subgraph_fn = spec_fn(args, "subgraph");
                 return quote_spanned!(at_state=> |#spec| #subgraph_fn(#spec, #name, #subgraph),);
             }
+            if let Some(tools) = &node.tools {
+                let checked = checked(state);
+                let node_fn = spec_fn(args, "node");
+                let run = quote_spanned!(tools.span()=>
+                    ::stategraph::agent::tools::node::<#checked, #deps>(#tools()));
+                return quote_spanned!(at_state=> |#spec| #node_fn(#spec, #name, #run),);
+            }
             // The function, re-spanned onto the part of its signature that looks wrong, so a
             // signature that does not fit the state (or the input it is sent) is reported there.
             let span = signature_span(node, inputs[i].unwrap_or(state), state, args.deps.as_ref());
@@ -266,7 +273,11 @@ fn graph_def(module: &GraphModule, args: &GraphArgs, plan: Option<&Plan>) -> Tok
         let i = proc_macro2::Literal::usize_unsuffixed(i);
         Some(quote_spanned!(at_state=> |#spec| #input_fn(#spec, #i, #private::InputCodec::of::<#input>()),))
     });
-    let codecs = quote!(#(#codecs)*);
+    let tool_codecs = module.nodes.iter().enumerate().filter(|(_, node)| node.tools.is_some()).map(|(i, _)| {
+        let i = proc_macro2::Literal::usize_unsuffixed(i);
+        quote_spanned!(at_state=> |#spec| #input_fn(#spec, #i, #private::InputCodec::of::<::stategraph::agent::messages::ToolCall>()),)
+    });
+    let codecs = quote!(#(#codecs)* #(#tool_codecs)*);
     let edges = plan
         .map(|plan| edges(module, args, plan))
         .unwrap_or_default();
@@ -567,6 +578,25 @@ fn edges(module: &GraphModule, args: &GraphArgs, plan: &Plan) -> TokenStream {
                                 let _ = deps;
                                 #sent
                             },
+                            otherwise: ::core::option::Option::None,
+                        }
+                    }
+                }
+                Edge::Tools {
+                    written,
+                    target: tool_node,
+                    otherwise,
+                } => {
+                    let otherwise = target(module, *otherwise);
+                    let calls = quote_spanned!(written.span()=>
+                        ::stategraph::agent::tools::tool_calls::<#checked>(state));
+                    let tool_node = proc_macro2::Literal::usize_unsuffixed(*tool_node);
+                    quote! {
+                        #edge_send {
+                            name: "tools_condition",
+                            target: #tool_node,
+                            fan: |state: &#checked, _: &#deps| #calls,
+                            otherwise: ::core::option::Option::Some(#otherwise),
                         }
                     }
                 }

@@ -53,6 +53,9 @@ pub(crate) struct NodeFn {
     /// The graph it runs, for a subgraph node (`#[subgraph] type name = other::Graph;`),
     /// which has no function of its own.
     pub(crate) subgraph: Option<SubgraphDecl>,
+    /// For a tool node (`#[tools] fn tools() -> ToolNode<S, D>`), the function that makes
+    /// its tools; the node runs one task per tool call `tools_condition` sends it.
+    pub(crate) tools: Option<Ident>,
 }
 
 /// `#[subgraph(input = f, output = g, deps = h, checkpoint = per_call)] type name = path;`
@@ -175,6 +178,11 @@ pub(crate) struct RouteArm {
     pub(crate) variant: Ident,
     pub(crate) target: Ident,
 }
+
+/// The built-in route to a tool node: `model -> tools_condition { Tools => tools, End => END }`.
+pub(crate) const TOOLS_CONDITION: &str = "tools_condition";
+/// Its variants: tool calls to run, or none.
+pub(crate) const TOOLS_CONDITION_VARIANTS: [&str; 2] = ["Tools", "End"];
 
 /// The reserved endpoint names.
 pub(crate) const START: &str = "START";

@@ -27,6 +27,7 @@ const NODE: &str = "node";
 const ROUTE: &str = "route";
 const SEND: &str = "send";
 const SUBGRAPH: &str = "subgraph";
+const TOOLS: &str = "tools";
 const EDGES: &str = "edges";
 /// Names the macro generates in the module.
 pub(crate) const RESERVED: [(&str, &str); 4] = [
@@ -166,6 +167,24 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
         return;
     }
     match item {
+        Item::Fn(mut function) if function.attrs.iter().any(|a| a.path().is_ident(TOOLS)) => {
+            let marker = take_marker(&mut function.attrs, TOOLS).expect("found above");
+            let name = function.sig.ident.unraw().to_string();
+            if let Some(first) = declared(module, &name) {
+                errors.spanned(
+                    &function.sig.ident,
+                    format!(
+                        "two nodes are named `{name}`: this tool node and the {first} declared \
+                         above; node names must be unique within a graph, so rename one"
+                    ),
+                );
+                return;
+            }
+            module
+                .nodes
+                .push(tools_node(&function, name, &marker, errors));
+            module.items.push(Item::Fn(function));
+        }
         Item::Fn(mut function) => {
             let node = take_marker(&mut function.attrs, NODE);
             let route = take_marker(&mut function.attrs, ROUTE);
@@ -255,7 +274,7 @@ fn read_item(item: Item, module: &mut GraphModule, errors: &mut Errors) {
         }
         mut other => {
             if let Some(attrs) = item_attrs_mut(&mut other) {
-                for marker in [NODE, ROUTE, SEND] {
+                for marker in [NODE, ROUTE, SEND, TOOLS] {
                     if let Some(attr) = take_marker(attrs, marker) {
                         errors.spanned(
                             &attr,
@@ -317,6 +336,40 @@ fn subgraph_node(
             graph: (*alias.ty).clone(),
             attrs,
         }),
+        tools: None,
+    }
+}
+
+/// A tool node: `#[tools] fn tools() -> ToolNode<S, D> { … }`, a plain function without
+/// arguments that makes the tools; the node runs one task per tool call sent to it.
+fn tools_node(
+    function: &ItemFn,
+    name: String,
+    marker: &syn::Attribute,
+    errors: &mut Errors,
+) -> NodeFn {
+    let sig = &function.sig;
+    let ident = &sig.ident;
+    let before = errors.len();
+    if sig.asyncness.is_some() || !sig.inputs.is_empty() || !sig.generics.params.is_empty() {
+        errors.spanned(
+            sig,
+            format!(
+                "`#[tools]` marks a plain `fn` without arguments that returns the graph's tools: \
+                 `#[tools] fn {ident}() -> ToolNode<S, D> {{ ToolNode::new().tool(search) }}`"
+            ),
+        );
+    }
+    let attrs = attr::node(marker, errors);
+    NodeFn {
+        ident: ident.clone(),
+        name,
+        // What the signature checks see: a well-formed node, so they report nothing of it.
+        sig: syn::parse_quote!(async fn #ident(state: &()) -> ()),
+        signature_ok: errors.len() == before,
+        attrs,
+        subgraph: None,
+        tools: Some(ident.clone()),
     }
 }
 
@@ -339,6 +392,7 @@ fn node_fn(
         signature_ok: true,
         attrs: attr::node(marker, errors),
         subgraph: None,
+        tools: None,
     }
 }
 

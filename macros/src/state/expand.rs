@@ -82,6 +82,7 @@ pub(crate) fn expand(state: &StateStruct<'_>) -> TokenStream {
             };
         })
     });
+    let messages_impl = messages_impl(state);
     quote! {
         #update_struct
         #[doc(hidden)]
@@ -91,8 +92,43 @@ pub(crate) fn expand(state: &StateStruct<'_>) -> TokenStream {
             #builder
             #state_impl
             #update_impl
+            #messages_impl
         };
     }
+}
+
+/// `MessagesState` for a state with exactly one `messages` field: what code written for any
+/// conversation (a tool node, an agent's route) reads and writes.
+fn messages_impl(state: &StateStruct<'_>) -> Option<TokenStream> {
+    let mut fields = state
+        .fields
+        .iter()
+        .filter(|field| matches!(field.reducer, Reducer::Builtin(Builtin::Messages)));
+    let field = fields.next()?;
+    if fields.next().is_some() {
+        return None;
+    }
+    let private = private();
+    let ident = state.ident;
+    let update = &state.update;
+    let field_ident = field.ident;
+    let ty = field.ty;
+    let bounds = fit_bounds(state);
+    Some(quote! {
+        impl #private::MessagesState for #ident #bounds {
+            type Message = <#ty as #private::MessageList>::Item;
+
+            fn messages(&self) -> &[Self::Message] {
+                #private::MessageList::items(&self.#field_ident)
+            }
+
+            fn messages_update(
+                update: #private::MessagesUpdate<Self::Message>,
+            ) -> #update {
+                #update::new().#field_ident(update)
+            }
+        }
+    })
 }
 
 /// `<R as Reducer<T>>`, spanned on the field's type so a reducer that does not fit the type is

@@ -746,13 +746,23 @@ fn follow<S, D>(
         let target = match edge {
             Edge::To(target) => *target,
             Edge::Route { pick, .. } => pick(state, deps),
-            Edge::Send { target, fan, .. } => {
+            Edge::Send {
+                target,
+                fan,
+                otherwise,
+                ..
+            } => {
                 let inputs = fan(state, deps);
-                if !inputs.is_empty() {
+                if inputs.is_empty() {
+                    match otherwise {
+                        Some(otherwise) => *otherwise,
+                        None => continue,
+                    }
+                } else {
                     next.push(*target);
                     sends.extend(inputs.into_iter().map(|input| (*target, input)));
+                    continue;
                 }
-                continue;
             }
         };
         if let Target::Node(node, _) = target {
