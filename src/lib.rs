@@ -174,3 +174,9 @@ pub use stategraph_agent as agent;
 
 #[cfg(feature = "agent")]
 pub use stategraph_macros::tool;
+
+#[cfg(feature = "agent")]
+pub mod prebuilt;
+
+// The macros' generated code names `::stategraph`; this lets the crate use them itself.
+extern crate self as stategraph;

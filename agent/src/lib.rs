@@ -9,6 +9,8 @@
 //!   [`ScriptedModel`](model::ScriptedModel), which answers from a list for tests.
 //! - [`tools`]: typed tools (`#[tool]` on an async fn) and the tool node that runs each call
 //!   of a model's turn as its own durable task, with optional human approval.
+//! - [`hooks`]: what runs before each model call of an agent — trim what the model reads, or
+//!   summarise the old part of the conversation into one message.
 //! - [`trim`]: keep a conversation inside a context window, by message count or by tokens,
 //!   without separating a tool call from its result.
 //!
@@ -27,6 +29,7 @@
 //! assert_eq!(json["content"], "What is new in Rust?");
 //! ```
 
+pub mod hooks;
 pub mod messages;
 pub mod model;
 #[cfg(any(

@@ -42,7 +42,7 @@ mod tests;
 
 pub use approval::{ActionRequest, ApprovalRequest, Decision, EditedAction, ReviewConfig};
 pub use context::ToolContext;
-pub use node::{ToolNode, node, tool_calls};
+pub use node::{FromDeps, ToolNode, node, tool_calls};
 pub use output::ToolOutput;
 
 pub use crate::model::ToolSpec;

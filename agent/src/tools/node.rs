@@ -23,7 +23,12 @@ use crate::model::cut;
 pub struct ToolNode<S, D = ()> {
     tools: Vec<Entry<S, D>>,
     raise: bool,
+    /// Where the tools are when they come with the dependencies instead.
+    from_deps: Option<FromDeps<S, D>>,
 }
+
+/// Finds the tools in the dependencies.
+pub type FromDeps<S, D> = fn(&D) -> &ToolNode<S, D>;
 
 struct Entry<S, D> {
     spec: ToolSpec,
@@ -46,6 +51,7 @@ impl<S, D> Clone for ToolNode<S, D> {
         Self {
             tools: self.tools.clone(),
             raise: self.raise,
+            from_deps: self.from_deps,
         }
     }
 }
@@ -55,6 +61,7 @@ impl<S, D> Default for ToolNode<S, D> {
         Self {
             tools: Vec::new(),
             raise: false,
+            from_deps: None,
         }
     }
 }
@@ -73,6 +80,15 @@ impl<S: Send + Sync + 'static, D: Send + Sync + 'static> ToolNode<S, D> {
     /// A tool node with no tools yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The tools held by the graph's dependencies, found by `tools`: for a graph whose tools
+    /// are chosen when it is built (the prebuilt agent), not when it is written.
+    pub fn from_deps(tools: FromDeps<S, D>) -> Self {
+        Self {
+            from_deps: Some(tools),
+            ..Self::default()
+        }
     }
 
     /// Adds `tool`; a tool of the same name added before is replaced.
@@ -268,7 +284,11 @@ where
                 .sent_input::<ToolCall>()
                 .cloned()
                 .ok_or("a tool node runs on the tool calls `tools_condition` sends it; this task was sent none")?;
-            let message = tools.run(call, state, ctx).await?;
+            let tools = match tools.from_deps {
+                Some(found) => found(ctx.deps()),
+                None => &*tools,
+            };
+            let message = tools.run(call, state, ctx.clone()).await?;
             Ok(S::messages_update(
                 MessagesUpdate::new().push(message.into()),
             ))
