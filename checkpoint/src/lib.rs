@@ -41,7 +41,7 @@ pub use checkpointer::{
     Answer, BlobKind, ChannelBlob, Checkpoint, CheckpointError, CheckpointMetadata,
     CheckpointTuple, Checkpointer, ListQuery, MemorySaver, NewCheckpoint, Operation, Pauses,
     PendingWrite, Prune, PutMode, Source, ThreadInfo, ThreadQuery, ThreadRecords, ThreadStatus,
-    Transferred, from_micros, now, to_micros, transfer_thread, walk_chain,
+    TokenUsage, Transferred, from_micros, now, to_micros, transfer_thread, walk_chain,
 };
 pub use failure::{NodeFailure, truncated};
 pub use ids::{CheckpointId, Epoch, TaskId, ThreadId};

@@ -41,7 +41,7 @@ pub use compiled::{
     RunsWithoutThread,
 };
 pub use error::GraphError;
-pub use events::{CheckpointEvent, Event, EventData, Payload, StreamMode, StreamOptions};
+pub use events::{CheckpointEvent, Event, EventData, Payload, StreamMode, StreamOptions, running};
 pub use executor::Durability;
 pub use graph::{Edge, GraphDef, GraphSpec, Join, NodeId, NodeSpec, Target};
 pub use interrupt::{Interrupt, InterruptError, Resume};
@@ -65,8 +65,8 @@ pub use stategraph_checkpoint::{
     CheckpointTuple, Checkpointer, Epoch, InterruptId, ListQuery, MemorySaver, MemoryStore,
     NewCheckpoint, NodeFailure, Operation, Pauses, PendingWrite, Prune, PutMode, Retention,
     RetentionReport, Source, Store, StoreError, StoreExt, TaskId, ThreadId, ThreadInfo,
-    ThreadQuery, ThreadRecords, ThreadStatus, Transferred, apply_retention, from_micros, now,
-    spawn_retention, to_micros, transfer_thread, truncated, walk_chain,
+    ThreadQuery, ThreadRecords, ThreadStatus, TokenUsage, Transferred, apply_retention,
+    from_micros, now, spawn_retention, to_micros, transfer_thread, truncated, walk_chain,
 };
 pub use stategraph_checkpoint::{limits, store};
 pub use stream::{Custom, RunStream};

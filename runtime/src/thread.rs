@@ -285,6 +285,7 @@ impl<G: GraphDef> Thread<G> {
             thread_id: self.id.clone(),
             ns: self.ns.clone(),
             metadata: self.metadata.clone(),
+            usage: Default::default(),
         };
         Ok(Executor::new(
             &self.inner.spec,

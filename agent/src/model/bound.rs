@@ -28,8 +28,13 @@ type Reply<'a, T> = Pin<Box<dyn Future<Output = Result<T, ModelError>> + Send + 
 /// Calling a model without building a [`ModelRequest`], and attaching options to it.
 pub trait ChatModelExt: ChatModel + Sized {
     /// The whole reply to `messages`, with no options (or the ones bound).
+    ///
+    /// Called from a graph's node, the call shows in the run: when the run is streamed in
+    /// messages mode (`StreamMode::MESSAGES`) the reply is streamed and each piece sent to the
+    /// stream as it arrives, and its token usage is added to the run's total in its
+    /// checkpoints (`CheckpointMetadata::token_usage`).
     fn invoke<'a>(&'a self, messages: &'a [ChatMessage]) -> Reply<'a, AiMessage> {
-        self.invoke_with(messages, &NO_OPTIONS)
+        Box::pin(super::in_node::call(self, messages, &NO_OPTIONS))
     }
 
     /// The reply to `messages` chunk by chunk, with no options (or the ones bound).

@@ -2,7 +2,9 @@
 
 use std::ops::AddAssign;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Map, Value, json};
 
 use crate::messages::{AiMessage, InvalidToolCall, ToolCall, UsageMetadata};
 
@@ -97,6 +99,40 @@ impl AiMessageChunk {
         }
         message.usage_metadata = self.usage;
         message.with_response_metadata(self.response_metadata)
+    }
+}
+
+/// Written in LangChain's shape for a streamed piece (`AIMessageChunk.model_dump()`), as the
+/// messages stream mode sends it: `{"type": "AIMessageChunk", "content", "id",
+/// "tool_call_chunks": [{"name", "args", "id", "index", "type": "tool_call_chunk"}],
+/// "usage_metadata", "response_metadata", …}`.
+impl Serialize for AiMessageChunk {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let chunks: Vec<Value> = self
+            .tool_call_chunks
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "args": c.args,
+                    "id": c.id,
+                    "index": c.index,
+                    "type": "tool_call_chunk",
+                })
+            })
+            .collect();
+        let mut map = serializer.serialize_map(Some(10))?;
+        map.serialize_entry("type", "AIMessageChunk")?;
+        map.serialize_entry("content", &self.text)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("name", &None::<String>)?;
+        map.serialize_entry("additional_kwargs", &Map::new())?;
+        map.serialize_entry("response_metadata", &self.response_metadata)?;
+        map.serialize_entry("tool_calls", &[] as &[Value])?;
+        map.serialize_entry("invalid_tool_calls", &[] as &[Value])?;
+        map.serialize_entry("tool_call_chunks", &chunks)?;
+        map.serialize_entry("usage_metadata", &self.usage)?;
+        map.end()
     }
 }
 

@@ -25,6 +25,7 @@
 
 mod bound;
 mod chunk;
+mod in_node;
 mod scripted;
 mod structured;
 

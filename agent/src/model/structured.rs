@@ -51,7 +51,7 @@ impl<M: ChatModel, T: DeserializeOwned> Structured<M, T> {
         let mut conversation = messages.to_vec();
         let mut attempt = 0;
         loop {
-            let reply = self.model.invoke_with(&conversation, &request).await?;
+            let reply = super::in_node::call(&self.model, &conversation, &request).await?;
             match parse::<T>(&reply) {
                 Ok(value) => return Ok(value),
                 Err(error) if attempt < self.retries => {

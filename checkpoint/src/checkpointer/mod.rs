@@ -101,10 +101,33 @@ pub struct CheckpointMetadata {
     /// error.
     #[serde(default = "first_version", skip_serializing_if = "is_first_version")]
     pub state_version: u32,
+    /// The tokens the model calls of the run that wrote it used, from the run's start up to
+    /// this checkpoint (as the model layer reports them); `None` when no call reported any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage: Option<TokenUsage>,
     /// Keys the user attached (a run id, a user id, an approver), filterable in listings. Stored
     /// flat beside the keys above, which a user key may not shadow.
     #[serde(flatten)]
     pub user: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Tokens used by model calls, as providers count them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Tokens read.
+    pub input_tokens: u64,
+    /// Tokens written.
+    pub output_tokens: u64,
+    /// Both, as the provider totals them.
+    pub total_tokens: u64,
+}
+
+impl std::ops::AddAssign for TokenUsage {
+    fn add_assign(&mut self, other: Self) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.total_tokens += other.total_tokens;
+    }
 }
 
 impl CheckpointMetadata {
@@ -122,6 +145,7 @@ impl CheckpointMetadata {
             failures: Vec::new(),
             subgraphs: BTreeMap::new(),
             state_version: first_version(),
+            token_usage: None,
             user: serde_json::Map::new(),
         }
     }
@@ -137,6 +161,7 @@ impl CheckpointMetadata {
         "failures",
         "subgraphs",
         "state_version",
+        "token_usage",
     ];
 
     /// The metadata as one JSON object, as backends store and filter it.
@@ -669,7 +694,7 @@ pub enum CheckpointError {
     },
     /// User metadata uses a key stategraph writes itself.
     #[error(
-        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers, failures, subgraphs, state_version); pick another name"
+        "metadata key `{0}` is reserved by stategraph (source, step, parents, writes, pauses, answers, failures, subgraphs, state_version, token_usage); pick another name"
     )]
     ReservedMetadataKey(String),
     /// A value outside the limits of the contract (see [`limits`]); nothing was stored.

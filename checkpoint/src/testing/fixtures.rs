@@ -43,18 +43,7 @@ pub fn decode(bytes: &[u8]) -> Value {
 
 /// Metadata with `source` and `step` and nothing else.
 pub fn metadata(source: Source, step: i64) -> CheckpointMetadata {
-    CheckpointMetadata {
-        source,
-        step,
-        parents: BTreeMap::new(),
-        writes: BTreeMap::new(),
-        pauses: Default::default(),
-        answers: Vec::new(),
-        failures: Vec::new(),
-        subgraphs: Default::default(),
-        state_version: 1,
-        user: serde_json::Map::new(),
-    }
+    CheckpointMetadata::new(source, step)
 }
 
 /// A regular pending write of `task` at position `idx`, from node `"node"`.
@@ -185,6 +174,12 @@ impl CheckpointBuilder {
     /// Records the version of the state type that wrote it (`metadata.state_version`).
     pub fn state_version(mut self, version: u32) -> Self {
         self.checkpoint.metadata.state_version = version;
+        self
+    }
+
+    /// Records the run's token usage (`metadata.token_usage`).
+    pub fn token_usage(mut self, usage: crate::TokenUsage) -> Self {
+        self.checkpoint.metadata.token_usage = Some(usage);
         self
     }
 

@@ -55,6 +55,11 @@ pub async fn reserved_key_subgraphs<C: Checkpointer + ?Sized>(saver: &C) {
     reserved(saver, "subgraphs").await;
 }
 
+/// A user metadata key `token_usage` fails with `ReservedMetadataKey("token_usage")`.
+pub async fn reserved_key_token_usage<C: Checkpointer + ?Sized>(saver: &C) {
+    reserved(saver, "token_usage").await;
+}
+
 /// A user metadata key `state_version` fails with `ReservedMetadataKey("state_version")`.
 pub async fn reserved_key_state_version<C: Checkpointer + ?Sized>(saver: &C) {
     reserved(saver, "state_version").await;
@@ -76,6 +81,22 @@ pub async fn state_version_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
         .await
         .expect("list should succeed");
     assert_eq!(listed[0].checkpoint.metadata.state_version, 7);
+}
+
+/// A run's token usage comes back as it was put, and a checkpoint without one has none.
+pub async fn token_usage_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
+    let t = thread("meta-usage");
+    let first = checkpoint(&t, "").put_ok(saver).await;
+    let usage = crate::TokenUsage {
+        input_tokens: 1200,
+        output_tokens: 34,
+        total_tokens: 1234,
+    };
+    let later = child(&first).token_usage(usage).put_ok(saver).await;
+    let got = must_get(saver, &t, "", Some(first.id)).await;
+    assert_eq!(got.checkpoint.metadata.token_usage, None);
+    let got = must_get(saver, &t, "", Some(later.id)).await;
+    assert_eq!(got.checkpoint.metadata.token_usage, Some(usage));
 }
 
 /// A put rejected for a reserved key stores nothing: no checkpoint, and its blob does not

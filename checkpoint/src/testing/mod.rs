@@ -168,6 +168,8 @@ macro_rules! __checkpointer_conformance_cases {
                 reserved_key_subgraphs,
                 subgraph_links_round_trip,
                 reserved_key_state_version,
+                reserved_key_token_usage,
+                token_usage_round_trips,
                 state_version_round_trips,
                 reserved_key_stores_nothing,
                 filter_injection_no_match,

@@ -17,6 +17,8 @@ pub(crate) struct Emitter {
     ns: String,
     /// The graph whose run sends the events.
     graph: &'static str,
+    /// The run the events belong to.
+    run_id: std::sync::Arc<str>,
 }
 
 impl Emitter {
@@ -32,6 +34,7 @@ impl Emitter {
             subgraphs: options.subgraphs,
             ns: String::new(),
             graph,
+            run_id: uuid::Uuid::now_v7().to_string().into(),
         };
         (emitter, rx)
     }
@@ -67,6 +70,7 @@ impl Emitter {
         let event = Event {
             ns: self.ns.clone(),
             graph: self.graph,
+            run_id: std::sync::Arc::clone(&self.run_id),
             step,
             node: node.map(str::to_owned),
             checkpoint_id,

@@ -4,6 +4,7 @@
 //! executor emit without reaching up to the streams that read them (`stream`).
 
 mod emitter;
+pub mod running;
 
 use std::any::Any;
 use std::fmt;
@@ -46,8 +47,11 @@ impl StreamMode {
     pub const CHECKPOINTS: Self = Self(1 << 4);
     /// Each question or pause as it is raised.
     pub const INTERRUPTS: Self = Self(1 << 5);
+    /// What models called from nodes reply, piece by piece as it arrives (LangGraph's
+    /// `messages` mode): sent by the model layer through [`running::emit_message`].
+    pub const MESSAGES: Self = Self(1 << 6);
     /// Every mode.
-    pub const ALL: Self = Self(0b11_1111);
+    pub const ALL: Self = Self(0b111_1111);
 
     /// Whether every mode of `other` is in this set.
     pub fn contains(self, other: Self) -> bool {
@@ -71,6 +75,7 @@ impl fmt::Debug for StreamMode {
             (Self::TASKS, "tasks"),
             (Self::CHECKPOINTS, "checkpoints"),
             (Self::INTERRUPTS, "interrupts"),
+            (Self::MESSAGES, "messages"),
         ];
         let on: Vec<&str> = names
             .iter()
@@ -133,6 +138,9 @@ pub struct Event {
     /// The graph whose run it comes from (its module's name): the graph streamed, or a
     /// subgraph's.
     pub graph: &'static str,
+    /// The run it belongs to: one id per streamed call (`stream`, a resume's `stream`), shared
+    /// by the events of its subgraph calls.
+    pub run_id: Arc<str>,
     /// The step it belongs to (-1 for a run's input).
     pub step: i64,
     /// The node it concerns, if one does.
@@ -179,6 +187,10 @@ pub enum EventData {
     Checkpoint(CheckpointEvent),
     /// A question or pause was raised (`StreamMode::INTERRUPTS`).
     Interrupt(Interrupt),
+    /// What a model called from the node replied (`StreamMode::MESSAGES`): a piece of the
+    /// reply as it arrived, or a whole reply, as the model layer sent it (the agent layer
+    /// sends `AiMessageChunk`s).
+    Message(Payload),
 }
 
 /// A checkpoint as it was written.

@@ -78,6 +78,7 @@ impl Scope {
             thread_id: parent.thread_id.clone(),
             ns,
             metadata: parent.metadata.clone(),
+            usage: Arc::clone(&parent.usage),
         })
     }
 }

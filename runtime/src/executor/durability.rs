@@ -433,6 +433,10 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 metadata.failures = writes.failures;
                 metadata.subgraphs = writes.subgraphs;
                 metadata.state_version = S::VERSION;
+                metadata.token_usage = *p
+                    .usage
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 metadata.user = p.metadata.clone();
                 metadata
             },

@@ -39,6 +39,7 @@ use crate::checkpoint::NodeFailure;
 use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
 use crate::events::Emitter;
+use crate::events::running::RunUsage;
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, ThreadId};
 use crate::interrupt::{self, Interrupt};
@@ -59,6 +60,8 @@ pub(crate) struct Persistence {
     pub(crate) ns: String,
     /// User keys stored in every checkpoint this run writes.
     pub(crate) metadata: serde_json::Map<String, serde_json::Value>,
+    /// The tokens the run's model calls used so far, recorded in its checkpoints.
+    pub(crate) usage: RunUsage,
 }
 
 /// The latest checkpoint of a run, as the executor keeps it between steps.

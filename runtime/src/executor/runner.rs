@@ -14,6 +14,7 @@ use super::plan::Planned;
 use super::task::{Recording, SaveTo, TaskFailure, TaskRun, run_task, saved_task};
 use super::{Durability, Executor, Finished, Head, Scope, StepTasks, handled_by};
 use crate::error::GraphError;
+use crate::events::running::{self, TaskScope};
 use crate::events::{EventData, StreamMode};
 use crate::ids::ThreadId;
 use crate::interrupt::{Interrupt, TaskInterrupts};
@@ -127,13 +128,31 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     pending_writes: shared_step,
                 });
                 let handler = spec.on_error.map(|h| self.spec.nodes[h].name);
-                let run = run_task(
-                    Arc::clone(&spec.run),
-                    Arc::clone(&head.state),
-                    ctx,
-                    node,
-                    handler,
-                    recording,
+                // What the model layer reaches from inside the node: the stream of a run in
+                // messages mode, the token count of a run that checkpoints. A run with neither
+                // runs its tasks without the scope.
+                let messages = self
+                    .events
+                    .clone()
+                    .filter(|e| e.wants(StreamMode::MESSAGES));
+                let usage = self.persistence.as_ref().map(|p| Arc::clone(&p.usage));
+                let task_scope = (messages.is_some() || usage.is_some()).then(|| TaskScope {
+                    events: messages,
+                    step,
+                    node: spec.name,
+                    checkpoint_id: self.persistence.as_ref().map(|_| head.id),
+                    usage,
+                });
+                let run = running::scoped(
+                    task_scope,
+                    run_task(
+                        Arc::clone(&spec.run),
+                        Arc::clone(&head.state),
+                        ctx,
+                        node,
+                        handler,
+                        recording,
+                    ),
                 );
                 let watch = self
                     .events

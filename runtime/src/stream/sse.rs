@@ -26,13 +26,17 @@ impl Event {
             EventData::Retry { .. } => "retry",
             EventData::Checkpoint(_) => "checkpoint",
             EventData::Interrupt(_) => "interrupt",
+            EventData::Message(_) => "message",
         }
     }
 
-    /// The event as JSON: `{"kind", "ns", "step", "node", "checkpoint_id", "data"}`.
+    /// The event as JSON: `{"kind", "ns", "run_id", "step", "node", "checkpoint_id", "data"}`.
     pub fn to_json(&self) -> Result<Value, serde_json::Error> {
         let data = match &self.data {
-            EventData::Values(p) | EventData::Update(p) | EventData::Custom(p) => p.to_json()?,
+            EventData::Values(p)
+            | EventData::Update(p)
+            | EventData::Custom(p)
+            | EventData::Message(p) => p.to_json()?,
             EventData::TaskStarted { task_id } => json!({ "task_id": task_id }),
             EventData::TaskFinished {
                 task_id,
@@ -55,6 +59,7 @@ impl Event {
         Ok(json!({
             "kind": self.kind(),
             "ns": self.ns,
+            "run_id": self.run_id,
             "step": self.step,
             "node": self.node,
             "checkpoint_id": self.checkpoint_id,

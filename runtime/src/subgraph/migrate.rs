@@ -47,6 +47,7 @@ pub(super) fn migrate_ns<G: GraphDef>() -> MigrateNs {
                 thread_id: at.thread_id.clone(),
                 ns: at.ns.clone(),
                 metadata: Default::default(),
+                usage: Default::default(),
             };
             let executor = Executor::new(
                 &spec,
