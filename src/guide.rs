@@ -16,8 +16,8 @@
 //! 10. [`store`]: long-term content outside the state.
 //! 11. [`schema_versions`]: changing the state type without losing threads.
 //! 12. [`operating`]: retention, expiry of paused threads, the size budget, stopping, tracing.
-//! 13. `agents` (feature `agent`): chat messages in LangChain's shape, and keeping a
-//!     conversation inside a model's context window.
+//! 13. `agents` (feature `agent`): chat messages in LangChain's shape, the context window,
+//!     models, tools and the tool node, the prebuilt agent with approval, streaming tokens.
 //!
 //! Each backend's operation (PostgreSQL's schema and pgbouncer, Redis durability, object-store
 //! conditional writes) is in that backend's own documentation: [`sqlite`](crate::sqlite), and
