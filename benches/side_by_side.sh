@@ -8,10 +8,11 @@
 #
 #   bash benches/side_by_side.sh                   # every block
 #   bash benches/side_by_side.sh steps fanout      # some of: steps fanout durability
-#                                                  #   subgraphs streaming store sqlite postgres
+#                                                  #   subgraphs streaming store agent sqlite
+#                                                  #   postgres
 set -euo pipefail
 cd "$(dirname "$0")/.."
-blocks=("${@:-steps fanout durability subgraphs streaming store sqlite postgres}")
+blocks=("${@:-steps fanout durability subgraphs streaming store agent sqlite postgres}")
 # shellcheck disable=SC2206
 blocks=(${blocks[*]})
 
@@ -89,6 +90,10 @@ subgraphs() {
 }
 streaming() { block "Streaming against invoke" "--all-features --bench streaming" streaming.py; }
 store() { block "Store: put, get, filtered search" "--all-features --bench store" store.py; }
+agent() {
+  block "The prebuilt agent's loop around a fake model" "--features agent --bench agent_loop" \
+    agent_loop.py
+}
 sqlite() { block "SQLite checkpoints against a raw commit" "--bench sqlite_checkpoints"; }
 postgres() {
   block "PostgreSQL checkpoints against pgbench" "--features postgres --bench postgres_checkpoints"
@@ -96,7 +101,7 @@ postgres() {
 
 for name in "${blocks[@]}"; do
   case "$name" in
-    steps | fanout | durability | subgraphs | streaming | store | sqlite | postgres) "$name" ;;
+    steps | fanout | durability | subgraphs | streaming | store | agent | sqlite | postgres) "$name" ;;
     *) echo "unknown block: $name" >&2; exit 2 ;;
   esac
 done

@@ -371,3 +371,60 @@ mod raising {
         );
     }
 }
+
+mod policies {
+    use super::*;
+
+    static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Fails its first attempt, as a flaky service does.
+    #[stategraph::tool]
+    async fn flaky() -> Result<String, NodeError> {
+        match ATTEMPTS.fetch_add(1, Ordering::SeqCst) {
+            0 => Err("the service hiccuped".into()),
+            _ => Ok("fine".to_owned()),
+        }
+    }
+
+    #[stategraph::graph(state = Chat)]
+    mod retried {
+        use super::*;
+
+        #[node]
+        async fn model(s: &Chat) -> NodeResult<Chat> {
+            if s.messages.len() > 1 {
+                return Ok(ChatUpdate::new().messages(AiMessage::new("done")));
+            }
+            let call = ToolCall::new("flaky", serde_json::json!({}));
+            Ok(ChatUpdate::new().messages(AiMessage::with_tool_calls("", vec![call])))
+        }
+
+        #[tools(retry = 2)]
+        fn tools() -> ToolNode<Chat> {
+            ToolNode::new().tool(flaky).raise_errors()
+        }
+
+        edges! {
+            START -> model;
+            model -> tools_condition { Tools => tools, End => END };
+            tools -> model;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tool_nodes_retry_policy_retries_each_call() {
+        let graph = retried::graph()
+            .checkpointer(MemorySaver::new())
+            .compile()
+            .unwrap();
+        let done = graph
+            .thread("flaky")
+            .invoke(input("go"))
+            .await
+            .unwrap()
+            .into_finished()
+            .unwrap();
+        assert_eq!(tool_messages(&done)[0].2, "fine");
+        assert_eq!(ATTEMPTS.load(Ordering::SeqCst), 2);
+    }
+}

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use stategraph_runtime::MessagesUpdate;
+
 use super::{ChatMessage, Common, Content, InvalidToolCall, ToolCall, UsageMetadata};
 
 macro_rules! common_accessors {
@@ -50,6 +52,13 @@ macro_rules! common_accessors {
         impl From<$kind> for ChatMessage {
             fn from(message: $kind) -> Self {
                 ChatMessage::$variant(message)
+            }
+        }
+
+        /// A write of one message to a `messages` field: `update.messages(reply)`.
+        impl From<$kind> for MessagesUpdate<ChatMessage> {
+            fn from(message: $kind) -> Self {
+                MessagesUpdate::from(ChatMessage::$variant(message))
             }
         }
     };

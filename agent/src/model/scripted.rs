@@ -24,6 +24,11 @@ impl ScriptedModel {
         Self::default()
     }
 
+    /// A model whose script is these text replies, in order (LangChain's `FakeListChatModel`).
+    pub fn replies<T: Into<String>>(replies: impl IntoIterator<Item = T>) -> Self {
+        replies.into_iter().fold(Self::new(), Self::reply)
+    }
+
     /// Adds `message` to the script.
     pub fn message(self, message: AiMessage) -> Self {
         self.lock_replies().push_back(message);

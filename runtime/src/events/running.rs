@@ -4,8 +4,9 @@
 //! (recorded in the run's checkpoints as
 //! [`CheckpointMetadata::token_usage`](crate::CheckpointMetadata::token_usage)).
 //!
-//! Each task runs its node inside a scope these functions read; outside one (a spawned
-//! future, code outside a graph) they do nothing.
+//! A run that checkpoints runs inside a scope holding its token count; a task of a run
+//! streamed in messages mode runs inside a scope of its own, naming its node and step. Outside
+//! them (a spawned future, code outside a graph) these functions do nothing.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use crate::checkpoint::TokenUsage;
 use crate::ids::CheckpointId;
 
 tokio::task_local! {
-    static TASK: Arc<TaskScope>;
+    static TASK: TaskScope;
 }
 
 /// The tokens a run's model calls used so far, shared by the run and its subgraph calls.
@@ -36,14 +37,30 @@ pub(crate) struct TaskScope {
     pub(crate) usage: Option<RunUsage>,
 }
 
+/// The scope of a whole run that checkpoints: its tasks' model calls add to `usage`.
+pub(crate) fn run_scope(usage: &RunUsage) -> TaskScope {
+    TaskScope {
+        events: None,
+        step: -1,
+        node: "",
+        checkpoint_id: None,
+        usage: Some(Arc::clone(usage)),
+    }
+}
+
+/// `task` run inside `scope`.
+pub(crate) fn scope<F: Future>(scope: TaskScope, task: F) -> TaskLocalFuture<TaskScope, F> {
+    TASK.scope(scope, task)
+}
+
 /// `task` run inside `scope`, or as it is without one.
 pub(crate) fn scoped<F: Future>(
     scope: Option<TaskScope>,
     task: F,
-) -> Either<F, TaskLocalFuture<Arc<TaskScope>, F>> {
+) -> Either<F, TaskLocalFuture<TaskScope, F>> {
     match scope {
         None => Either::Left(task),
-        Some(scope) => Either::Right(TASK.scope(Arc::new(scope), task)),
+        Some(scope) => Either::Right(TASK.scope(scope, task)),
     }
 }
 

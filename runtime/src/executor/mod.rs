@@ -39,7 +39,7 @@ use crate::checkpoint::NodeFailure;
 use crate::checkpoint::{Checkpoint, CheckpointTuple, Checkpointer, Pauses, PendingWrite, Source};
 use crate::error::GraphError;
 use crate::events::Emitter;
-use crate::events::running::RunUsage;
+use crate::events::running::{self, RunUsage};
 use crate::graph::{Edge, GraphSpec, Target};
 use crate::ids::{CheckpointId, Epoch, ThreadId};
 use crate::interrupt::{self, Interrupt};
@@ -405,7 +405,15 @@ impl<'g, S: State, D: Send + Sync + 'static> Executor<'g, S, D> {
             checkpoint = %head.id,
             step = head.step,
         );
-        self.drive_in_span(head).instrument(span).await
+        // The run's token count, for the model calls of its tasks (a task streamed in messages
+        // mode carries it in its own scope).
+        let usage = self
+            .persistence
+            .as_ref()
+            .map(|p| running::run_scope(&p.usage));
+        running::scoped(usage, self.drive_in_span(head))
+            .instrument(span)
+            .await
     }
 
     /// The body of [`Executor::drive`]: the steps, then the state they stopped at, stored.

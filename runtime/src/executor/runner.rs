@@ -128,32 +128,27 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     pending_writes: shared_step,
                 });
                 let handler = spec.on_error.map(|h| self.spec.nodes[h].name);
-                // What the model layer reaches from inside the node: the stream of a run in
-                // messages mode, the token count of a run that checkpoints. A run with neither
-                // runs its tasks without the scope.
-                let messages = self
+                let run = run_task(
+                    Arc::clone(&spec.run),
+                    Arc::clone(&head.state),
+                    ctx,
+                    node,
+                    handler,
+                    recording,
+                );
+                // In a run streamed in messages mode, what a model called from the node
+                // reaches: the stream, this task's node and step, the run's token count.
+                let task_scope = self
                     .events
                     .clone()
-                    .filter(|e| e.wants(StreamMode::MESSAGES));
-                let usage = self.persistence.as_ref().map(|p| Arc::clone(&p.usage));
-                let task_scope = (messages.is_some() || usage.is_some()).then(|| TaskScope {
-                    events: messages,
-                    step,
-                    node: spec.name,
-                    checkpoint_id: self.persistence.as_ref().map(|_| head.id),
-                    usage,
-                });
-                let run = running::scoped(
-                    task_scope,
-                    run_task(
-                        Arc::clone(&spec.run),
-                        Arc::clone(&head.state),
-                        ctx,
-                        node,
-                        handler,
-                        recording,
-                    ),
-                );
+                    .filter(|e| e.wants(StreamMode::MESSAGES))
+                    .map(|events| TaskScope {
+                        events: Some(events),
+                        step,
+                        node: spec.name,
+                        checkpoint_id: self.persistence.as_ref().map(|_| head.id),
+                        usage: self.persistence.as_ref().map(|p| Arc::clone(&p.usage)),
+                    });
                 let watch = self
                     .events
                     .clone()
@@ -173,7 +168,11 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                 );
                 // A task nobody watches, with nothing to save as it ends and its span off (no
                 // subscriber) runs unwrapped: each wrapper is a move of the whole task.
-                if watch.is_none() && save_now.is_none() && span.is_disabled() {
+                if watch.is_none()
+                    && save_now.is_none()
+                    && span.is_disabled()
+                    && task_scope.is_none()
+                {
                     return Either::Left(run);
                 }
                 let run = async move {
@@ -182,7 +181,11 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                         let data = EventData::TaskStarted { task_id };
                         events.send(step, Some(name), *checkpoint, data).await;
                     }
-                    let run = run.await;
+                    // Awaited in place without a scope: a wrapper would move the task again.
+                    let run = match task_scope {
+                        Some(scope) => running::scope(scope, run).await,
+                        None => run.await,
+                    };
                     let run = match &save_now {
                         Some(to) => run.save_now(to).await,
                         None => run,
