@@ -259,3 +259,54 @@ async fn a_subgraphs_model_pieces_carry_its_namespace() {
     let events = collect(graph.thread("desk").stream(input, StreamMode::MESSAGES)).await;
     assert!(events.is_empty(), "{events:?}");
 }
+
+#[stategraph::graph(state = Notes, deps = Deps)]
+mod pair {
+    use super::*;
+
+    #[node]
+    async fn left(s: &Notes, ctx: &NodeContext<Deps>) -> NodeResult<Notes> {
+        let reply = ctx.deps().model.invoke(&s.messages).await?;
+        Ok(NotesUpdate::new().messages(reply))
+    }
+
+    #[node]
+    async fn right(s: &Notes, ctx: &NodeContext<Deps>) -> NodeResult<Notes> {
+        let reply = ctx.deps().model.invoke(&s.messages).await?;
+        Ok(NotesUpdate::new().messages(reply))
+    }
+
+    edges! {
+        START -> [left, right] -> END;
+    }
+}
+
+#[tokio::test]
+async fn parallel_model_calls_each_count_in_the_runs_usage() {
+    let model = ScriptedModel::new()
+        .message(AiMessage::new("one").with_usage(UsageMetadata::new(10, 5)))
+        .message(AiMessage::new("two").with_usage(UsageMetadata::new(20, 7)));
+    let graph = pair::graph(Deps {
+        model: Arc::new(model),
+    })
+    .checkpointer(MemorySaver::new())
+    .compile()
+    .unwrap();
+    let thread = graph.thread("pair");
+    let input = NotesUpdate::new().messages(ChatMessage::human("go"));
+    thread.invoke(input).await.unwrap().into_finished().unwrap();
+    let state = thread.state().await.unwrap().unwrap();
+    let usage = state.metadata.token_usage.unwrap();
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.total_tokens),
+        (30, 12, 42)
+    );
+    // Without a checkpointer nothing records it, and nothing fails.
+    let model = ScriptedModel::replies(["a", "b"]);
+    let bare = pair::graph(Deps {
+        model: Arc::new(model),
+    })
+    .compile()
+    .unwrap();
+    bare.invoke(NotesUpdate::new()).await.unwrap();
+}

@@ -89,6 +89,8 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
         let runs = {
             let head = &*head;
             let shared_step = tasks.len() > 1;
+            // Two or more tasks to run are spawned, each on a task of its own.
+            let spawned = to_run.len() > 1;
             let task = |at: usize, save_now: Option<SaveTo>| {
                 let planned = &tasks[at];
                 let (node, task_id) = (planned.node, planned.task_id);
@@ -136,19 +138,21 @@ impl<S: State, D: Send + Sync + 'static> Executor<'_, S, D> {
                     handler,
                     recording,
                 );
-                // In a run streamed in messages mode, what a model called from the node
-                // reaches: the stream, this task's node and step, the run's token count.
-                let task_scope = self
-                    .events
-                    .clone()
-                    .filter(|e| e.wants(StreamMode::MESSAGES))
-                    .map(|events| TaskScope {
-                        events: Some(events),
+                // What a model called from the node reaches: in a run streamed in messages
+                // mode, the stream, this task's node and step and the run's token count; in a
+                // task spawned off the run's own (which leaves the run's scope), the count.
+                let usage = self.persistence.as_ref().map(|p| &p.usage);
+                let task_scope = match self.events.as_ref() {
+                    Some(events) if events.wants(StreamMode::MESSAGES) => Some(TaskScope {
+                        events: Some(events.clone()),
                         step,
                         node: spec.name,
                         checkpoint_id: self.persistence.as_ref().map(|_| head.id),
-                        usage: self.persistence.as_ref().map(|p| Arc::clone(&p.usage)),
-                    });
+                        usage: usage.map(Arc::clone),
+                    }),
+                    _ if spawned => usage.map(running::run_scope),
+                    _ => None,
+                };
                 let watch = self
                     .events
                     .clone()
