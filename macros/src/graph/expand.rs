@@ -187,6 +187,9 @@ fn node_enum(module: &GraphModule) -> TokenStream {
             }
         }
 
+        // Not listed in diagnostics as "the trait is implemented for …": which graphs a crate
+        // and its dependencies hold (the prebuilt agent's, with a feature) is not a hint.
+        #[diagnostic::do_not_recommend]
         impl #private::NodeId for Node {
             const GRAPH: &'static str = #graph_name;
             const ALL: &'static [Self] = &[#(Node::#variants),*];

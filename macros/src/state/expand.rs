@@ -115,6 +115,7 @@ fn messages_impl(state: &StateStruct<'_>) -> Option<TokenStream> {
     let ty = field.ty;
     let bounds = fit_bounds(state);
     Some(quote! {
+        #[diagnostic::do_not_recommend]
         impl #private::MessagesState for #ident #bounds {
             type Message = <#ty as #private::MessageList>::Item;
 
@@ -470,6 +471,9 @@ fn state_impl(state: &StateStruct<'_>) -> TokenStream {
     let no_such_channel = no_such_channel(state);
     let bounds = fit_bounds(state);
     quote! {
+        // Not listed in diagnostics as "the trait is implemented for …": which states a crate
+        // and its dependencies hold (the prebuilt agent's, with a feature) is not a hint.
+        #[diagnostic::do_not_recommend]
         impl #private::State for #ident #bounds {
             type Update = #update;
 
