@@ -428,3 +428,49 @@ mod policies {
         assert_eq!(ATTEMPTS.load(Ordering::SeqCst), 2);
     }
 }
+
+mod time_limits {
+    use super::*;
+
+    /// Never answers in time.
+    #[stategraph::tool]
+    async fn stuck() -> Result<String, NodeError> {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Ok("late".to_owned())
+    }
+
+    #[stategraph::graph(state = Chat)]
+    mod limited {
+        use super::*;
+
+        #[node]
+        async fn model(_: &Chat) -> NodeResult<Chat> {
+            let call = ToolCall::new("stuck", serde_json::json!({}));
+            Ok(ChatUpdate::new().messages(AiMessage::with_tool_calls("", vec![call])))
+        }
+
+        #[tools(timeout = std::time::Duration::from_millis(50))]
+        fn tools() -> ToolNode<Chat> {
+            ToolNode::new().tool(stuck)
+        }
+
+        edges! {
+            START -> model;
+            model -> tools_condition { Tools => tools, End => END };
+            tools -> model;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tool_nodes_time_limit_ends_a_call_that_hangs() {
+        let graph = limited::graph()
+            .checkpointer(MemorySaver::new())
+            .compile()
+            .unwrap();
+        let error = graph.thread("stuck").invoke(input("go")).await.unwrap_err();
+        assert!(
+            error.to_string().contains("did not finish within 50ms"),
+            "{error}"
+        );
+    }
+}
