@@ -31,6 +31,7 @@ use crate::messages::{
     UsageMetadata,
 };
 use crate::model::{AiMessageChunk, ChatModel, ChunkStream, ModelError, ModelRequest, ToolChoice};
+use stategraph_runtime::store::{Embed, StoreError};
 
 /// Which provider's protocol a model speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +107,26 @@ impl Provider {
 
     /// The model (fails only if the HTTP client cannot be set up).
     pub fn build(self) -> Result<ProviderModel, ModelError> {
+        let model = self.model.clone();
+        Ok(ProviderModel {
+            client: self.client()?,
+            model,
+        })
+    }
+
+    /// The provider's embedding model of this name (`text-embedding-3-small`,
+    /// `nomic-embed-text`, …), for a store's semantic index: it implements the store's
+    /// [`Embed`].
+    pub fn embeddings(self) -> Result<ProviderEmbeddings, ModelError> {
+        let model = self.model.clone();
+        Ok(ProviderEmbeddings {
+            client: self.client()?,
+            model,
+        })
+    }
+
+    /// The HTTP client, resolving every call to this provider, model, URL and key.
+    fn client(self) -> Result<Client, ModelError> {
         let adapter = match self.kind {
             Kind::OpenAi => AdapterKind::OpenAI,
             Kind::Anthropic => AdapterKind::Anthropic,
@@ -113,7 +134,7 @@ impl Provider {
         };
         let model = self.model.clone();
         let (base_url, api_key, key_env) = (self.base_url, self.api_key, self.key_env);
-        let client = Client::builder()
+        Client::builder()
             .with_service_target_resolver_fn(move |mut target: ServiceTarget| {
                 target.model = ModelIden::new(adapter, model.as_str());
                 if let Some(url) = &base_url {
@@ -127,11 +148,37 @@ impl Provider {
                 Ok(target)
             })
             .build()
-            .map_err(|error| ModelError::provider(error.to_string()))?;
-        Ok(ProviderModel {
-            client,
-            model: self.model,
-        })
+            .map_err(|error| ModelError::provider(error.to_string()))
+    }
+}
+
+/// A provider's embedding model, called over HTTP through `genai`.
+#[derive(Debug, Clone)]
+pub struct ProviderEmbeddings {
+    client: Client,
+    model: String,
+}
+
+#[async_trait]
+impl Embed for ProviderEmbeddings {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, StoreError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let response = self
+            .client
+            .embed_batch(self.model.as_str(), texts.to_vec(), None)
+            .await
+            .map_err(|error| StoreError::Embed(crate::model::cut(&error.to_string())))?;
+        let vectors = response.into_vectors();
+        if vectors.len() != texts.len() {
+            return Err(StoreError::Embed(format!(
+                "asked for {} vectors, the model returned {}",
+                texts.len(),
+                vectors.len()
+            )));
+        }
+        Ok(vectors)
     }
 }
 

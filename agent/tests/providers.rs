@@ -2,11 +2,13 @@
 //! a provider's response (`tests/recorded/`: OpenAI Chat Completions and Anthropic Messages
 //! bodies and event streams, in the providers' documented wire format, tool-call deltas
 //! included) and keeps each request it received, so the test checks both what the client sent
-//! and what it made of the answer.
+//! and what it made of the answer. Embedding models too (OpenAI's and Ollama's embedding
+//! endpoints).
 
 #![cfg(all(
     feature = "openai",
     feature = "anthropic",
+    feature = "ollama",
     feature = "openai-compatible"
 ))]
 
@@ -19,6 +21,7 @@ use stategraph_agent::model::{
     AiMessageChunk, ChatModel, ChatModelExt, ModelError, ToolChoice, ToolSpec,
 };
 use stategraph_agent::providers::Provider;
+use stategraph_runtime::store::{Embed, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -288,4 +291,53 @@ async fn ollama_speaks_its_own_chat_api() {
     let (streamed, pieces) = gathered(&model, &[ChatMessage::human("hi")]).await;
     assert_eq!(streamed.text(), "Hello there.");
     assert!(pieces >= 3);
+}
+
+#[tokio::test]
+async fn openai_embeddings_give_one_vector_per_text_in_order() {
+    let (url, received) = serve(vec![(
+        200,
+        "application/json",
+        recorded("openai_embeddings.json"),
+    )])
+    .await;
+    let embeddings = Provider::openai("text-embedding-3-small")
+        .base_url(&url)
+        .api_key("sk-test")
+        .embeddings()
+        .unwrap();
+    let texts = vec!["likes tea".to_owned(), "lives in Oslo".to_owned()];
+    let vectors = embeddings.embed(&texts).await.unwrap();
+    assert_eq!(vectors, vec![vec![0.25, -0.5, 0.75], vec![1.0, 0.0, -1.0]]);
+    let request = received.lock().unwrap()[0].clone();
+    assert!(
+        request.line.starts_with("POST /v1/embeddings"),
+        "{}",
+        request.line
+    );
+    assert_eq!(request.body["model"], "text-embedding-3-small");
+    assert_eq!(request.body["input"], json!(["likes tea", "lives in Oslo"]));
+    assert_eq!(request.header("authorization"), Some("Bearer sk-test"));
+    // No texts, no request.
+    assert!(embeddings.embed(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ollama_embeddings_and_a_model_that_returns_too_few_vectors() {
+    let (url, _) = serve(vec![(
+        200,
+        "application/json",
+        recorded("ollama_embed.json"),
+    )])
+    .await;
+    let embeddings = Provider::ollama("nomic-embed-text")
+        .base_url(&url)
+        .embeddings()
+        .unwrap();
+    let texts = vec!["one".to_owned(), "two".to_owned()];
+    let error = embeddings.embed(&texts).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Embed(m) if m.contains("asked for 2 vectors, the model returned 1")),
+        "{error}"
+    );
 }

@@ -11,9 +11,11 @@
 //! the checkpointer and may live on another backend.
 //!
 //! `namespace.rs` holds the names and their rules, `query.rs` searches and their filters,
-//! `clock.rs` the time stores read (a test can move it), `memory.rs` the in-memory store.
+//! `clock.rs` the time stores read (a test can move it), `embed.rs` the embedding models a
+//! semantic index uses, `memory.rs` the in-memory store.
 
 mod clock;
+mod embed;
 mod memory;
 mod namespace;
 mod query;
@@ -27,6 +29,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use clock::{Clock, ManualClock};
+pub use embed::Embed;
 pub use memory::MemoryStore;
 pub use namespace::{Namespace, SEPARATOR, check_key};
 
@@ -126,6 +129,10 @@ pub enum StoreError {
     /// The backend failed.
     #[error("the store's backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The embedding model failed, or answered with the wrong number of vectors (its
+    /// message, cut to 1,000 bytes).
+    #[error("the embedding model failed: {0}")]
+    Embed(String),
     /// A stored item cannot be read back.
     #[error("the stored item `{key}` is corrupt: {detail}")]
     Corrupt {
