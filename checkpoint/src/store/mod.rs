@@ -12,10 +12,12 @@
 //!
 //! `namespace.rs` holds the names and their rules, `query.rs` searches and their filters,
 //! `clock.rs` the time stores read (a test can move it), `embed.rs` the embedding models a
-//! semantic index uses, `memory.rs` the in-memory store.
+//! semantic index uses, `index.rs` semantic search on any store, `memory.rs` the in-memory
+//! store.
 
 mod clock;
 mod embed;
+mod index;
 mod memory;
 mod namespace;
 mod query;
@@ -30,6 +32,7 @@ use serde_json::{Map, Value};
 
 pub use clock::{Clock, ManualClock};
 pub use embed::Embed;
+pub use index::{Index, IndexedStore, ScoredItem, VECTOR_FIELD};
 pub use memory::MemoryStore;
 pub use namespace::{Namespace, SEPARATOR, check_key};
 
@@ -129,6 +132,14 @@ pub enum StoreError {
     /// The backend failed.
     #[error("the store's backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A value put through a semantic index has the field the index keeps its vector in.
+    #[error(
+        "a value put through a semantic index may not have a field `{field}`: the index keeps its vector there"
+    )]
+    ReservedField {
+        /// The field.
+        field: &'static str,
+    },
     /// The embedding model failed, or answered with the wrong number of vectors (its
     /// message, cut to 1,000 bytes).
     #[error("the embedding model failed: {0}")]

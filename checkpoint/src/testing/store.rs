@@ -50,6 +50,7 @@ macro_rules! __store_conformance_cases {
             list_namespaces_by_suffix,
             concurrent_puts_all_land,
             refreshing_reads_never_undo_a_put_or_a_delete,
+            semantic_search_ranks_what_the_query_selects,
         }
     };
 }
@@ -976,5 +977,118 @@ pub async fn times_follow_the_stores_clock<S: Store + ?Sized>(
         again.created_at,
         clock.now(),
         "a put over an expired item makes a new one"
+    );
+}
+
+/// A deterministic stand-in for an embedding model, for tests of semantic search: each word of
+/// a text (lower-cased, split on anything not alphanumeric) adds one to the dimension its FNV-1a
+/// hash picks among [`WordsEmbed::DIMS`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WordsEmbed;
+
+impl WordsEmbed {
+    /// The length of its vectors.
+    pub const DIMS: usize = 64;
+}
+
+#[async_trait::async_trait]
+impl crate::store::Embed for WordsEmbed {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, crate::store::StoreError> {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut vector = vec![0.0; Self::DIMS];
+                for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()) {
+                    if word.is_empty() {
+                        continue;
+                    }
+                    let hash = word.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                    vector[(hash % Self::DIMS as u64) as usize] += 1.0;
+                }
+                vector
+            })
+            .collect())
+    }
+}
+
+/// A semantic index on this store ranks the items a query's prefix and filters select by
+/// similarity to the query's text; items put without a vector are left out; the vector never
+/// shows in what a read returns through the index's store; a value may not carry the vector's
+/// field itself.
+pub async fn semantic_search_ranks_what_the_query_selects<S: Store + ?Sized>(store: &S) {
+    use crate::store::{Index, VECTOR_FIELD};
+    let r = root();
+    let index = Index::new(WordsEmbed, WordsEmbed::DIMS).fields(["text"]);
+    let namespace = ns(&[&r, "memories"]);
+    let facts = [
+        ("tea", "likes green tea with honey", "taste"),
+        ("oslo", "lives in Oslo near the fjord", "place"),
+        ("coffee", "never drinks coffee after noon", "taste"),
+    ];
+    for (key, text, kind) in facts {
+        let value = object(&json!({ "text": text, "kind": kind })).expect("an object");
+        index
+            .put(store, &namespace, key, value, None)
+            .await
+            .unwrap_or_else(|e| panic!("an indexed put should succeed: {e}"));
+    }
+    put(
+        store,
+        &namespace,
+        "plain",
+        json!({ "text": "green tea, put without the index" }),
+    )
+    .await;
+    let search = |query: SearchQuery, text: &'static str| {
+        let index = index.clone();
+        async move {
+            index
+                .search(store, &query, text)
+                .await
+                .unwrap_or_else(|e| panic!("a semantic search should succeed: {e}"))
+        }
+    };
+    let found = search(SearchQuery::under([r.clone()]), "green tea").await;
+    let keys: Vec<&str> = found.iter().map(|s| s.item.key.as_str()).collect();
+    assert_eq!(keys[0], "tea", "the closest item comes first: {keys:?}");
+    assert!(
+        !keys.contains(&"plain"),
+        "an item without a vector is left out: {keys:?}"
+    );
+    assert_eq!(keys.len(), 3);
+    assert!(found[0].score > found[1].score);
+    assert!(
+        found
+            .iter()
+            .all(|s| !s.item.value.contains_key(VECTOR_FIELD))
+    );
+    let places = search(
+        SearchQuery::under([r.clone()]).filter(crate::store::Filter::eq("kind", "place")),
+        "green tea",
+    )
+    .await;
+    let keys: Vec<&str> = places.iter().map(|s| s.item.key.as_str()).collect();
+    assert_eq!(keys, ["oslo"], "filters still apply");
+    let page = search(
+        SearchQuery::under([r.clone()]).offset(1).limit(1),
+        "green tea",
+    )
+    .await;
+    assert_eq!(page.len(), 1);
+    assert_ne!(page[0].item.key, "tea", "offset skips the best match");
+    let refused = index
+        .put(
+            store,
+            &namespace,
+            "bad",
+            object(&json!({ VECTOR_FIELD: [1.0] })).expect("an object"),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(crate::store::StoreError::ReservedField { .. })),
+        "a value may not carry the vector's field: {refused:?}"
     );
 }
