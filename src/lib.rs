@@ -173,6 +173,8 @@ pub use stategraph_object_store as object_store;
 pub use stategraph_agent as agent;
 
 #[cfg(feature = "agent")]
+#[doc = include_str!("docs/tool.md")]
+#[doc(inline)]
 pub use stategraph_macros::tool;
 
 #[cfg(feature = "agent")]

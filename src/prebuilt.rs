@@ -64,6 +64,7 @@ use crate::{MessagesUpdate, NodeContext, NodeError, NodeResult, State};
 /// The prebuilt agent's state: the conversation, and the structured response when one was
 /// asked for (LangGraph's `AgentState`).
 #[derive(State, Clone, Debug, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AgentState {
     /// The conversation.
     #[state(reducer = messages)]

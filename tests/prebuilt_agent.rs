@@ -46,6 +46,15 @@ async fn tea_price(ctx: &ToolContext<AgentState, Agent>) -> Result<String, NodeE
     Ok(prices.tea.to_string())
 }
 
+/// The agent's graph on an in-memory saver.
+fn in_memory(agent: Agent) -> react_agent::Compiled {
+    agent
+        .graph()
+        .checkpointer(MemorySaver::new())
+        .compile()
+        .unwrap()
+}
+
 fn ask(text: &str) -> AgentStateUpdate {
     AgentStateUpdate::new().messages(ChatMessage::human(text))
 }
@@ -129,12 +138,7 @@ async fn a_tool_needing_approval_pauses_and_a_rejection_reaches_the_model() {
             .tool_call("add", serde_json::json!({ "a": 1, "b": 1 }))
             .reply("I was not allowed to add."),
     );
-    let graph = Agent::new(model)
-        .with_approval(add)
-        .graph()
-        .checkpointer(MemorySaver::new())
-        .compile()
-        .unwrap();
+    let graph = in_memory(Agent::new(model).with_approval(add));
     let thread = graph.thread("approval");
     let paused = thread.invoke(ask("1+1?")).await.unwrap();
     let question: ApprovalRequest = paused.interrupts()[0].payload_as().unwrap();
@@ -169,13 +173,11 @@ async fn the_structured_response_is_parsed_retried_once_and_stored() {
             .reply("four")
             .reply(r#"{"sum": 4}"#),
     );
-    let graph = Agent::new(Arc::clone(&model) as Arc<dyn ChatModel>)
-        .tool(add)
-        .response_format::<Answer>()
-        .graph()
-        .checkpointer(MemorySaver::new())
-        .compile()
-        .unwrap();
+    let graph = in_memory(
+        Agent::new(Arc::clone(&model) as Arc<dyn ChatModel>)
+            .tool(add)
+            .response_format::<Answer>(),
+    );
     let done = graph
         .thread("structured")
         .invoke(ask("2+2?"))
@@ -204,12 +206,7 @@ async fn a_structured_response_that_never_parses_is_a_parse_error() {
             .reply("nope")
             .reply("still no"),
     );
-    let graph = Agent::new(model)
-        .response_format::<Answer>()
-        .graph()
-        .checkpointer(MemorySaver::new())
-        .compile()
-        .unwrap();
+    let graph = in_memory(Agent::new(model).response_format::<Answer>());
     let error = graph
         .thread("unparsed")
         .invoke(ask("sum?"))
@@ -230,12 +227,9 @@ async fn a_structured_response_that_never_parses_is_a_parse_error() {
 #[tokio::test]
 async fn a_trim_hook_shortens_what_the_model_reads_and_keeps_the_conversation() {
     let model = Arc::new(ScriptedModel::new().reply("one").reply("two"));
-    let graph = Agent::new(Arc::clone(&model) as Arc<dyn ChatModel>)
-        .pre_model_hook(Trim::last_messages(1))
-        .graph()
-        .checkpointer(MemorySaver::new())
-        .compile()
-        .unwrap();
+    let graph = in_memory(
+        Agent::new(Arc::clone(&model) as Arc<dyn ChatModel>).pre_model_hook(Trim::last_messages(1)),
+    );
     let thread = graph.thread("trim");
     let _ = thread.invoke(ask("first")).await.unwrap();
     let done = thread
@@ -256,12 +250,9 @@ async fn a_trim_hook_shortens_what_the_model_reads_and_keeps_the_conversation() 
 async fn a_summarize_hook_rewrites_the_stored_conversation() {
     let summarizer = Arc::new(ScriptedModel::new().reply("Ada counted to three."));
     let model = Arc::new(ScriptedModel::new().reply("ok").reply("ok").reply("four"));
-    let graph = Agent::new(model)
-        .pre_model_hook(Summarize::new(summarizer).over_tokens(30).keep_tokens(8))
-        .graph()
-        .checkpointer(MemorySaver::new())
-        .compile()
-        .unwrap();
+    let graph = in_memory(
+        Agent::new(model).pre_model_hook(Summarize::new(summarizer).over_tokens(30).keep_tokens(8)),
+    );
     let thread = graph.thread("summary");
     // 10 + 4 + 10 tokens: under the budget, nothing is summarised yet.
     let second = thread
@@ -313,12 +304,7 @@ async fn the_agent_streams_its_steps_like_any_graph() {
             .tool_call("add", serde_json::json!({ "a": 1, "b": 2 }))
             .reply("3"),
     );
-    let graph = Agent::new(model)
-        .tool(add)
-        .graph()
-        .checkpointer(MemorySaver::new())
-        .compile()
-        .unwrap();
+    let graph = in_memory(Agent::new(model).tool(add));
     let mut stream = graph
         .thread("stream")
         .stream(ask("1+2?"), StreamMode::UPDATES);

@@ -100,13 +100,8 @@ pub fn graph(args: TokenStream, input: TokenStream) -> TokenStream {
 /// error. `#[tool(name = "web_search")]` names the tool other than the function.
 ///
 /// The function becomes a unit struct of the same name implementing `Tool`; the function
-/// itself stays callable as `name::run(…)`.
-///
-/// ```text
-/// /// Searches the web and returns the top results.
-/// #[stategraph::tool]
-/// async fn search(args: SearchArgs) -> Result<String, NodeError> { … }
-/// ```
+/// itself stays callable as `name::run(…)`. A compiled example is in the documentation of
+/// `stategraph::tool`, which re-exports this macro.
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
     tool::tool(args.into(), input.into()).into()

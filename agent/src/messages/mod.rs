@@ -33,6 +33,7 @@ mod wire;
 
 pub use content::{Content, ContentPart, MediaSource};
 pub use kinds::{AiMessage, HumanMessage, SystemMessage, ToolMessage, ToolStatus};
+pub(crate) use tool_call::args_object;
 pub use tool_call::{InvalidToolCall, ToolCall};
 pub use usage::UsageMetadata;
 

@@ -27,13 +27,9 @@ impl ToolCall {
     /// A call of tool `name` with `args` (a JSON object; anything else is passed as `{"input":
     /// args}`) and a new id.
     pub fn new(name: impl Into<String>, args: Value) -> Self {
-        let args = match args {
-            Value::Object(args) => args,
-            other => Map::from_iter([("input".to_owned(), other)]),
-        };
         Self {
             name: name.into(),
-            args,
+            args: args_object(args),
             id: new_id(),
         }
     }
@@ -42,6 +38,14 @@ impl ToolCall {
     pub fn with_id(mut self, id: impl Into<String>) -> Self {
         self.id = id.into();
         self
+    }
+}
+
+/// Arguments as a JSON object: an object as it is, anything else as `{"input": args}`.
+pub(crate) fn args_object(args: Value) -> Map<String, Value> {
+    match args {
+        Value::Object(args) => args,
+        other => Map::from_iter([("input".to_owned(), other)]),
     }
 }
 

@@ -33,11 +33,11 @@ pub(crate) async fn call<M: ChatModel + ?Sized>(
         model.invoke_with(messages, request).await?
     };
     if let Some(usage) = &reply.usage_metadata {
-        running::record_usage(TokenUsage {
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            total_tokens: usage.total_tokens,
-        });
+        running::record_usage(TokenUsage::new(
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.total_tokens,
+        ));
     }
     Ok(reply)
 }

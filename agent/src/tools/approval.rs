@@ -1,5 +1,7 @@
 //! A person's approval of a tool call, in the shapes LangChain's human-in-the-loop middleware
-//! uses, so a front end written for it reads the question and sends the answer unchanged.
+//! uses, so a front end written for it reads the question and sends the answer unchanged. The
+//! shapes are LangChain's and grow with it: they are `#[non_exhaustive]`; build a decision with
+//! [`Decision::edit`] and [`Decision::reject`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -7,6 +9,7 @@ use serde_json::{Map, Value};
 /// The question a tool call needing approval asks (LangChain's `HITLRequest`, with the one
 /// call this task runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ApprovalRequest {
     /// The call to review.
     pub action_requests: Vec<ActionRequest>,
@@ -16,6 +19,7 @@ pub struct ApprovalRequest {
 
 /// A tool call as a reviewer sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActionRequest {
     /// The tool's name.
     pub name: String,
@@ -31,6 +35,7 @@ pub struct ActionRequest {
 
 /// The decisions a reviewer may make about one tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReviewConfig {
     /// The tool's name.
     pub action_name: String,
@@ -41,6 +46,7 @@ pub struct ReviewConfig {
 /// A reviewer's decision about a tool call: the answer to resume the thread with, alone or
 /// as LangChain's `{"decisions": [decision]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Decision {
     /// Run the call as the model made it.
@@ -60,6 +66,7 @@ pub enum Decision {
 
 /// The call a reviewer edited.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EditedAction {
     /// The tool to run.
     pub name: String,
@@ -68,16 +75,13 @@ pub struct EditedAction {
 }
 
 impl Decision {
-    /// An edit of the call to tool `name` with `args` (a JSON object).
+    /// An edit of the call to tool `name` with `args` (a JSON object; anything else is passed
+    /// as `{"input": args}`, as [`ToolCall::new`](crate::messages::ToolCall::new) does).
     pub fn edit(name: impl Into<String>, args: Value) -> Self {
-        let args = match args {
-            Value::Object(args) => args,
-            other => Map::from_iter([("input".to_owned(), other)]),
-        };
         Self::Edit {
             edited_action: EditedAction {
                 name: name.into(),
-                args,
+                args: crate::messages::args_object(args),
             },
         }
     }

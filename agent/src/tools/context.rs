@@ -13,15 +13,9 @@ use crate::messages::ToolCall;
 /// dependencies and Store, the call itself, and the node context beneath (for `once`,
 /// `emit` and the rest).
 ///
-/// A tool takes it as its second argument, naming the graph's state and dependencies:
-///
-/// ```text
-/// #[tool]
-/// async fn send_email(args: Email, ctx: &ToolContext<Chat, Deps>) -> Result<String, NodeError> {
-///     let approved: bool = ctx.interrupt(&args).await?;
-///     …
-/// }
-/// ```
+/// A tool takes it as its second argument, naming the graph's state and dependencies
+/// (`ctx: &ToolContext<Chat, Deps>`); the documentation of `stategraph::tool` has a compiled
+/// example.
 pub struct ToolContext<S, D = ()> {
     state: Arc<S>,
     node: NodeContext<D>,

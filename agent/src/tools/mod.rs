@@ -26,8 +26,8 @@
 //!     b: i64,
 //! }
 //!
-//! // What `#[tool]` generates for `async fn add(args: AddArgs) -> Result<i64, NodeError>`,
-//! // written out: a spec and a call.
+//! // The spec `#[tool]` generates for `async fn add(args: AddArgs) -> Result<i64, NodeError>`,
+//! // written out.
 //! let spec = ToolSpec::new("add", "Adds two numbers.", stategraph_agent::tools::schema_of::<AddArgs>());
 //! assert_eq!(spec.parameters["required"], serde_json::json!(["a", "b"]));
 //! assert_eq!(ToolOutput::from(serde_json::json!(3)).text(), "3");

@@ -113,6 +113,7 @@ pub struct CheckpointMetadata {
 
 /// Tokens used by model calls, as providers count them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TokenUsage {
     /// Tokens read.
     pub input_tokens: u64,
@@ -120,6 +121,17 @@ pub struct TokenUsage {
     pub output_tokens: u64,
     /// Both, as the provider totals them.
     pub total_tokens: u64,
+}
+
+impl TokenUsage {
+    /// `input` tokens read, `output` written, `total` as the provider totals them.
+    pub fn new(input: u64, output: u64, total: u64) -> Self {
+        Self {
+            input_tokens: input,
+            output_tokens: output,
+            total_tokens: total,
+        }
+    }
 }
 
 impl std::ops::AddAssign for TokenUsage {

@@ -78,6 +78,7 @@ impl std::fmt::Debug for Index {
 /// An item found by a semantic search, with its cosine similarity to the query (1 is the same
 /// direction).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ScoredItem {
     /// The item, without its vector.
     pub item: Item,

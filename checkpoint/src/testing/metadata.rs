@@ -87,11 +87,7 @@ pub async fn state_version_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
 pub async fn token_usage_round_trips<C: Checkpointer + ?Sized>(saver: &C) {
     let t = thread("meta-usage");
     let first = checkpoint(&t, "").put_ok(saver).await;
-    let usage = crate::TokenUsage {
-        input_tokens: 1200,
-        output_tokens: 34,
-        total_tokens: 1234,
-    };
+    let usage = crate::TokenUsage::new(1200, 34, 1234);
     let later = child(&first).token_usage(usage).put_ok(saver).await;
     let got = must_get(saver, &t, "", Some(first.id)).await;
     assert_eq!(got.checkpoint.metadata.token_usage, None);
